@@ -1,0 +1,22 @@
+//! Fixed-point precisions, PDA seeds and hard bounds shared by the program and its clients.
+
+/// Prices are integers in units of 1e-6 of the quote per base (USD per token for oracle
+/// prices, collateral per base token for market prices).
+pub const PRICE_PRECISION: i64 = 1_000_000;
+pub const PRICE_DECIMALS: i32 = 6;
+/// Ratios in basis points.
+pub const BPS_DENOMINATOR: i64 = 10_000;
+
+pub const CLEARINGHOUSE_SEED: &[u8] = b"clearinghouse";
+pub const COLLATERAL_VAULT_SEED: &[u8] = b"collateral_vault";
+pub const INSURANCE_VAULT_SEED: &[u8] = b"insurance_vault";
+pub const MARGIN_ACCOUNT_SEED: &[u8] = b"margin_account";
+pub const PRICE_FEED_SEED: &[u8] = b"price_feed";
+
+/// Positions a margin account can hold at once; bounds every per-account loop.
+pub const MAX_POSITIONS: usize = 8;
+
+/// Upper bound on a timelock so a typo cannot freeze parameter changes for years.
+pub const MAX_TIMELOCK_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// Upper bound on oracle exponents accepted at the edge (|expo| <= 18 keeps 10^|expo| in i128).
+pub const MAX_ORACLE_EXPONENT: i32 = 18;

@@ -1,0 +1,104 @@
+//! Timelocked parameter changes (DESIGN.md §9).
+
+use anchor_lang::prelude::*;
+
+use crate::constants::MAX_TIMELOCK_SECONDS;
+use crate::error::BulwarkError;
+use crate::events::{ParamChangeAppliedV1, ParamChangeCancelledV1, ParamChangeProposedV1};
+use crate::math::circuit_breaker::BreakerParams;
+use crate::math::safe::SafeMath;
+use crate::state::{Clearinghouse, ParamChange, PendingParamChange, PARAM_CHANGE_PAYLOAD_CAPACITY};
+
+/// Reject values no clearinghouse should ever hold, whichever path applies them.
+pub fn validate(change: &ParamChange) -> Result<()> {
+    match change {
+        ParamChange::SetAdmin { admin } => require!(*admin != Pubkey::default(), BulwarkError::InvalidParameter),
+        ParamChange::SetGuardian { guardian } => require!(*guardian != Pubkey::default(), BulwarkError::InvalidParameter),
+        ParamChange::SetTimelock { seconds } => {
+            require!((0..=MAX_TIMELOCK_SECONDS).contains(seconds), BulwarkError::InvalidParameter)
+        }
+        ParamChange::SetWithdrawalBreaker { window_seconds, max_net_outflow_bps, min_outflow_allowance } => {
+            let params = BreakerParams {
+                window_seconds: *window_seconds,
+                max_net_outflow_bps: *max_net_outflow_bps,
+                min_outflow_allowance: *min_outflow_allowance,
+            };
+            require!(params.is_valid(), BulwarkError::InvalidParameter)
+        }
+        ParamChange::SetCollateralOracle { config } => config.validate()?,
+    }
+    Ok(())
+}
+
+pub fn apply(clearinghouse: &mut Clearinghouse, change: &ParamChange) {
+    match change {
+        ParamChange::SetAdmin { admin } => clearinghouse.admin = *admin,
+        ParamChange::SetGuardian { guardian } => clearinghouse.guardian = *guardian,
+        ParamChange::SetTimelock { seconds } => clearinghouse.timelock_seconds = *seconds,
+        ParamChange::SetWithdrawalBreaker { window_seconds, max_net_outflow_bps, min_outflow_allowance } => {
+            clearinghouse.withdrawal_breaker.set_params(&BreakerParams {
+                window_seconds: *window_seconds,
+                max_net_outflow_bps: *max_net_outflow_bps,
+                min_outflow_allowance: *min_outflow_allowance,
+            })
+        }
+        ParamChange::SetCollateralOracle { config } => {
+            clearinghouse.collateral_oracle = *config;
+            // A new source starts with no history: mode and hard-band timer restart.
+            clearinghouse.collateral_oracle_state = Default::default();
+        }
+    }
+}
+
+/// Apply a risk-lowering change now, or park a risk-raising one behind the timelock.
+pub fn propose(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, change: ParamChange, now: i64) -> Result<()> {
+    validate(&change)?;
+    if !change.raises_risk(clearinghouse) {
+        apply(clearinghouse, &change);
+        emit!(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: false });
+        return Ok(());
+    }
+    require!(!clearinghouse.pending_change.is_pending(), BulwarkError::ParamChangePending);
+    let mut payload = [0u8; PARAM_CHANGE_PAYLOAD_CAPACITY];
+    let mut cursor: &mut [u8] = &mut payload;
+    change.serialize(&mut cursor).map_err(|_| BulwarkError::InvalidParameter)?;
+    let payload_len = PARAM_CHANGE_PAYLOAD_CAPACITY - cursor.len();
+    let executable_unix = now.safe_add(clearinghouse.timelock_seconds).map_err(crate::math_err)?;
+    clearinghouse.pending_change = PendingParamChange {
+        proposed_unix: now,
+        executable_unix,
+        payload,
+        payload_len: payload_len as u16,
+        kind: change.kind(),
+        padding: [0; 5],
+    };
+    emit!(ParamChangeProposedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), executable_unix });
+    Ok(())
+}
+
+fn take_pending(clearinghouse: &mut Clearinghouse) -> Result<ParamChange> {
+    let pending = clearinghouse.pending_change;
+    require!(pending.is_pending(), BulwarkError::NoPendingParamChange);
+    let len = (pending.payload_len as usize).min(PARAM_CHANGE_PAYLOAD_CAPACITY);
+    let change = ParamChange::try_from_slice(&pending.payload[..len]).map_err(|_| BulwarkError::ParamChangeCorrupt)?;
+    clearinghouse.pending_change = bytemuck::Zeroable::zeroed();
+    Ok(change)
+}
+
+/// Anyone may execute a pending change once its timelock has elapsed.
+pub fn execute(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, now: i64) -> Result<()> {
+    require!(clearinghouse.pending_change.is_pending(), BulwarkError::NoPendingParamChange);
+    require!(now >= clearinghouse.pending_change.executable_unix, BulwarkError::TimelockNotElapsed);
+    let change = take_pending(clearinghouse)?;
+    // Re-validate: the world may have changed while it waited.
+    validate(&change)?;
+    apply(clearinghouse, &change);
+    emit!(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: true });
+    Ok(())
+}
+
+pub fn cancel(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse) -> Result<()> {
+    let change = take_pending(clearinghouse)?;
+    emit!(ParamChangeCancelledV1 { clearinghouse: clearinghouse_key, kind: change.kind() });
+    Ok(())
+}

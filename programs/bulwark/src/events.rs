@@ -1,0 +1,112 @@
+//! Events, versioned by name: a layout change ships as `...V2` beside `...V1`.
+
+use anchor_lang::prelude::*;
+
+#[event]
+pub struct ClearinghouseInitializedV1 {
+    pub clearinghouse: Pubkey,
+    pub admin: Pubkey,
+    pub guardian: Pubkey,
+    pub collateral_mint: Pubkey,
+    pub id: u16,
+}
+
+#[event]
+pub struct MarginAccountCreatedV1 {
+    pub clearinghouse: Pubkey,
+    pub margin_account: Pubkey,
+    pub owner: Pubkey,
+    pub sub_account_id: u16,
+}
+
+#[event]
+pub struct MarginAccountClosedV1 {
+    pub clearinghouse: Pubkey,
+    pub margin_account: Pubkey,
+    pub owner: Pubkey,
+}
+
+#[event]
+pub struct DelegateSetV1 {
+    pub margin_account: Pubkey,
+    pub delegate: Pubkey,
+}
+
+#[event]
+pub struct DepositV1 {
+    pub clearinghouse: Pubkey,
+    pub margin_account: Pubkey,
+    pub depositor: Pubkey,
+    pub amount: u64,
+    pub balance_after: u64,
+}
+
+#[event]
+pub struct WithdrawV1 {
+    pub clearinghouse: Pubkey,
+    pub margin_account: Pubkey,
+    pub amount: u64,
+    pub balance_after: u64,
+    pub window_net_outflow: u64,
+}
+
+#[event]
+pub struct PriceFeedUpdatedV1 {
+    pub price_feed: Pubkey,
+    pub price: i64,
+    pub conf: u64,
+    pub ema_price: i64,
+    pub exponent: i32,
+    pub publish_time: i64,
+    pub redemption_enabled: bool,
+    pub reserve_ratio: i64,
+}
+
+#[event]
+pub struct ParamChangeProposedV1 {
+    pub clearinghouse: Pubkey,
+    pub kind: u8,
+    pub executable_unix: i64,
+}
+
+#[event]
+pub struct ParamChangeAppliedV1 {
+    pub clearinghouse: Pubkey,
+    pub kind: u8,
+    /// False when applied at once because it lowers risk.
+    pub via_timelock: bool,
+}
+
+#[event]
+pub struct ParamChangeCancelledV1 {
+    pub clearinghouse: Pubkey,
+    pub kind: u8,
+}
+
+#[event]
+pub struct ClearinghouseStatusChangedV1 {
+    pub clearinghouse: Pubkey,
+    pub status: u8,
+    pub by: Pubkey,
+}
+
+#[event]
+pub struct CollateralPriceV1 {
+    pub clearinghouse: Pubkey,
+    pub price: i64,
+    pub market_price: i64,
+    pub redemption_mode: u8,
+    pub broken_reasons: u8,
+    pub slot: u64,
+}
+
+#[event]
+pub struct CollateralModeChangedV1 {
+    pub clearinghouse: Pubkey,
+    pub previous_mode: u8,
+    pub mode: u8,
+    pub broken_reasons: u8,
+    pub market_price: i64,
+    pub price: i64,
+    pub slot: u64,
+}

@@ -1,0 +1,103 @@
+//! Bulwark: a perpetual-futures exchange built around isolated clearinghouses, a
+//! redemption-aware collateral oracle, an insurance vault and a permissionless, exactly-sized
+//! auto-deleveraging backstop.
+//!
+//! Layers: `instructions` (accounts + thin handlers) → `controller` (state changes) →
+//! `math` (pure functions shared with the SDK, keeper and simulator).
+#![allow(unexpected_cfgs)]
+
+use anchor_lang::prelude::*;
+
+/// Compile-time layout check for zero-copy structs: exact size, alignment at most 8
+/// (account data is only guaranteed 8-aligned).
+#[macro_export]
+macro_rules! const_assert_size {
+    ($t:ty, $size:expr) => {
+        const _: () = assert!(core::mem::size_of::<$t>() == $size);
+        const _: () = assert!(core::mem::align_of::<$t>() <= 8);
+    };
+}
+
+pub mod constants;
+pub mod controller;
+pub mod error;
+pub mod events;
+pub mod instructions;
+pub mod math;
+pub mod oracle;
+pub mod state;
+
+use instructions::*;
+use state::ParamChange;
+
+declare_id!("Euo6vbzdPvbSkFy53qc6QdTLkAskw8JX14ejb8Wgrub4");
+
+/// Map a pure-math failure to the program error, logging where it happened.
+pub fn math_err(e: math::MathError) -> Error {
+    msg!("math error {:?} at {}:{}", e.kind, e.file, e.line);
+    match e.kind {
+        math::safe::MathErrorKind::Overflow => error::BulwarkError::MathOverflow.into(),
+        math::safe::MathErrorKind::DivisionByZero => error::BulwarkError::DivisionByZero.into(),
+    }
+}
+
+#[program]
+pub mod bulwark {
+    use super::*;
+
+    pub fn initialize_clearinghouse(ctx: Context<InitializeClearinghouse>, args: InitializeClearinghouseArgs) -> Result<()> {
+        instructions::initialize_clearinghouse::handler(ctx, args)
+    }
+
+    pub fn create_margin_account(ctx: Context<CreateMarginAccount>, sub_account_id: u16) -> Result<()> {
+        instructions::create_margin_account::handler(ctx, sub_account_id)
+    }
+
+    pub fn set_delegate(ctx: Context<SetDelegate>, delegate: Pubkey) -> Result<()> {
+        instructions::set_delegate::handler(ctx, delegate)
+    }
+
+    pub fn deposit(ctx: Context<Deposit>, amount: u64) -> Result<()> {
+        instructions::deposit::handler(ctx, amount)
+    }
+
+    pub fn withdraw(ctx: Context<Withdraw>, amount: u64) -> Result<()> {
+        instructions::withdraw::handler(ctx, amount)
+    }
+
+    pub fn close_margin_account(ctx: Context<CloseMarginAccount>) -> Result<()> {
+        instructions::close_margin_account::handler(ctx)
+    }
+
+    pub fn create_price_feed(ctx: Context<CreatePriceFeed>, feed_id: u64, exponent: i32, ema_window_seconds: u32) -> Result<()> {
+        instructions::create_price_feed::handler(ctx, feed_id, exponent, ema_window_seconds)
+    }
+
+    pub fn update_price_feed(ctx: Context<UpdatePriceFeed>, update: PriceFeedUpdate) -> Result<()> {
+        instructions::update_price_feed::handler(ctx, update)
+    }
+
+    pub fn refresh_collateral_price(ctx: Context<RefreshCollateralPrice>) -> Result<()> {
+        instructions::refresh_collateral_price::handler(ctx)
+    }
+
+    pub fn propose_param_change(ctx: Context<AdminParamChange>, change: ParamChange) -> Result<()> {
+        instructions::param_changes::propose(ctx, change)
+    }
+
+    pub fn execute_param_change(ctx: Context<ExecuteParamChange>) -> Result<()> {
+        instructions::param_changes::execute(ctx)
+    }
+
+    pub fn cancel_param_change(ctx: Context<AdminParamChange>) -> Result<()> {
+        instructions::param_changes::cancel(ctx)
+    }
+
+    pub fn pause(ctx: Context<GuardianSetStatus>) -> Result<()> {
+        instructions::set_status::handler(ctx, true)
+    }
+
+    pub fn unpause(ctx: Context<GuardianSetStatus>) -> Result<()> {
+        instructions::set_status::handler(ctx, false)
+    }
+}

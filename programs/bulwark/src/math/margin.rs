@@ -1,0 +1,116 @@
+//! Account health: equity against initial and maintenance requirements (DESIGN.md §5).
+//!
+//! Positions arrive here already valued (notional and PnL in collateral native units, at the
+//! validated oracle price converted to collateral); this module only aggregates and compares,
+//! rounding every requirement up and every credit down.
+
+use crate::constants::BPS_DENOMINATOR;
+use crate::math::safe::{MathResult, SafeMath};
+
+/// One position valued at the oracle price, in collateral native units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PositionValuation {
+    /// |base| × price, in collateral native units.
+    pub notional: i128,
+    pub unrealized_pnl: i128,
+    /// Funding owed to (positive) or by (negative) the account but not yet settled.
+    pub unsettled_funding: i128,
+    /// Worst-case extra notional from resting orders, counted in the initial requirement only.
+    pub open_order_notional: i128,
+    /// Ratios already including any size premium.
+    pub initial_ratio_bps: u32,
+    pub maintenance_ratio_bps: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Health {
+    pub equity: i128,
+    pub initial_requirement: i128,
+    pub maintenance_requirement: i128,
+}
+
+impl Health {
+    pub fn meets_initial(&self) -> bool {
+        self.equity >= self.initial_requirement
+    }
+
+    pub fn meets_maintenance(&self) -> bool {
+        self.equity >= self.maintenance_requirement
+    }
+
+    /// Collateral that can leave the account while it stays at or above the initial requirement.
+    pub fn free_collateral(&self) -> i128 {
+        (self.equity - self.initial_requirement).max(0)
+    }
+}
+
+fn requirement(notional: i128, ratio_bps: u32) -> MathResult<i128> {
+    notional.abs().safe_mul(ratio_bps as i128)?.safe_div_ceil(BPS_DENOMINATOR as i128)
+}
+
+/// Equity and requirements of an account holding `collateral_balance` and `positions`.
+pub fn account_health(collateral_balance: u64, positions: &[PositionValuation]) -> MathResult<Health> {
+    let mut health = Health { equity: collateral_balance as i128, ..Health::default() };
+    for position in positions {
+        health.equity = health.equity.safe_add(position.unrealized_pnl)?.safe_add(position.unsettled_funding)?;
+        let initial_notional = position.notional.abs().safe_add(position.open_order_notional.abs())?;
+        health.initial_requirement = health.initial_requirement.safe_add(requirement(initial_notional, position.initial_ratio_bps)?)?;
+        health.maintenance_requirement =
+            health.maintenance_requirement.safe_add(requirement(position.notional, position.maintenance_ratio_bps)?)?;
+    }
+    Ok(health)
+}
+
+/// Health after `amount` leaves the account's collateral balance.
+pub fn health_after_withdrawal(health: &Health, amount: u64) -> MathResult<Health> {
+    Ok(Health { equity: health.equity.safe_sub(amount as i128)?, ..*health })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(notional: i128, pnl: i128) -> PositionValuation {
+        PositionValuation {
+            notional,
+            unrealized_pnl: pnl,
+            unsettled_funding: 0,
+            open_order_notional: 0,
+            initial_ratio_bps: 1_000,
+            maintenance_ratio_bps: 500,
+        }
+    }
+
+    #[test]
+    fn empty_account_is_its_balance() {
+        let h = account_health(1_000, &[]).unwrap();
+        assert_eq!(h, Health { equity: 1_000, initial_requirement: 0, maintenance_requirement: 0 });
+        assert_eq!(h.free_collateral(), 1_000);
+        assert!(health_after_withdrawal(&h, 1_000).unwrap().meets_initial());
+        assert!(!health_after_withdrawal(&h, 1_001).unwrap().meets_initial());
+    }
+
+    #[test]
+    fn requirements_round_up_and_sum() {
+        // 10% of 10_001 = 1_000.1 -> 1_001; 5% -> 500.05 -> 501. A short counts by |notional|.
+        let mut short = position(-10_001, -50);
+        short.unsettled_funding = -3;
+        short.open_order_notional = 999;
+        let h = account_health(2_100, &[position(10_001, 120), short]).unwrap();
+        assert_eq!(h.equity, 2_100 + 120 - 50 - 3);
+        assert_eq!(h.initial_requirement, 1_001 + 1_100);
+        assert_eq!(h.maintenance_requirement, 501 + 501);
+        assert!(h.meets_initial());
+        assert_eq!(h.free_collateral(), 66);
+        assert!(health_after_withdrawal(&h, 66).unwrap().meets_initial());
+        assert!(!health_after_withdrawal(&h, 67).unwrap().meets_initial());
+        assert!(!Health { equity: -1, ..h }.meets_maintenance());
+        assert_eq!(Health { equity: -1, ..h }.free_collateral(), 0);
+    }
+
+    #[test]
+    fn overflow_is_an_error() {
+        assert!(account_health(0, &[position(i128::MAX, 0)]).is_err());
+        assert!(account_health(u64::MAX, &[position(0, i128::MAX)]).is_err());
+    }
+}

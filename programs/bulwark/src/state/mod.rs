@@ -1,0 +1,19 @@
+//! Account layouts. Every account is zero-copy `#[repr(C)]` Pod with explicit padding,
+//! reserved bytes for upgrades and a compile-time size assertion.
+
+pub mod clearinghouse;
+pub mod margin_account;
+pub mod oracle_config;
+pub mod param_change;
+pub mod price_feed;
+
+pub use clearinghouse::*;
+pub use margin_account::*;
+pub use oracle_config::*;
+pub use param_change::*;
+pub use price_feed::*;
+
+/// Account size including Anchor's 8-byte discriminator.
+pub const fn account_space<T>() -> usize {
+    8 + core::mem::size_of::<T>()
+}

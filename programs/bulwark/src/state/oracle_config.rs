@@ -1,0 +1,129 @@
+use anchor_lang::prelude::*;
+
+use crate::error::BulwarkError;
+use crate::math::oracle::OracleGuards;
+use crate::math::redemption::RedemptionParams;
+
+/// `OracleConfig::source` values.
+pub const ORACLE_SOURCE_FIXED: u8 = 0;
+pub const ORACLE_SOURCE_MANUAL: u8 = 1;
+pub const ORACLE_SOURCE_PYTH_LEGACY: u8 = 2;
+pub const ORACLE_SOURCE_PYTH_PULL: u8 = 3;
+
+/// `CollateralOracleConfig::mode` values.
+pub const COLLATERAL_MODE_MARKET: u8 = 0;
+pub const COLLATERAL_MODE_REDEMPTION_AWARE: u8 = 1;
+
+/// Where one price comes from and the limits it must meet.
+#[zero_copy]
+#[derive(Debug, PartialEq, Eq, AnchorSerialize, AnchorDeserialize)]
+pub struct OracleConfig {
+    /// The feed account (unused for `Fixed`).
+    pub feed: Pubkey,
+    /// Pyth feed id a `PythPull` update must carry.
+    pub pyth_feed_id: [u8; 32],
+    /// Price for `Fixed`, in `PRICE_PRECISION`.
+    pub fixed_price: i64,
+    pub max_staleness_slots: u64,
+    pub max_staleness_seconds: i64,
+    pub max_confidence_bps: u32,
+    pub max_twap_divergence_bps: u32,
+    pub source: u8,
+    pub padding: [u8; 7],
+}
+const_assert_size!(OracleConfig, 104);
+
+impl OracleConfig {
+    pub fn guards(&self) -> OracleGuards {
+        OracleGuards {
+            max_staleness_slots: self.max_staleness_slots,
+            max_staleness_seconds: self.max_staleness_seconds,
+            max_confidence_bps: self.max_confidence_bps,
+            max_twap_divergence_bps: self.max_twap_divergence_bps,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        match self.source {
+            ORACLE_SOURCE_FIXED => {
+                require!(self.fixed_price > 0, BulwarkError::InvalidOracleConfig);
+            }
+            ORACLE_SOURCE_MANUAL | ORACLE_SOURCE_PYTH_LEGACY | ORACLE_SOURCE_PYTH_PULL => {
+                require!(self.feed != Pubkey::default(), BulwarkError::InvalidOracleConfig);
+                require!(
+                    self.max_staleness_seconds > 0 && self.max_staleness_slots > 0,
+                    BulwarkError::InvalidOracleConfig
+                );
+                require!(
+                    self.max_confidence_bps > 0 && self.max_twap_divergence_bps > 0,
+                    BulwarkError::InvalidOracleConfig
+                );
+            }
+            _ => return err!(BulwarkError::InvalidOracleConfig),
+        }
+        require!(self.padding == [0; 7], BulwarkError::InvalidOracleConfig);
+        Ok(())
+    }
+}
+
+/// How the collateral is priced in USD (DESIGN.md §4).
+#[zero_copy]
+#[derive(Debug, PartialEq, Eq, AnchorSerialize, AnchorDeserialize)]
+pub struct CollateralOracleConfig {
+    /// The collateral's market price feed (`m`).
+    pub market: OracleConfig,
+    /// Manual feed attesting the redemption rate `r` (its price).
+    pub redemption_rate_feed: Pubkey,
+    /// Manual feed attesting redemption health (enabled flag, reserve ratio).
+    pub redemption_health_feed: Pubkey,
+    pub hard_band_grace_seconds: i64,
+    pub max_attestation_age_seconds: i64,
+    pub soft_band_bps: u32,
+    pub hard_band_bps: u32,
+    pub mode: u8,
+    pub padding: [u8; 7],
+}
+const_assert_size!(CollateralOracleConfig, 104 + 64 + 16 + 8 + 8);
+
+impl CollateralOracleConfig {
+    pub fn redemption_params(&self) -> RedemptionParams {
+        RedemptionParams {
+            soft_band_bps: self.soft_band_bps,
+            hard_band_bps: self.hard_band_bps,
+            hard_band_grace_seconds: self.hard_band_grace_seconds,
+            max_attestation_age_seconds: self.max_attestation_age_seconds,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.market.validate()?;
+        require!(self.padding == [0; 7], BulwarkError::InvalidOracleConfig);
+        match self.mode {
+            COLLATERAL_MODE_MARKET => Ok(()),
+            COLLATERAL_MODE_REDEMPTION_AWARE => {
+                require!(
+                    self.redemption_rate_feed != Pubkey::default()
+                        && self.redemption_health_feed != Pubkey::default(),
+                    BulwarkError::InvalidOracleConfig
+                );
+                require!(self.redemption_params().is_valid(), BulwarkError::InvalidOracleConfig);
+                Ok(())
+            }
+            _ => err!(BulwarkError::InvalidOracleConfig),
+        }
+    }
+}
+
+/// What the last collateral price read saw; lets the hard-band timer and mode switches persist.
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CollateralOracleState {
+    pub last_price: i64,
+    pub last_update_unix: i64,
+    pub last_update_slot: u64,
+    pub below_hard_band_since: i64,
+    pub redemption_mode: u8,
+    pub broken_reasons: u8,
+    pub padding: [u8; 6],
+}
+const_assert_size!(CollateralOracleState, 40);

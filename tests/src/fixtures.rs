@@ -1,0 +1,384 @@
+//! Instruction builders, PDAs and ready-made clearinghouses, feeds and users.
+
+use anchor_lang::prelude::*;
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{InstructionData, ToAccountMetas};
+use bulwark::constants::*;
+use bulwark::instructions::{InitializeClearinghouseArgs, PriceFeedUpdate};
+use bulwark::state::*;
+use solana_keypair::Keypair;
+use solana_signer::Signer as _;
+use spl_token_interface::ID as TOKEN_PROGRAM_ID;
+
+use crate::harness::TestEnv;
+
+pub const SYSTEM_PROGRAM_ID: Pubkey = anchor_lang::solana_program::system_program::ID;
+
+// ---- PDAs ---------------------------------------------------------------------------------
+
+pub fn clearinghouse_pda(mint: &Pubkey, id: u16) -> Pubkey {
+    Pubkey::find_program_address(&[CLEARINGHOUSE_SEED, mint.as_ref(), &id.to_le_bytes()], &bulwark::ID).0
+}
+pub fn collateral_vault_pda(clearinghouse: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[COLLATERAL_VAULT_SEED, clearinghouse.as_ref()], &bulwark::ID).0
+}
+pub fn insurance_vault_pda(clearinghouse: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[INSURANCE_VAULT_SEED, clearinghouse.as_ref()], &bulwark::ID).0
+}
+pub fn margin_account_pda(clearinghouse: &Pubkey, owner: &Pubkey, sub_account_id: u16) -> Pubkey {
+    Pubkey::find_program_address(
+        &[MARGIN_ACCOUNT_SEED, clearinghouse.as_ref(), owner.as_ref(), &sub_account_id.to_le_bytes()],
+        &bulwark::ID,
+    )
+    .0
+}
+pub fn price_feed_pda(authority: &Pubkey, feed_id: u64) -> Pubkey {
+    Pubkey::find_program_address(&[PRICE_FEED_SEED, authority.as_ref(), &feed_id.to_le_bytes()], &bulwark::ID).0
+}
+
+// ---- instruction builders -----------------------------------------------------------------
+
+fn ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+    Instruction { program_id: bulwark::ID, accounts: accounts.to_account_metas(None), data: data.data() }
+}
+
+pub fn initialize_clearinghouse_ix(admin: &Pubkey, mint: &Pubkey, args: InitializeClearinghouseArgs) -> Instruction {
+    let clearinghouse = clearinghouse_pda(mint, args.id);
+    ix(
+        bulwark::accounts::InitializeClearinghouse {
+            admin: *admin,
+            clearinghouse,
+            collateral_mint: *mint,
+            collateral_vault: collateral_vault_pda(&clearinghouse),
+            insurance_vault: insurance_vault_pda(&clearinghouse),
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        bulwark::instruction::InitializeClearinghouse { args },
+    )
+}
+
+pub fn create_margin_account_ix(clearinghouse: &Pubkey, owner: &Pubkey, payer: &Pubkey, sub_account_id: u16) -> Instruction {
+    ix(
+        bulwark::accounts::CreateMarginAccount {
+            owner: *owner,
+            payer: *payer,
+            clearinghouse: *clearinghouse,
+            margin_account: margin_account_pda(clearinghouse, owner, sub_account_id),
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        bulwark::instruction::CreateMarginAccount { sub_account_id },
+    )
+}
+
+pub fn set_delegate_ix(owner: &Pubkey, margin_account: &Pubkey, delegate: Pubkey) -> Instruction {
+    ix(
+        bulwark::accounts::SetDelegate { owner: *owner, margin_account: *margin_account },
+        bulwark::instruction::SetDelegate { delegate },
+    )
+}
+
+pub fn deposit_ix(
+    authority: &Pubkey,
+    clearinghouse: &Pubkey,
+    margin_account: &Pubkey,
+    collateral_vault: &Pubkey,
+    source: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    ix(
+        bulwark::accounts::Deposit {
+            authority: *authority,
+            clearinghouse: *clearinghouse,
+            margin_account: *margin_account,
+            collateral_vault: *collateral_vault,
+            source: *source,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        bulwark::instruction::Deposit { amount },
+    )
+}
+
+pub fn withdraw_ix(
+    owner: &Pubkey,
+    clearinghouse: &Pubkey,
+    margin_account: &Pubkey,
+    collateral_vault: &Pubkey,
+    destination: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    ix(
+        bulwark::accounts::Withdraw {
+            owner: *owner,
+            clearinghouse: *clearinghouse,
+            margin_account: *margin_account,
+            collateral_vault: *collateral_vault,
+            destination: *destination,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        bulwark::instruction::Withdraw { amount },
+    )
+}
+
+pub fn close_margin_account_ix(owner: &Pubkey, clearinghouse: &Pubkey, margin_account: &Pubkey, rent_receiver: &Pubkey) -> Instruction {
+    ix(
+        bulwark::accounts::CloseMarginAccount {
+            owner: *owner,
+            clearinghouse: *clearinghouse,
+            margin_account: *margin_account,
+            rent_receiver: *rent_receiver,
+        },
+        bulwark::instruction::CloseMarginAccount {},
+    )
+}
+
+pub fn create_price_feed_ix(authority: &Pubkey, payer: &Pubkey, feed_id: u64, exponent: i32, ema_window_seconds: u32) -> Instruction {
+    ix(
+        bulwark::accounts::CreatePriceFeed {
+            authority: *authority,
+            payer: *payer,
+            price_feed: price_feed_pda(authority, feed_id),
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        bulwark::instruction::CreatePriceFeed { feed_id, exponent, ema_window_seconds },
+    )
+}
+
+pub fn update_price_feed_ix(authority: &Pubkey, price_feed: &Pubkey, update: PriceFeedUpdate) -> Instruction {
+    ix(
+        bulwark::accounts::UpdatePriceFeed { authority: *authority, price_feed: *price_feed },
+        bulwark::instruction::UpdatePriceFeed { update },
+    )
+}
+
+pub fn refresh_collateral_price_ix(
+    clearinghouse: &Pubkey,
+    market_feed: Option<Pubkey>,
+    redemption_rate_feed: Option<Pubkey>,
+    redemption_health_feed: Option<Pubkey>,
+) -> Instruction {
+    ix(
+        bulwark::accounts::RefreshCollateralPrice {
+            clearinghouse: *clearinghouse,
+            market_feed,
+            redemption_rate_feed,
+            redemption_health_feed,
+        },
+        bulwark::instruction::RefreshCollateralPrice {},
+    )
+}
+
+pub fn propose_param_change_ix(admin: &Pubkey, clearinghouse: &Pubkey, change: ParamChange) -> Instruction {
+    ix(
+        bulwark::accounts::AdminParamChange { admin: *admin, clearinghouse: *clearinghouse },
+        bulwark::instruction::ProposeParamChange { change },
+    )
+}
+
+pub fn execute_param_change_ix(executor: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
+    ix(
+        bulwark::accounts::ExecuteParamChange { executor: *executor, clearinghouse: *clearinghouse },
+        bulwark::instruction::ExecuteParamChange {},
+    )
+}
+
+pub fn cancel_param_change_ix(admin: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
+    ix(
+        bulwark::accounts::AdminParamChange { admin: *admin, clearinghouse: *clearinghouse },
+        bulwark::instruction::CancelParamChange {},
+    )
+}
+
+pub fn pause_ix(guardian: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
+    ix(
+        bulwark::accounts::GuardianSetStatus { guardian: *guardian, clearinghouse: *clearinghouse },
+        bulwark::instruction::Pause {},
+    )
+}
+
+pub fn unpause_ix(guardian: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
+    ix(
+        bulwark::accounts::GuardianSetStatus { guardian: *guardian, clearinghouse: *clearinghouse },
+        bulwark::instruction::Unpause {},
+    )
+}
+
+// ---- configurations -----------------------------------------------------------------------
+
+pub fn oracle_config(source: u8, feed: Pubkey) -> OracleConfig {
+    OracleConfig {
+        feed,
+        pyth_feed_id: [0; 32],
+        fixed_price: if source == ORACLE_SOURCE_FIXED { PRICE_PRECISION } else { 0 },
+        max_staleness_slots: 150,
+        max_staleness_seconds: 60,
+        max_confidence_bps: 200,
+        max_twap_divergence_bps: 1_000,
+        source,
+        padding: [0; 7],
+    }
+}
+
+pub fn market_mode_collateral(market: OracleConfig) -> CollateralOracleConfig {
+    CollateralOracleConfig {
+        market,
+        redemption_rate_feed: Pubkey::default(),
+        redemption_health_feed: Pubkey::default(),
+        hard_band_grace_seconds: 0,
+        max_attestation_age_seconds: 0,
+        soft_band_bps: 0,
+        hard_band_bps: 0,
+        mode: COLLATERAL_MODE_MARKET,
+        padding: [0; 7],
+    }
+}
+
+pub fn redemption_aware_collateral(market: OracleConfig, rate_feed: Pubkey, health_feed: Pubkey) -> CollateralOracleConfig {
+    CollateralOracleConfig {
+        market,
+        redemption_rate_feed: rate_feed,
+        redemption_health_feed: health_feed,
+        hard_band_grace_seconds: 3_600,
+        max_attestation_age_seconds: 3_600,
+        soft_band_bps: 100,
+        hard_band_bps: 1_000,
+        mode: COLLATERAL_MODE_REDEMPTION_AWARE,
+        padding: [0; 7],
+    }
+}
+
+/// A manual feed and the keypair that publishes to it.
+pub struct Feed {
+    pub key: Pubkey,
+    pub authority: Keypair,
+}
+
+pub struct ClearinghouseFixture {
+    pub key: Pubkey,
+    pub mint: Pubkey,
+    pub mint_authority: Keypair,
+    pub collateral_vault: Pubkey,
+    pub insurance_vault: Pubkey,
+    pub admin: Keypair,
+    pub guardian: Keypair,
+    /// Every margin account created through the fixture, for the invariant checker.
+    pub margin_accounts: Vec<Pubkey>,
+}
+
+pub struct User {
+    pub owner: Keypair,
+    pub margin_account: Pubkey,
+    pub token_account: Pubkey,
+}
+
+pub struct ClearinghouseOptions {
+    pub id: u16,
+    pub collateral_oracle: CollateralOracleConfig,
+    pub timelock_seconds: i64,
+    pub breaker_window_seconds: i64,
+    pub breaker_max_net_outflow_bps: u32,
+    pub breaker_min_outflow_allowance: u64,
+    pub decimals: u8,
+}
+
+impl Default for ClearinghouseOptions {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            collateral_oracle: market_mode_collateral(oracle_config(ORACLE_SOURCE_FIXED, Pubkey::default())),
+            timelock_seconds: 86_400,
+            breaker_window_seconds: 3_600,
+            breaker_max_net_outflow_bps: 10_000,
+            breaker_min_outflow_allowance: 0,
+            decimals: 6,
+        }
+    }
+}
+
+impl TestEnv {
+    pub async fn create_feed(&mut self, feed_id: u64, exponent: i32, ema_window_seconds: u32) -> Feed {
+        let authority = self.funded_keypair().await;
+        let payer = self.payer();
+        self.send(&[create_price_feed_ix(&authority.pubkey(), &payer.pubkey(), feed_id, exponent, ema_window_seconds)], &[&authority])
+            .await
+            .ok();
+        Feed { key: price_feed_pda(&authority.pubkey(), feed_id), authority }
+    }
+
+    pub async fn publish(&mut self, feed: &Feed, price: i64, conf: u64, redemption_enabled: bool, reserve_ratio: i64) {
+        let update = PriceFeedUpdate { price, conf, redemption_enabled, reserve_ratio };
+        let authority = feed.authority.insecure_clone();
+        self.send(&[update_price_feed_ix(&authority.pubkey(), &feed.key, update)], &[&authority]).await.ok();
+    }
+
+    pub async fn setup_clearinghouse(&mut self, opts: ClearinghouseOptions) -> ClearinghouseFixture {
+        let mint_authority = Keypair::new();
+        let mint = self.create_mint(&mint_authority.pubkey(), opts.decimals).await;
+        self.setup_clearinghouse_with_mint(opts, mint, mint_authority).await
+    }
+
+    pub async fn setup_clearinghouse_with_mint(
+        &mut self,
+        opts: ClearinghouseOptions,
+        mint: Pubkey,
+        mint_authority: Keypair,
+    ) -> ClearinghouseFixture {
+        let admin = self.funded_keypair().await;
+        let guardian = self.funded_keypair().await;
+        let args = InitializeClearinghouseArgs {
+            id: opts.id,
+            guardian: guardian.pubkey(),
+            timelock_seconds: opts.timelock_seconds,
+            collateral_oracle: opts.collateral_oracle,
+            breaker_window_seconds: opts.breaker_window_seconds,
+            breaker_max_net_outflow_bps: opts.breaker_max_net_outflow_bps,
+            breaker_min_outflow_allowance: opts.breaker_min_outflow_allowance,
+        };
+        self.send(&[initialize_clearinghouse_ix(&admin.pubkey(), &mint, args)], &[&admin]).await.ok();
+        let key = clearinghouse_pda(&mint, opts.id);
+        ClearinghouseFixture {
+            key,
+            mint,
+            mint_authority,
+            collateral_vault: collateral_vault_pda(&key),
+            insurance_vault: insurance_vault_pda(&key),
+            admin,
+            guardian,
+            margin_accounts: vec![],
+        }
+    }
+
+    /// A funded owner with a margin account (sub-account 0) and `tokens` in a wallet.
+    pub async fn create_user(&mut self, fx: &mut ClearinghouseFixture, tokens: u64) -> User {
+        let owner = self.funded_keypair().await;
+        let token_account = self.create_token_account(&fx.mint, &owner.pubkey()).await;
+        if tokens > 0 {
+            let authority = fx.mint_authority.insecure_clone();
+            self.mint_to(&fx.mint, &authority, &token_account, tokens).await;
+        }
+        self.send(&[create_margin_account_ix(&fx.key, &owner.pubkey(), &owner.pubkey(), 0)], &[&owner]).await.ok();
+        let margin_account = margin_account_pda(&fx.key, &owner.pubkey(), 0);
+        fx.margin_accounts.push(margin_account);
+        User { owner, margin_account, token_account }
+    }
+
+    pub async fn deposit(&mut self, fx: &ClearinghouseFixture, user: &User, amount: u64) -> crate::TxOutcome {
+        let owner = user.owner.insecure_clone();
+        let ix = deposit_ix(&owner.pubkey(), &fx.key, &user.margin_account, &fx.collateral_vault, &user.token_account, amount);
+        self.send(&[ix], &[&owner]).await
+    }
+
+    pub async fn withdraw(&mut self, fx: &ClearinghouseFixture, user: &User, amount: u64) -> crate::TxOutcome {
+        let owner = user.owner.insecure_clone();
+        let ix = withdraw_ix(&owner.pubkey(), &fx.key, &user.margin_account, &fx.collateral_vault, &user.token_account, amount);
+        self.send(&[ix], &[&owner]).await
+    }
+
+    pub async fn clearinghouse(&mut self, fx: &ClearinghouseFixture) -> Clearinghouse {
+        self.load::<Clearinghouse>(fx.key).await
+    }
+
+    pub async fn margin(&mut self, key: Pubkey) -> MarginAccount {
+        self.load::<MarginAccount>(key).await
+    }
+}

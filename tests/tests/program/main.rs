@@ -1,0 +1,8 @@
+//! Bulwark run natively inside solana-program-test: one binary, one module per area.
+#![allow(deprecated)] // solana-program-test 3.1 marks its API "Agave Unstable".
+
+mod admin;
+mod collateral;
+mod collateral_replay;
+mod layout;
+mod oracles;
