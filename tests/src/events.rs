@@ -5,6 +5,7 @@
 use std::sync::{Arc, Once, OnceLock};
 
 use anchor_lang::prelude::*;
+use anchor_lang::solana_program::entrypoint::ProgramResult;
 use base64::{prelude::BASE64_STANDARD, Engine};
 use solana_sysvar::program_stubs::{set_syscall_stubs, SyscallStubs};
 

@@ -2,7 +2,8 @@
 //! and account loading.
 
 use anchor_lang::prelude::*;
-use anchor_lang::solana_program::instruction::{Instruction, InstructionError};
+use anchor_lang::solana_program::entrypoint::ProgramResult;
+use anchor_lang::solana_program::instruction::{error::InstructionError, Instruction};
 use bulwark::error::BulwarkError;
 use solana_keypair::Keypair;
 use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
@@ -13,15 +14,11 @@ use solana_transaction_error::TransactionError;
 use crate::events::install_event_capture;
 
 /// Adapter: `processor!` hands the builtin independent lifetimes, Anchor 1.x's `entry` wants
-/// one `'info`. The runtime keeps every account alive for the whole call, so narrowing the
-/// account-data lifetime to the slice's is sound here.
-fn process_instruction<'a, 'b, 'c, 'd>(
-    program_id: &'a Pubkey,
-    accounts: &'b [AccountInfo<'c>],
-    data: &'d [u8],
-) -> ProgramResult {
-    let accounts: &'b [AccountInfo<'b>] =
-        unsafe { std::mem::transmute::<&'b [AccountInfo<'c>], &'b [AccountInfo<'b>]>(accounts) };
+/// one `'info` for all three arguments. The runtime keeps the id, every account and the data
+/// alive for the whole call, so unifying them to the call's lifetime is sound here.
+fn process_instruction(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {
+    let (program_id, accounts, data): (&Pubkey, &[AccountInfo], &[u8]) =
+        unsafe { std::mem::transmute((program_id, accounts, data)) };
     bulwark::entry(program_id, accounts, data)
 }
 

@@ -10,4 +10,3 @@ pub mod token;
 
 pub use fixtures::*;
 pub use harness::*;
-pub use invariants::*;

@@ -49,6 +49,8 @@ pub enum BulwarkError {
     InvalidParameter,
     #[msg("The delegate cannot be the owner")]
     DelegateIsOwner,
+    #[msg("The same account was passed in two roles")]
+    DuplicateAccount,
 
     // --- parameter changes ------------------------------------------------
     #[msg("Another parameter change is already pending; cancel or execute it first")]

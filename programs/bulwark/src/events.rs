@@ -2,6 +2,17 @@
 
 use anchor_lang::prelude::*;
 
+/// Emit an event as `sol_log_data(discriminator ‖ borsh)`, exactly what `emit!` does on SBF.
+/// Natively Anchor's `emit!` discards the data; this sends it to the syscall stubs, where the
+/// test harness and the embedded bank put it into the transaction log.
+pub fn emit_event<E: anchor_lang::Event>(event: E) {
+    let data = event.data();
+    #[cfg(target_os = "solana")]
+    anchor_lang::solana_program::log::sol_log_data(&[&data]);
+    #[cfg(not(target_os = "solana"))]
+    solana_sysvar::program_stubs::sol_log_data(&[&data]);
+}
+
 #[event]
 pub struct ClearinghouseInitializedV1 {
     pub clearinghouse: Pubkey,

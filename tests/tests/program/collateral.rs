@@ -79,6 +79,15 @@ async fn withdraw_beyond_balance_and_zero_amounts_are_refused() {
     assert_eq!(env.margin(alice.margin_account).await.collateral_balance, 700);
     env.check_invariants(&fx).await;
 
+    // The vault itself as the destination would debit the balance and strand the tokens.
+    let a = alice.owner.insecure_clone();
+    let ix = withdraw_ix(&a.pubkey(), &fx.key, &alice.margin_account, &fx.collateral_vault, &fx.collateral_vault, 100);
+    env.send(&[ix], &[&a]).await.expect_anchor_err(anchor_lang::error::ErrorCode::ConstraintDuplicateMutableAccount);
+    let ix = withdraw_ix(&a.pubkey(), &fx.key, &alice.margin_account, &fx.collateral_vault, &fx.insurance_vault, 100);
+    env.send(&[ix], &[&a]).await.expect_err(BulwarkError::DuplicateAccount);
+    assert_eq!(env.margin(alice.margin_account).await.collateral_balance, 700);
+    env.check_invariants(&fx).await;
+
     // A non-empty account cannot be closed.
     let owner = alice.owner.insecure_clone();
     let ix = close_margin_account_ix(&owner.pubkey(), &fx.key, &alice.margin_account, &owner.pubkey());

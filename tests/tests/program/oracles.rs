@@ -136,7 +136,8 @@ async fn pyth_legacy_price_account_is_read_from_real_bytes() {
         })
         .await;
 
-    env.warp(0, 234_897_842 + 3 - env.clock().await.slot).await;
+    let slot = env.clock().await.slot;
+    env.warp(0, 234_897_842 + 3 - slot).await;
     env.set_unix_time(1_702_120_657 + 5).await;
     let out = refresh(&mut env, &fx, Some(key)).await.ok();
     // 145975e-10 USD = 14.5975e-6 -> 14 in PRICE_PRECISION (rounded down).
@@ -174,7 +175,8 @@ async fn pyth_pull_update_is_read_from_real_bytes() {
         .setup_clearinghouse(ClearinghouseOptions { id: 2, collateral_oracle: market_mode_collateral(partial_config), ..Default::default() })
         .await;
 
-    env.warp(0, 268_841_733 + 2 - env.clock().await.slot).await;
+    let slot = env.clock().await.slot;
+    env.warp(0, 268_841_733 + 2 - slot).await;
     env.set_unix_time(1_717_074_117 + 10).await;
     let out = refresh(&mut env, &fx, Some(key)).await.ok();
     assert_eq!(out.events::<CollateralPriceV1>()[0].price, 34);
@@ -227,7 +229,7 @@ async fn redemption_aware_mode_on_chain() {
     assert_eq!(s.state().await.last_price, 1_000_000);
 
     // One venue prints 0.65 while redemption works: valued at r·(1 − 1%), no switch.
-    s.env.warp(1, 1).await;
+    s.env.warp(61, 1).await;
     s.publish_all(650_000, true, 1_020_000).await;
     let out = s.refresh().await.ok();
     assert!(out.events::<CollateralModeChangedV1>().is_empty());
@@ -235,15 +237,17 @@ async fn redemption_aware_mode_on_chain() {
     let since = s.state().await.below_hard_band_since;
     assert_eq!(since, s.env.clock().await.unix_timestamp);
 
-    // Redemption suspended: the market price rules, and the switch is announced.
-    s.env.warp(1, 1).await;
+    // Redemption suspended: the market price rules, and the switch is announced. (A minute has
+    // passed, so the market feed's own average has caught up with 0.65: in broken mode the
+    // market print must pass every check.)
+    s.env.warp(61, 1).await;
     s.publish_all(650_000, false, 1_020_000).await;
     let out = s.refresh().await.ok();
     let switched = out.events::<CollateralModeChangedV1>();
     assert_eq!((switched[0].mode, switched[0].broken_reasons, switched[0].price), (REDEMPTION_MODE_BROKEN, BROKEN_REDEMPTION_DISABLED, 650_000));
 
     // Redemption back, still inside the hard-band grace: healthy again.
-    s.env.warp(1, 1).await;
+    s.env.warp(61, 1).await;
     s.publish_all(650_000, true, 1_020_000).await;
     let out = s.refresh().await.ok();
     assert_eq!(out.events::<CollateralModeChangedV1>()[0].mode, REDEMPTION_MODE_HEALTHY);
@@ -251,7 +255,7 @@ async fn redemption_aware_mode_on_chain() {
     assert_eq!(s.state().await.below_hard_band_since, since, "the timer keeps running");
 
     // Under 0.90 for the whole grace (3,600 s): broken on the hard band.
-    s.env.warp(3_600 - 2, 10).await;
+    s.env.warp(3_600 - 2 * 61, 10).await;
     s.publish_all(650_000, true, 1_020_000).await;
     let out = s.refresh().await.ok();
     let switched = out.events::<CollateralModeChangedV1>();
@@ -259,7 +263,7 @@ async fn redemption_aware_mode_on_chain() {
     assert_eq!(s.state().await.last_price, 650_000);
 
     // Recovery above the hard band resets the timer; reserves under 1.0 still break it.
-    s.env.warp(1, 1).await;
+    s.env.warp(61, 1).await;
     s.publish_all(970_000, true, 999_999).await;
     let out = s.refresh().await.ok();
     assert_eq!(out.events::<CollateralPriceV1>()[0].broken_reasons, BROKEN_RESERVES_BELOW_ONE);
@@ -270,16 +274,16 @@ async fn redemption_aware_mode_on_chain() {
 #[tokio::test]
 async fn redemption_aware_mode_breaks_on_stale_attestation() {
     let mut s = RedemptionSetup::new().await;
-    s.publish_all(650_000, true, 1_020_000).await;
+    s.publish_all(970_000, true, 1_020_000).await;
     s.refresh().await.ok();
     assert_eq!(s.state().await.last_price, 990_000);
     // Attestations one second past their 3,600 s limit; the market feed itself is fresh.
     s.env.warp(3_601, 10).await;
-    s.env.publish(&s.market, 650_000, 0, true, 0).await;
+    s.env.publish(&s.market, 970_000, 0, true, 0).await;
     let out = s.refresh().await.ok();
     let switched = out.events::<CollateralModeChangedV1>();
     assert_eq!((switched[0].mode, switched[0].broken_reasons), (REDEMPTION_MODE_BROKEN, BROKEN_ATTESTATION_STALE));
-    assert_eq!(s.state().await.last_price, 650_000);
+    assert_eq!(s.state().await.last_price, 970_000);
 
     // An attestation feed that is not the configured one, or not ours.
     let impostor = s.env.create_feed(9, -6, 60).await;

@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
-use crate::events::{CollateralModeChangedV1, CollateralPriceV1};
+use crate::events::{emit_event, CollateralModeChangedV1, CollateralPriceV1};
 use crate::math::oracle::{normalize_to_price_precision, OracleTolerance};
 use crate::math::redemption::{redemption_aware_price, RedemptionAttestation, REDEMPTION_MODE_HEALTHY};
 use crate::oracle::{manual, read_checked};
@@ -101,7 +101,7 @@ pub fn refresh_collateral_price(
     state.broken_reasons = reading.broken_reasons;
 
     if reading.redemption_mode != previous_mode {
-        emit!(CollateralModeChangedV1 {
+        emit_event(CollateralModeChangedV1 {
             clearinghouse: clearinghouse_key,
             previous_mode,
             mode: reading.redemption_mode,
@@ -111,7 +111,7 @@ pub fn refresh_collateral_price(
             slot: clock.slot,
         });
     }
-    emit!(CollateralPriceV1 {
+    emit_event(CollateralPriceV1 {
         clearinghouse: clearinghouse_key,
         price: reading.price,
         market_price: reading.market_price,

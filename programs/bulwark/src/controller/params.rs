@@ -4,7 +4,7 @@ use anchor_lang::prelude::*;
 
 use crate::constants::MAX_TIMELOCK_SECONDS;
 use crate::error::BulwarkError;
-use crate::events::{ParamChangeAppliedV1, ParamChangeCancelledV1, ParamChangeProposedV1};
+use crate::events::{emit_event, ParamChangeAppliedV1, ParamChangeCancelledV1, ParamChangeProposedV1};
 use crate::math::circuit_breaker::BreakerParams;
 use crate::math::safe::SafeMath;
 use crate::state::{Clearinghouse, ParamChange, PendingParamChange, PARAM_CHANGE_PAYLOAD_CAPACITY};
@@ -55,7 +55,7 @@ pub fn propose(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, cha
     validate(&change)?;
     if !change.raises_risk(clearinghouse) {
         apply(clearinghouse, &change);
-        emit!(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: false });
+        emit_event(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: false });
         return Ok(());
     }
     require!(!clearinghouse.pending_change.is_pending(), BulwarkError::ParamChangePending);
@@ -72,7 +72,7 @@ pub fn propose(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, cha
         kind: change.kind(),
         padding: [0; 5],
     };
-    emit!(ParamChangeProposedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), executable_unix });
+    emit_event(ParamChangeProposedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), executable_unix });
     Ok(())
 }
 
@@ -93,12 +93,12 @@ pub fn execute(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, now
     // Re-validate: the world may have changed while it waited.
     validate(&change)?;
     apply(clearinghouse, &change);
-    emit!(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: true });
+    emit_event(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: true });
     Ok(())
 }
 
 pub fn cancel(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse) -> Result<()> {
     let change = take_pending(clearinghouse)?;
-    emit!(ParamChangeCancelledV1 { clearinghouse: clearinghouse_key, kind: change.kind() });
+    emit_event(ParamChangeCancelledV1 { clearinghouse: clearinghouse_key, kind: change.kind() });
     Ok(())
 }

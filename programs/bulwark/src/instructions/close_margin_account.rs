@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
-use crate::events::MarginAccountClosedV1;
+use crate::events::{emit_event, MarginAccountClosedV1};
 use crate::state::{Clearinghouse, MarginAccount};
 
 #[derive(Accounts)]
@@ -29,7 +29,7 @@ pub fn handler(ctx: Context<CloseMarginAccount>) -> Result<()> {
     }
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;
     ch.margin_account_count = ch.margin_account_count.saturating_sub(1);
-    emit!(MarginAccountClosedV1 {
+    emit_event(MarginAccountClosedV1 {
         clearinghouse: ctx.accounts.clearinghouse.key(),
         margin_account: ctx.accounts.margin_account.key(),
         owner: ctx.accounts.owner.key(),

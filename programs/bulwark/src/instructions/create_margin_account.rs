@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::constants::MARGIN_ACCOUNT_SEED;
-use crate::events::MarginAccountCreatedV1;
+use crate::events::{emit_event, MarginAccountCreatedV1};
 use crate::math::safe::SafeMath;
 use crate::state::{account_space, Clearinghouse, MarginAccount};
 
@@ -37,7 +37,7 @@ pub fn handler(ctx: Context<CreateMarginAccount>, sub_account_id: u16) -> Result
     account.bump = ctx.bumps.margin_account;
     account.last_active_slot = Clock::get()?.slot;
 
-    emit!(MarginAccountCreatedV1 {
+    emit_event(MarginAccountCreatedV1 {
         clearinghouse: clearinghouse_key,
         margin_account: ctx.accounts.margin_account.key(),
         owner: account.owner,

@@ -3,7 +3,7 @@ use anchor_spl::token::{self, Token, TokenAccount, Transfer};
 
 use crate::controller::collateral::credit_deposit;
 use crate::error::BulwarkError;
-use crate::events::DepositV1;
+use crate::events::{emit_event, DepositV1};
 use crate::state::{Clearinghouse, MarginAccount};
 
 #[derive(Accounts)]
@@ -45,7 +45,7 @@ pub fn handler(ctx: Context<Deposit>, amount: u64) -> Result<()> {
         amount,
     )?;
 
-    emit!(DepositV1 {
+    emit_event(DepositV1 {
         clearinghouse: clearinghouse_key,
         margin_account: ctx.accounts.margin_account.key(),
         depositor: ctx.accounts.authority.key(),

@@ -3,7 +3,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CLEARINGHOUSE_SEED, COLLATERAL_VAULT_SEED, INSURANCE_VAULT_SEED, MAX_TIMELOCK_SECONDS};
 use crate::error::BulwarkError;
-use crate::events::ClearinghouseInitializedV1;
+use crate::events::{emit_event, ClearinghouseInitializedV1};
 use crate::math::circuit_breaker::BreakerParams;
 use crate::state::{account_space, Clearinghouse, CollateralOracleConfig, CLEARINGHOUSE_ACTIVE};
 
@@ -87,7 +87,7 @@ pub fn handler(ctx: Context<InitializeClearinghouse>, args: InitializeClearingho
     ch.bump = ctx.bumps.clearinghouse;
     ch.collateral_decimals = ctx.accounts.collateral_mint.decimals;
 
-    emit!(ClearinghouseInitializedV1 {
+    emit_event(ClearinghouseInitializedV1 {
         clearinghouse: clearinghouse_key,
         admin: ch.admin,
         guardian: ch.guardian,

@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
-use crate::events::DelegateSetV1;
+use crate::events::{emit_event, DelegateSetV1};
 use crate::state::MarginAccount;
 
 #[derive(Accounts)]
@@ -16,6 +16,6 @@ pub fn handler(ctx: Context<SetDelegate>, delegate: Pubkey) -> Result<()> {
     let mut account = ctx.accounts.margin_account.load_mut()?;
     require_keys_neq!(delegate, account.owner, BulwarkError::DelegateIsOwner);
     account.delegate = delegate;
-    emit!(DelegateSetV1 { margin_account: ctx.accounts.margin_account.key(), delegate });
+    emit_event(DelegateSetV1 { margin_account: ctx.accounts.margin_account.key(), delegate });
     Ok(())
 }

@@ -2,7 +2,7 @@
 use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
-use crate::events::ClearinghouseStatusChangedV1;
+use crate::events::{emit_event, ClearinghouseStatusChangedV1};
 use crate::state::{Clearinghouse, CLEARINGHOUSE_ACTIVE, CLEARINGHOUSE_PAUSED};
 
 #[derive(Accounts)]
@@ -18,7 +18,7 @@ pub fn handler(ctx: Context<GuardianSetStatus>, paused: bool) -> Result<()> {
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;
     require!(ch.status != status, BulwarkError::StatusUnchanged);
     ch.status = status;
-    emit!(ClearinghouseStatusChangedV1 {
+    emit_event(ClearinghouseStatusChangedV1 {
         clearinghouse: ctx.accounts.clearinghouse.key(),
         status,
         by: ctx.accounts.guardian.key(),

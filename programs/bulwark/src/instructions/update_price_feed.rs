@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
-use crate::events::PriceFeedUpdatedV1;
+use crate::events::{emit_event, PriceFeedUpdatedV1};
 use crate::math::oracle::update_ema;
 use crate::state::PriceFeed;
 
@@ -36,7 +36,7 @@ pub fn handler(ctx: Context<UpdatePriceFeed>, update: PriceFeedUpdate) -> Result
     feed.redemption_enabled = update.redemption_enabled as u8;
     feed.reserve_ratio = update.reserve_ratio;
 
-    emit!(PriceFeedUpdatedV1 {
+    emit_event(PriceFeedUpdatedV1 {
         price_feed: ctx.accounts.price_feed.key(),
         price: feed.price,
         conf: feed.conf,

@@ -4,7 +4,7 @@ use anchor_spl::token::{self, Token, TokenAccount, Transfer};
 use crate::constants::CLEARINGHOUSE_SEED;
 use crate::controller::collateral::{debit_withdrawal, position_valuations};
 use crate::error::BulwarkError;
-use crate::events::WithdrawV1;
+use crate::events::{emit_event, WithdrawV1};
 use crate::state::{Clearinghouse, MarginAccount};
 
 #[derive(Accounts)]
@@ -21,7 +21,13 @@ pub struct Withdraw<'info> {
     pub margin_account: AccountLoader<'info, MarginAccount>,
     #[account(mut, address = clearinghouse.load()?.collateral_vault @ BulwarkError::VaultMismatch)]
     pub collateral_vault: Box<Account<'info, TokenAccount>>,
-    #[account(mut, constraint = destination.mint == clearinghouse.load()?.collateral_mint @ BulwarkError::CollateralMintMismatch)]
+    #[account(
+        mut,
+        constraint = destination.mint == clearinghouse.load()?.collateral_mint @ BulwarkError::CollateralMintMismatch,
+        // A vault-to-vault "withdrawal" would debit the balance and strand the tokens.
+        constraint = destination.key() != collateral_vault.key() @ BulwarkError::DuplicateAccount,
+        constraint = destination.key() != clearinghouse.load()?.insurance_vault @ BulwarkError::DuplicateAccount,
+    )]
     pub destination: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
 }
@@ -54,7 +60,7 @@ pub fn handler(ctx: Context<Withdraw>, amount: u64) -> Result<()> {
         amount,
     )?;
 
-    emit!(WithdrawV1 {
+    emit_event(WithdrawV1 {
         clearinghouse: clearinghouse_key,
         margin_account: ctx.accounts.margin_account.key(),
         amount,

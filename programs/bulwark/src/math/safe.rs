@@ -53,17 +53,26 @@ macro_rules! impl_safe_math {
             #[track_caller]
             #[inline]
             fn safe_add(self, rhs: Self) -> MathResult<Self> {
-                self.checked_add(rhs).ok_or_else(MathError::overflow)
+                match self.checked_add(rhs) {
+                    Some(v) => Ok(v),
+                    None => Err(MathError::overflow()),
+                }
             }
             #[track_caller]
             #[inline]
             fn safe_sub(self, rhs: Self) -> MathResult<Self> {
-                self.checked_sub(rhs).ok_or_else(MathError::overflow)
+                match self.checked_sub(rhs) {
+                    Some(v) => Ok(v),
+                    None => Err(MathError::overflow()),
+                }
             }
             #[track_caller]
             #[inline]
             fn safe_mul(self, rhs: Self) -> MathResult<Self> {
-                self.checked_mul(rhs).ok_or_else(MathError::overflow)
+                match self.checked_mul(rhs) {
+                    Some(v) => Ok(v),
+                    None => Err(MathError::overflow()),
+                }
             }
             #[track_caller]
             #[inline]
@@ -71,14 +80,20 @@ macro_rules! impl_safe_math {
                 if rhs == 0 {
                     return Err(MathError::division_by_zero());
                 }
-                self.checked_div(rhs).ok_or_else(MathError::overflow)
+                match self.checked_div(rhs) {
+                    Some(v) => Ok(v),
+                    None => Err(MathError::overflow()),
+                }
             }
             #[track_caller]
             #[inline]
             #[allow(unused_comparisons)]
             fn safe_div_ceil(self, rhs: Self) -> MathResult<Self> {
                 let quotient = self.safe_div(rhs)?;
-                let remainder = self.checked_rem(rhs).ok_or_else(MathError::overflow)?;
+                let remainder = match self.checked_rem(rhs) {
+                    Some(r) => r,
+                    None => return Err(MathError::overflow()),
+                };
                 // Truncation moved the result toward zero; step up when the exact quotient is positive.
                 if remainder != 0 && ((remainder > 0) == (rhs > 0)) {
                     quotient.safe_add(1)
@@ -91,7 +106,10 @@ macro_rules! impl_safe_math {
             #[allow(unused_comparisons)]
             fn safe_div_floor(self, rhs: Self) -> MathResult<Self> {
                 let quotient = self.safe_div(rhs)?;
-                let remainder = self.checked_rem(rhs).ok_or_else(MathError::overflow)?;
+                let remainder = match self.checked_rem(rhs) {
+                    Some(r) => r,
+                    None => return Err(MathError::overflow()),
+                };
                 // Truncation moved the result toward zero; step down when the exact quotient is negative.
                 if remainder != 0 && ((remainder > 0) != (rhs > 0)) {
                     quotient.safe_sub(1)
@@ -108,12 +126,18 @@ impl_safe_math!(u8, u16, u32, u64, u128, i32, i64, i128);
 /// Narrowing conversions that fail instead of truncating.
 #[track_caller]
 pub fn to_i64<T: TryInto<i64>>(value: T) -> MathResult<i64> {
-    value.try_into().map_err(|_| MathError::overflow())
+    match value.try_into() {
+        Ok(v) => Ok(v),
+        Err(_) => Err(MathError::overflow()),
+    }
 }
 
 #[track_caller]
 pub fn to_u64<T: TryInto<u64>>(value: T) -> MathResult<u64> {
-    value.try_into().map_err(|_| MathError::overflow())
+    match value.try_into() {
+        Ok(v) => Ok(v),
+        Err(_) => Err(MathError::overflow()),
+    }
 }
 
 #[cfg(test)]
@@ -138,9 +162,13 @@ mod tests {
 
     #[test]
     fn overflow_and_zero_division_are_errors_with_location() {
-        let err = u64::MAX.safe_add(1).unwrap_err();
+        let (err, line) = (u64::MAX.safe_add(1).unwrap_err(), line!());
         assert_eq!(err.kind, MathErrorKind::Overflow);
-        assert!(err.file.ends_with("safe.rs"));
+        // The location is the caller's, not a line inside the helper.
+        assert!(err.file.ends_with("safe.rs"), "{}", err.file);
+        assert_eq!(err.line, line);
+        let (err, line) = (7i64.safe_div_ceil(0).unwrap_err(), line!());
+        assert_eq!((err.kind, err.line), (MathErrorKind::DivisionByZero, line));
         assert_eq!(i64::MIN.safe_div(-1).unwrap_err().kind, MathErrorKind::Overflow);
         assert_eq!(5i128.safe_div(0).unwrap_err().kind, MathErrorKind::DivisionByZero);
         assert_eq!(5i128.safe_div_ceil(0).unwrap_err().kind, MathErrorKind::DivisionByZero);
