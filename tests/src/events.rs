@@ -91,7 +91,10 @@ impl SyscallStubs for EventCapturingStubs {
             self.inner().sol_log(&format!("event: {}", BASE64_STANDARD.encode(field)));
         }
     }
-    fn sol_get_processed_sibling_instruction(&self, index: usize) -> Option<anchor_lang::solana_program::instruction::Instruction> {
+    fn sol_get_processed_sibling_instruction(
+        &self,
+        index: usize,
+    ) -> Option<anchor_lang::solana_program::instruction::Instruction> {
         self.inner().sol_get_processed_sibling_instruction(index)
     }
     fn sol_get_stack_height(&self) -> u64 {

@@ -58,7 +58,12 @@ pub fn initialize_clearinghouse_ix(admin: &Pubkey, mint: &Pubkey, args: Initiali
     )
 }
 
-pub fn create_margin_account_ix(clearinghouse: &Pubkey, owner: &Pubkey, payer: &Pubkey, sub_account_id: u16) -> Instruction {
+pub fn create_margin_account_ix(
+    clearinghouse: &Pubkey,
+    owner: &Pubkey,
+    payer: &Pubkey,
+    sub_account_id: u16,
+) -> Instruction {
     ix(
         bulwark::accounts::CreateMarginAccount {
             owner: *owner,
@@ -120,7 +125,12 @@ pub fn withdraw_ix(
     )
 }
 
-pub fn close_margin_account_ix(owner: &Pubkey, clearinghouse: &Pubkey, margin_account: &Pubkey, rent_receiver: &Pubkey) -> Instruction {
+pub fn close_margin_account_ix(
+    owner: &Pubkey,
+    clearinghouse: &Pubkey,
+    margin_account: &Pubkey,
+    rent_receiver: &Pubkey,
+) -> Instruction {
     ix(
         bulwark::accounts::CloseMarginAccount {
             owner: *owner,
@@ -132,7 +142,13 @@ pub fn close_margin_account_ix(owner: &Pubkey, clearinghouse: &Pubkey, margin_ac
     )
 }
 
-pub fn create_price_feed_ix(authority: &Pubkey, payer: &Pubkey, feed_id: u64, exponent: i32, ema_window_seconds: u32) -> Instruction {
+pub fn create_price_feed_ix(
+    authority: &Pubkey,
+    payer: &Pubkey,
+    feed_id: u64,
+    exponent: i32,
+    ema_window_seconds: u32,
+) -> Instruction {
     ix(
         bulwark::accounts::CreatePriceFeed {
             authority: *authority,
@@ -233,7 +249,11 @@ pub fn market_mode_collateral(market: OracleConfig) -> CollateralOracleConfig {
     }
 }
 
-pub fn redemption_aware_collateral(market: OracleConfig, rate_feed: Pubkey, health_feed: Pubkey) -> CollateralOracleConfig {
+pub fn redemption_aware_collateral(
+    market: OracleConfig,
+    rate_feed: Pubkey,
+    health_feed: Pubkey,
+) -> CollateralOracleConfig {
     CollateralOracleConfig {
         market,
         redemption_rate_feed: rate_feed,
@@ -299,9 +319,12 @@ impl TestEnv {
     pub async fn create_feed(&mut self, feed_id: u64, exponent: i32, ema_window_seconds: u32) -> Feed {
         let authority = self.funded_keypair().await;
         let payer = self.payer();
-        self.send(&[create_price_feed_ix(&authority.pubkey(), &payer.pubkey(), feed_id, exponent, ema_window_seconds)], &[&authority])
-            .await
-            .ok();
+        self.send(
+            &[create_price_feed_ix(&authority.pubkey(), &payer.pubkey(), feed_id, exponent, ema_window_seconds)],
+            &[&authority],
+        )
+        .await
+        .ok();
         Feed { key: price_feed_pda(&authority.pubkey(), feed_id), authority }
     }
 
@@ -364,13 +387,27 @@ impl TestEnv {
 
     pub async fn deposit(&mut self, fx: &ClearinghouseFixture, user: &User, amount: u64) -> crate::TxOutcome {
         let owner = user.owner.insecure_clone();
-        let ix = deposit_ix(&owner.pubkey(), &fx.key, &user.margin_account, &fx.collateral_vault, &user.token_account, amount);
+        let ix = deposit_ix(
+            &owner.pubkey(),
+            &fx.key,
+            &user.margin_account,
+            &fx.collateral_vault,
+            &user.token_account,
+            amount,
+        );
         self.send(&[ix], &[&owner]).await
     }
 
     pub async fn withdraw(&mut self, fx: &ClearinghouseFixture, user: &User, amount: u64) -> crate::TxOutcome {
         let owner = user.owner.insecure_clone();
-        let ix = withdraw_ix(&owner.pubkey(), &fx.key, &user.margin_account, &fx.collateral_vault, &user.token_account, amount);
+        let ix = withdraw_ix(
+            &owner.pubkey(),
+            &fx.key,
+            &user.margin_account,
+            &fx.collateral_vault,
+            &user.token_account,
+            amount,
+        );
         self.send(&[ix], &[&owner]).await
     }
 

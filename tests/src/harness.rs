@@ -76,7 +76,13 @@ impl TxOutcome {
     #[track_caller]
     pub fn expect_anchor_err(&self, expected: anchor_lang::error::ErrorCode) {
         let code: u32 = expected.into();
-        assert_eq!(self.custom_error(), Some(code), "expected {expected:?} ({code}), got {:?}\n{}", self.result, self.logs.join("\n"));
+        assert_eq!(
+            self.custom_error(),
+            Some(code),
+            "expected {expected:?} ({code}), got {:?}\n{}",
+            self.result,
+            self.logs.join("\n")
+        );
     }
 
     /// Assert the transaction failed with this instruction error (e.g. from the token program).
@@ -131,7 +137,8 @@ impl TestEnv {
         let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
         match self.ctx.banks_client.process_transaction_with_metadata(tx).await {
             Ok(r) => {
-                let (logs, compute_units) = r.metadata.map(|m| (m.log_messages, m.compute_units_consumed)).unwrap_or_default();
+                let (logs, compute_units) =
+                    r.metadata.map(|m| (m.log_messages, m.compute_units_consumed)).unwrap_or_default();
                 TxOutcome { result: r.result, logs, compute_units }
             }
             Err(BanksClientError::TransactionError(e)) => TxOutcome { result: Err(e), logs: vec![], compute_units: 0 },
@@ -186,7 +193,11 @@ impl TestEnv {
     /// A funded keypair.
     pub async fn funded_keypair(&mut self) -> Keypair {
         let k = Keypair::new();
-        let ix = anchor_lang::solana_program::system_instruction::transfer(&self.ctx.payer.pubkey(), &k.pubkey(), 10_000_000_000);
+        let ix = anchor_lang::solana_program::system_instruction::transfer(
+            &self.ctx.payer.pubkey(),
+            &k.pubkey(),
+            10_000_000_000,
+        );
         self.send(&[ix], &[]).await.ok();
         k
     }

@@ -15,7 +15,13 @@ impl TestEnv {
         let rent = self.ctx.banks_client.get_rent().await.unwrap().minimum_balance(token_state::Mint::LEN);
         let payer = self.ctx.payer.pubkey();
         let ixs = [
-            system_instruction::create_account(&payer, &mint.pubkey(), rent, token_state::Mint::LEN as u64, &TOKEN_PROGRAM_ID),
+            system_instruction::create_account(
+                &payer,
+                &mint.pubkey(),
+                rent,
+                token_state::Mint::LEN as u64,
+                &TOKEN_PROGRAM_ID,
+            ),
             token_ix::initialize_mint2(&TOKEN_PROGRAM_ID, &mint.pubkey(), authority, None, decimals).unwrap(),
         ];
         self.send(&ixs, &[&mint]).await.ok();
@@ -27,7 +33,13 @@ impl TestEnv {
         let rent = self.ctx.banks_client.get_rent().await.unwrap().minimum_balance(token_state::Account::LEN);
         let payer = self.ctx.payer.pubkey();
         let ixs = [
-            system_instruction::create_account(&payer, &account.pubkey(), rent, token_state::Account::LEN as u64, &TOKEN_PROGRAM_ID),
+            system_instruction::create_account(
+                &payer,
+                &account.pubkey(),
+                rent,
+                token_state::Account::LEN as u64,
+                &TOKEN_PROGRAM_ID,
+            ),
             token_ix::initialize_account3(&TOKEN_PROGRAM_ID, &account.pubkey(), mint, owner).unwrap(),
         ];
         self.send(&ixs, &[&account]).await.ok();

@@ -45,7 +45,10 @@ pub fn math_err(e: math::MathError) -> Error {
 pub mod bulwark {
     use super::*;
 
-    pub fn initialize_clearinghouse(ctx: Context<InitializeClearinghouse>, args: InitializeClearinghouseArgs) -> Result<()> {
+    pub fn initialize_clearinghouse(
+        ctx: Context<InitializeClearinghouse>,
+        args: InitializeClearinghouseArgs,
+    ) -> Result<()> {
         instructions::initialize_clearinghouse::handler(ctx, args)
     }
 
@@ -69,7 +72,12 @@ pub mod bulwark {
         instructions::close_margin_account::handler(ctx)
     }
 
-    pub fn create_price_feed(ctx: Context<CreatePriceFeed>, feed_id: u64, exponent: i32, ema_window_seconds: u32) -> Result<()> {
+    pub fn create_price_feed(
+        ctx: Context<CreatePriceFeed>,
+        feed_id: u64,
+        exponent: i32,
+        ema_window_seconds: u32,
+    ) -> Result<()> {
         instructions::create_price_feed::handler(ctx, feed_id, exponent, ema_window_seconds)
     }
 

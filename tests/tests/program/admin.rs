@@ -28,7 +28,9 @@ async fn risk_raising_change_waits_for_the_timelock_then_anyone_executes() {
     assert_eq!(ch.pending_change.kind, 2);
 
     // Too early, by the admin or anyone.
-    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.expect_err(BulwarkError::TimelockNotElapsed);
+    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin])
+        .await
+        .expect_err(BulwarkError::TimelockNotElapsed);
     env.warp(DAY - 1, 10).await;
     env.send(&[execute_param_change_ix(&stranger.pubkey(), &fx.key)], &[&stranger])
         .await
@@ -60,8 +62,12 @@ async fn shortened_timelock_does_not_shorten_itself() {
     let fx = env.setup_clearinghouse(ClearinghouseOptions { timelock_seconds: DAY, ..Default::default() }).await;
     let admin = fx.admin.insecure_clone();
 
-    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, ParamChange::SetTimelock { seconds: 0 })], &[&admin]).await.ok();
-    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.expect_err(BulwarkError::TimelockNotElapsed);
+    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, ParamChange::SetTimelock { seconds: 0 })], &[&admin])
+        .await
+        .ok();
+    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin])
+        .await
+        .expect_err(BulwarkError::TimelockNotElapsed);
     env.warp(DAY, 10).await;
     env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.ok();
     assert_eq!(env.clearinghouse(&fx).await.timelock_seconds, 0);
@@ -79,30 +85,41 @@ async fn pending_change_can_be_cancelled_by_the_admin_only() {
     let fx = env.setup_clearinghouse(ClearinghouseOptions { timelock_seconds: DAY, ..Default::default() }).await;
     let admin = fx.admin.insecure_clone();
     let guardian = fx.guardian.insecure_clone();
-    let looser = ParamChange::SetWithdrawalBreaker { window_seconds: 3_600, max_net_outflow_bps: 10_000, min_outflow_allowance: 1 };
+    let looser = ParamChange::SetWithdrawalBreaker {
+        window_seconds: 3_600,
+        max_net_outflow_bps: 10_000,
+        min_outflow_allowance: 1,
+    };
     env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, looser)], &[&admin]).await.ok();
 
-    env.send(&[cancel_param_change_ix(&guardian.pubkey(), &fx.key)], &[&guardian]).await.expect_err(BulwarkError::NotAdmin);
+    env.send(&[cancel_param_change_ix(&guardian.pubkey(), &fx.key)], &[&guardian])
+        .await
+        .expect_err(BulwarkError::NotAdmin);
     let out = env.send(&[cancel_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.ok();
     assert_eq!(out.events::<ParamChangeCancelledV1>()[0].kind, 4);
-    env.send(&[cancel_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.expect_err(BulwarkError::NoPendingParamChange);
+    env.send(&[cancel_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin])
+        .await
+        .expect_err(BulwarkError::NoPendingParamChange);
 
     // Cancelled means gone: after the timelock there is nothing to execute.
     env.warp(DAY, 10).await;
-    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.expect_err(BulwarkError::NoPendingParamChange);
+    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin])
+        .await
+        .expect_err(BulwarkError::NoPendingParamChange);
     assert_eq!(env.clearinghouse(&fx).await.withdrawal_breaker.min_outflow_allowance, 0);
 }
 
 #[tokio::test]
 async fn risk_lowering_changes_apply_at_once() {
     let mut env = TestEnv::new().await;
-    let fx = env.setup_clearinghouse(ClearinghouseOptions {
-        timelock_seconds: DAY,
-        breaker_max_net_outflow_bps: 5_000,
-        breaker_min_outflow_allowance: 1_000,
-        ..Default::default()
-    })
-    .await;
+    let fx = env
+        .setup_clearinghouse(ClearinghouseOptions {
+            timelock_seconds: DAY,
+            breaker_max_net_outflow_bps: 5_000,
+            breaker_min_outflow_allowance: 1_000,
+            ..Default::default()
+        })
+        .await;
     let admin = fx.admin.insecure_clone();
 
     let longer = ParamChange::SetTimelock { seconds: 2 * DAY };
@@ -110,20 +127,33 @@ async fn risk_lowering_changes_apply_at_once() {
     assert_eq!(out.events::<ParamChangeAppliedV1>()[0].via_timelock, false);
     assert_eq!(env.clearinghouse(&fx).await.timelock_seconds, 2 * DAY);
 
-    let stricter = ParamChange::SetWithdrawalBreaker { window_seconds: 7_200, max_net_outflow_bps: 1_000, min_outflow_allowance: 0 };
+    let stricter = ParamChange::SetWithdrawalBreaker {
+        window_seconds: 7_200,
+        max_net_outflow_bps: 1_000,
+        min_outflow_allowance: 0,
+    };
     env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, stricter)], &[&admin]).await.ok();
     let ch = env.clearinghouse(&fx).await;
     assert_eq!(
-        (ch.withdrawal_breaker.window_seconds, ch.withdrawal_breaker.max_net_outflow_bps, ch.withdrawal_breaker.min_outflow_allowance),
+        (
+            ch.withdrawal_breaker.window_seconds,
+            ch.withdrawal_breaker.max_net_outflow_bps,
+            ch.withdrawal_breaker.min_outflow_allowance
+        ),
         (7_200, 1_000, 0)
     );
     assert!(!ch.pending_change.is_pending());
 
     // Invalid values are refused on either path.
-    let nonsense = ParamChange::SetWithdrawalBreaker { window_seconds: 0, max_net_outflow_bps: 0, min_outflow_allowance: 0 };
-    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, nonsense)], &[&admin]).await.expect_err(BulwarkError::InvalidParameter);
+    let nonsense =
+        ParamChange::SetWithdrawalBreaker { window_seconds: 0, max_net_outflow_bps: 0, min_outflow_allowance: 0 };
+    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, nonsense)], &[&admin])
+        .await
+        .expect_err(BulwarkError::InvalidParameter);
     let too_long = ParamChange::SetTimelock { seconds: i64::MAX };
-    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, too_long)], &[&admin]).await.expect_err(BulwarkError::InvalidParameter);
+    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, too_long)], &[&admin])
+        .await
+        .expect_err(BulwarkError::InvalidParameter);
 }
 
 #[tokio::test]
@@ -139,7 +169,9 @@ async fn guardian_can_pause_and_nothing_else() {
         ParamChange::SetAdmin { admin: g.pubkey() },
         ParamChange::SetTimelock { seconds: DAY },
     ] {
-        env.send(&[propose_param_change_ix(&g.pubkey(), &fx.key, change)], &[&g]).await.expect_err(BulwarkError::NotAdmin);
+        env.send(&[propose_param_change_ix(&g.pubkey(), &fx.key, change)], &[&g])
+            .await
+            .expect_err(BulwarkError::NotAdmin);
     }
     env.send(&[cancel_param_change_ix(&g.pubkey(), &fx.key)], &[&g]).await.expect_err(BulwarkError::NotAdmin);
     let guardian_wallet = env.create_token_account(&fx.mint, &g.pubkey()).await;

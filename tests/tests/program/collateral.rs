@@ -103,20 +103,24 @@ async fn wrong_signer_is_refused() {
 
     // Mallory signs a withdrawal from Alice's account into her own wallet.
     let m = mallory.owner.insecure_clone();
-    let ix = withdraw_ix(&m.pubkey(), &fx.key, &alice.margin_account, &fx.collateral_vault, &mallory.token_account, 500);
+    let ix =
+        withdraw_ix(&m.pubkey(), &fx.key, &alice.margin_account, &fx.collateral_vault, &mallory.token_account, 500);
     env.send(&[ix], &[&m]).await.expect_err(BulwarkError::NotOwner);
     // Mallory deposits into Alice's account: not her account, not its delegate.
     let ix = deposit_ix(&m.pubkey(), &fx.key, &alice.margin_account, &fx.collateral_vault, &mallory.token_account, 10);
     env.send(&[ix], &[&m]).await.expect_err(BulwarkError::NotOwnerOrDelegate);
     // Mallory sets herself as Alice's delegate, or closes Alice's account.
-    env.send(&[set_delegate_ix(&m.pubkey(), &alice.margin_account, m.pubkey())], &[&m]).await.expect_err(BulwarkError::NotOwner);
+    env.send(&[set_delegate_ix(&m.pubkey(), &alice.margin_account, m.pubkey())], &[&m])
+        .await
+        .expect_err(BulwarkError::NotOwner);
     let ix = close_margin_account_ix(&m.pubkey(), &fx.key, &alice.margin_account, &m.pubkey());
     env.send(&[ix], &[&m]).await.expect_err(BulwarkError::NotOwner);
 
     // The right owner key without its signature: the transaction cannot even be built as signed,
     // so strip the signer flag and confirm Anchor refuses a missing signature.
     let a = alice.owner.insecure_clone();
-    let mut ix = withdraw_ix(&a.pubkey(), &fx.key, &alice.margin_account, &fx.collateral_vault, &alice.token_account, 1);
+    let mut ix =
+        withdraw_ix(&a.pubkey(), &fx.key, &alice.margin_account, &fx.collateral_vault, &alice.token_account, 1);
     ix.accounts[0].is_signer = false;
     env.send(&[ix], &[]).await.expect_anchor_err(anchor_lang::error::ErrorCode::AccountNotSigner);
 
@@ -157,7 +161,9 @@ async fn clearinghouses_are_isolated() {
     let mut a = env.setup_clearinghouse(ClearinghouseOptions { id: 0, ..Default::default() }).await;
     // Same collateral mint, another clearinghouse.
     let mint_authority = a.mint_authority.insecure_clone();
-    let mut b = env.setup_clearinghouse_with_mint(ClearinghouseOptions { id: 1, ..Default::default() }, a.mint, mint_authority).await;
+    let mut b = env
+        .setup_clearinghouse_with_mint(ClearinghouseOptions { id: 1, ..Default::default() }, a.mint, mint_authority)
+        .await;
     assert_ne!(a.key, b.key);
     assert_ne!(a.collateral_vault, b.collateral_vault);
 

@@ -38,7 +38,12 @@ async fn fixed_source_reads_its_constant() {
     let mut env = TestEnv::new().await;
     let mut market = oracle_config(ORACLE_SOURCE_FIXED, Pubkey::default());
     market.fixed_price = 1_000_000;
-    let fx = env.setup_clearinghouse(ClearinghouseOptions { collateral_oracle: market_mode_collateral(market), ..Default::default() }).await;
+    let fx = env
+        .setup_clearinghouse(ClearinghouseOptions {
+            collateral_oracle: market_mode_collateral(market),
+            ..Default::default()
+        })
+        .await;
     let out = refresh(&mut env, &fx, None).await.ok();
     let events = out.events::<CollateralPriceV1>();
     assert_eq!((events[0].price, events[0].market_price), (1_000_000, 1_000_000));
@@ -123,11 +128,12 @@ async fn pyth_legacy_price_account_is_read_from_real_bytes() {
     assert_eq!((header.agg_price, header.agg_conf, header.exponent), (145_975, 219, -10));
     assert_eq!((header.timestamp, header.agg_publish_slot, header.ema_price), (1_702_120_657, 234_897_842, 143_452));
 
-    let fx = env.setup_clearinghouse(ClearinghouseOptions {
-        collateral_oracle: market_mode_collateral(oracle_config(ORACLE_SOURCE_PYTH_LEGACY, key)),
-        ..Default::default()
-    })
-    .await;
+    let fx = env
+        .setup_clearinghouse(ClearinghouseOptions {
+            collateral_oracle: market_mode_collateral(oracle_config(ORACLE_SOURCE_PYTH_LEGACY, key)),
+            ..Default::default()
+        })
+        .await;
     let fake = env
         .setup_clearinghouse(ClearinghouseOptions {
             id: 1,
@@ -165,14 +171,29 @@ async fn pyth_pull_update_is_read_from_real_bytes() {
 
     let mut config = oracle_config(ORACLE_SOURCE_PYTH_PULL, key);
     config.pyth_feed_id = update.feed_id;
-    let fx = env.setup_clearinghouse(ClearinghouseOptions { collateral_oracle: market_mode_collateral(config), ..Default::default() }).await;
+    let fx = env
+        .setup_clearinghouse(ClearinghouseOptions {
+            collateral_oracle: market_mode_collateral(config),
+            ..Default::default()
+        })
+        .await;
     let mut wrong_id = config;
     wrong_id.pyth_feed_id[0] ^= 1;
-    let wrong = env.setup_clearinghouse(ClearinghouseOptions { id: 1, collateral_oracle: market_mode_collateral(wrong_id), ..Default::default() }).await;
+    let wrong = env
+        .setup_clearinghouse(ClearinghouseOptions {
+            id: 1,
+            collateral_oracle: market_mode_collateral(wrong_id),
+            ..Default::default()
+        })
+        .await;
     let mut partial_config = config;
     partial_config.feed = partial_key;
     let partial_ch = env
-        .setup_clearinghouse(ClearinghouseOptions { id: 2, collateral_oracle: market_mode_collateral(partial_config), ..Default::default() })
+        .setup_clearinghouse(ClearinghouseOptions {
+            id: 2,
+            collateral_oracle: market_mode_collateral(partial_config),
+            ..Default::default()
+        })
         .await;
 
     let slot = env.clock().await.slot;
@@ -199,7 +220,8 @@ impl RedemptionSetup {
         let rate = env.create_feed(2, -6, 60).await;
         let health = env.create_feed(3, -6, 60).await;
         let config = redemption_aware_collateral(oracle_config(ORACLE_SOURCE_MANUAL, market.key), rate.key, health.key);
-        let fx = env.setup_clearinghouse(ClearinghouseOptions { collateral_oracle: config, ..Default::default() }).await;
+        let fx =
+            env.setup_clearinghouse(ClearinghouseOptions { collateral_oracle: config, ..Default::default() }).await;
         Self { env, fx, market, rate, health }
     }
 
@@ -210,7 +232,12 @@ impl RedemptionSetup {
     }
 
     async fn refresh(&mut self) -> TxOutcome {
-        let ix = refresh_collateral_price_ix(&self.fx.key, Some(self.market.key), Some(self.rate.key), Some(self.health.key));
+        let ix = refresh_collateral_price_ix(
+            &self.fx.key,
+            Some(self.market.key),
+            Some(self.rate.key),
+            Some(self.health.key),
+        );
         self.env.send(&[ix], &[]).await
     }
 
@@ -244,7 +271,10 @@ async fn redemption_aware_mode_on_chain() {
     s.publish_all(650_000, false, 1_020_000).await;
     let out = s.refresh().await.ok();
     let switched = out.events::<CollateralModeChangedV1>();
-    assert_eq!((switched[0].mode, switched[0].broken_reasons, switched[0].price), (REDEMPTION_MODE_BROKEN, BROKEN_REDEMPTION_DISABLED, 650_000));
+    assert_eq!(
+        (switched[0].mode, switched[0].broken_reasons, switched[0].price),
+        (REDEMPTION_MODE_BROKEN, BROKEN_REDEMPTION_DISABLED, 650_000)
+    );
 
     // Redemption back, still inside the hard-band grace: healthy again.
     s.env.warp(61, 1).await;

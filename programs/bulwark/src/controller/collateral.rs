@@ -10,7 +10,12 @@ use crate::math::safe::SafeMath;
 use crate::state::{Clearinghouse, MarginAccount};
 
 /// Credit a deposit; returns the account's new balance.
-pub fn credit_deposit(clearinghouse: &mut Clearinghouse, account: &mut MarginAccount, amount: u64, clock: &Clock) -> Result<u64> {
+pub fn credit_deposit(
+    clearinghouse: &mut Clearinghouse,
+    account: &mut MarginAccount,
+    amount: u64,
+    clock: &Clock,
+) -> Result<u64> {
     require!(amount > 0, BulwarkError::ZeroAmount);
     account.collateral_balance = account.collateral_balance.safe_add(amount).map_err(crate::math_err)?;
     clearinghouse.total_collateral_balance =
@@ -53,14 +58,20 @@ pub fn debit_withdrawal(
     require!(after.meets_initial(), BulwarkError::InitialMarginBreached);
 
     let breaker = &mut clearinghouse.withdrawal_breaker;
-    let window = current_window(&breaker.window(), &breaker.params(), clock.unix_timestamp, clearinghouse.total_collateral_balance);
+    let window = current_window(
+        &breaker.window(),
+        &breaker.params(),
+        clock.unix_timestamp,
+        clearinghouse.total_collateral_balance,
+    );
     let window = try_withdraw(&window, &breaker.params(), amount)
         .map_err(crate::math_err)?
         .ok_or(BulwarkError::WithdrawalCircuitBreakerTripped)?;
     breaker.set_window(&window);
 
     account.collateral_balance -= amount;
-    clearinghouse.total_collateral_balance = clearinghouse.total_collateral_balance.safe_sub(amount).map_err(crate::math_err)?;
+    clearinghouse.total_collateral_balance =
+        clearinghouse.total_collateral_balance.safe_sub(amount).map_err(crate::math_err)?;
     account.last_active_slot = clock.slot;
     Ok((account.collateral_balance, window.outflow.saturating_sub(window.inflow)))
 }

@@ -13,7 +13,9 @@ use crate::state::{Clearinghouse, ParamChange, PendingParamChange, PARAM_CHANGE_
 pub fn validate(change: &ParamChange) -> Result<()> {
     match change {
         ParamChange::SetAdmin { admin } => require!(*admin != Pubkey::default(), BulwarkError::InvalidParameter),
-        ParamChange::SetGuardian { guardian } => require!(*guardian != Pubkey::default(), BulwarkError::InvalidParameter),
+        ParamChange::SetGuardian { guardian } => {
+            require!(*guardian != Pubkey::default(), BulwarkError::InvalidParameter)
+        }
         ParamChange::SetTimelock { seconds } => {
             require!((0..=MAX_TIMELOCK_SECONDS).contains(seconds), BulwarkError::InvalidParameter)
         }
@@ -51,7 +53,12 @@ pub fn apply(clearinghouse: &mut Clearinghouse, change: &ParamChange) {
 }
 
 /// Apply a risk-lowering change now, or park a risk-raising one behind the timelock.
-pub fn propose(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, change: ParamChange, now: i64) -> Result<()> {
+pub fn propose(
+    clearinghouse_key: Pubkey,
+    clearinghouse: &mut Clearinghouse,
+    change: ParamChange,
+    now: i64,
+) -> Result<()> {
     validate(&change)?;
     if !change.raises_risk(clearinghouse) {
         apply(clearinghouse, &change);

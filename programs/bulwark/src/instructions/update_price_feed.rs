@@ -28,7 +28,8 @@ pub fn handler(ctx: Context<UpdatePriceFeed>, update: PriceFeedUpdate) -> Result
     let mut feed = ctx.accounts.price_feed.load_mut()?;
     let elapsed = if feed.publish_time == 0 { 0 } else { clock.unix_timestamp.saturating_sub(feed.publish_time) };
     let previous_ema = if feed.publish_time == 0 { 0 } else { feed.ema_price };
-    feed.ema_price = update_ema(previous_ema, update.price, elapsed, feed.ema_window_seconds as i64).map_err(crate::math_err)?;
+    feed.ema_price =
+        update_ema(previous_ema, update.price, elapsed, feed.ema_window_seconds as i64).map_err(crate::math_err)?;
     feed.price = update.price;
     feed.conf = update.conf;
     feed.publish_time = clock.unix_timestamp;

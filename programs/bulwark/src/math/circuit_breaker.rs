@@ -35,7 +35,12 @@ pub struct BreakerWindow {
 }
 
 /// The window in force at `now`: the current one, or a fresh one opened on `total_balance`.
-pub fn current_window(window: &BreakerWindow, params: &BreakerParams, now_unix: i64, total_balance: u64) -> BreakerWindow {
+pub fn current_window(
+    window: &BreakerWindow,
+    params: &BreakerParams,
+    now_unix: i64,
+    total_balance: u64,
+) -> BreakerWindow {
     let expired = now_unix.saturating_sub(window.window_start) >= params.window_seconds;
     if expired || window.window_start == 0 {
         BreakerWindow { window_start: now_unix, start_balance: total_balance, outflow: 0, inflow: 0 }
@@ -70,7 +75,8 @@ pub fn record_deposit(window: &BreakerWindow, amount: u64) -> MathResult<Breaker
 mod tests {
     use super::*;
 
-    const PARAMS: BreakerParams = BreakerParams { window_seconds: 3_600, max_net_outflow_bps: 2_000, min_outflow_allowance: 100 };
+    const PARAMS: BreakerParams =
+        BreakerParams { window_seconds: 3_600, max_net_outflow_bps: 2_000, min_outflow_allowance: 100 };
 
     #[test]
     fn trips_at_the_allowance_and_resets_with_the_window() {

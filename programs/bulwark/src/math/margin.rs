@@ -54,7 +54,8 @@ pub fn account_health(collateral_balance: u64, positions: &[PositionValuation]) 
     for position in positions {
         health.equity = health.equity.safe_add(position.unrealized_pnl)?.safe_add(position.unsettled_funding)?;
         let initial_notional = position.notional.abs().safe_add(position.open_order_notional.abs())?;
-        health.initial_requirement = health.initial_requirement.safe_add(requirement(initial_notional, position.initial_ratio_bps)?)?;
+        health.initial_requirement =
+            health.initial_requirement.safe_add(requirement(initial_notional, position.initial_ratio_bps)?)?;
         health.maintenance_requirement =
             health.maintenance_requirement.safe_add(requirement(position.notional, position.maintenance_ratio_bps)?)?;
     }

@@ -185,21 +185,51 @@ mod tests {
     fn validity_checks_in_order() {
         let now = 1_000;
         let slot = 500;
-        assert_eq!(assess(&obs(1_000_000, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(), OracleValidity::Valid);
+        assert_eq!(
+            assess(&obs(1_000_000, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::Valid
+        );
         assert_eq!(assess(&obs(0, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(), OracleValidity::NonPositive);
         assert_eq!(assess(&obs(-5, 0, 1_000_000, 0, 0), &GUARDS, now, slot).unwrap(), OracleValidity::NonPositive);
         // Exactly at the limits is fresh; one past is stale.
-        assert_eq!(assess(&obs(1_000_000, 0, 1_000_000, now - 30, slot), &GUARDS, now, slot).unwrap(), OracleValidity::Valid);
-        assert_eq!(assess(&obs(1_000_000, 0, 1_000_000, now - 31, slot), &GUARDS, now, slot).unwrap(), OracleValidity::StaleTime);
-        assert_eq!(assess(&obs(1_000_000, 0, 1_000_000, now, slot - 51), &GUARDS, now, slot).unwrap(), OracleValidity::StaleSlots);
-        assert_eq!(assess(&obs(1_000_000, 0, 1_000_000, now + 5, slot + 3), &GUARDS, now, slot).unwrap(), OracleValidity::Valid);
+        assert_eq!(
+            assess(&obs(1_000_000, 0, 1_000_000, now - 30, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::Valid
+        );
+        assert_eq!(
+            assess(&obs(1_000_000, 0, 1_000_000, now - 31, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::StaleTime
+        );
+        assert_eq!(
+            assess(&obs(1_000_000, 0, 1_000_000, now, slot - 51), &GUARDS, now, slot).unwrap(),
+            OracleValidity::StaleSlots
+        );
+        assert_eq!(
+            assess(&obs(1_000_000, 0, 1_000_000, now + 5, slot + 3), &GUARDS, now, slot).unwrap(),
+            OracleValidity::Valid
+        );
         // conf/price = 1% is the limit.
-        assert_eq!(assess(&obs(1_000_000, 10_000, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(), OracleValidity::Valid);
-        assert_eq!(assess(&obs(1_000_000, 10_001, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(), OracleValidity::WideConfidence);
+        assert_eq!(
+            assess(&obs(1_000_000, 10_000, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::Valid
+        );
+        assert_eq!(
+            assess(&obs(1_000_000, 10_001, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::WideConfidence
+        );
         // 10% from the moving average is the limit.
-        assert_eq!(assess(&obs(1_100_000, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(), OracleValidity::Valid);
-        assert_eq!(assess(&obs(1_100_001, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(), OracleValidity::TooVolatile);
-        assert_eq!(assess(&obs(899_999, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(), OracleValidity::TooVolatile);
+        assert_eq!(
+            assess(&obs(1_100_000, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::Valid
+        );
+        assert_eq!(
+            assess(&obs(1_100_001, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::TooVolatile
+        );
+        assert_eq!(
+            assess(&obs(899_999, 0, 1_000_000, now, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::TooVolatile
+        );
         assert_eq!(assess(&obs(1_000_000, 0, 0, now, slot), &GUARDS, now, slot).unwrap(), OracleValidity::TooVolatile);
     }
 

@@ -64,9 +64,8 @@ pub struct RedemptionOutcome {
 
 /// `r * (1 - band)`, rounded down: a lower collateral value favours the clearinghouse.
 pub fn band_floor(rate: i64, band_bps: u32) -> MathResult<i64> {
-    let scaled = (rate as i128)
-        .safe_mul(BPS_DENOMINATOR as i128 - band_bps as i128)?
-        .safe_div_floor(BPS_DENOMINATOR as i128)?;
+    let scaled =
+        (rate as i128).safe_mul(BPS_DENOMINATOR as i128 - band_bps as i128)?.safe_div_floor(BPS_DENOMINATOR as i128)?;
     to_i64(scaled)
 }
 
@@ -148,15 +147,78 @@ mod tests {
         let disabled = RedemptionAttestation { redemption_enabled: false, ..healthy() };
         let under_reserved = RedemptionAttestation { reserve_ratio: 999_999, ..healthy() };
         let cases: [(&str, i64, RedemptionAttestation, i64, i64, u8, u8, i64); 9] = [
-            ("market 0.65, healthy attestation: soft floor", 650_000, healthy(), 0, 990_000, REDEMPTION_MODE_HEALTHY, 0, NOW),
-            ("market 0.65, stale attestation: market", 650_000, stale, 0, 650_000, REDEMPTION_MODE_BROKEN, BROKEN_ATTESTATION_STALE, NOW),
-            ("market 0.65, redemption disabled: market", 650_000, disabled, 0, 650_000, REDEMPTION_MODE_BROKEN, BROKEN_REDEMPTION_DISABLED, NOW),
-            ("market 0.97, reserves below one: market", 970_000, under_reserved, 0, 970_000, REDEMPTION_MODE_BROKEN, BROKEN_RESERVES_BELOW_ONE, 0),
+            (
+                "market 0.65, healthy attestation: soft floor",
+                650_000,
+                healthy(),
+                0,
+                990_000,
+                REDEMPTION_MODE_HEALTHY,
+                0,
+                NOW,
+            ),
+            (
+                "market 0.65, stale attestation: market",
+                650_000,
+                stale,
+                0,
+                650_000,
+                REDEMPTION_MODE_BROKEN,
+                BROKEN_ATTESTATION_STALE,
+                NOW,
+            ),
+            (
+                "market 0.65, redemption disabled: market",
+                650_000,
+                disabled,
+                0,
+                650_000,
+                REDEMPTION_MODE_BROKEN,
+                BROKEN_REDEMPTION_DISABLED,
+                NOW,
+            ),
+            (
+                "market 0.97, reserves below one: market",
+                970_000,
+                under_reserved,
+                0,
+                970_000,
+                REDEMPTION_MODE_BROKEN,
+                BROKEN_RESERVES_BELOW_ONE,
+                0,
+            ),
             ("market above r: capped at r", 1_004_000, healthy(), 0, 1_000_000, REDEMPTION_MODE_HEALTHY, 0, 0),
-            ("market above r, broken: still capped at r", 1_004_000, stale, 0, 1_000_000, REDEMPTION_MODE_BROKEN, BROKEN_ATTESTATION_STALE, 0),
+            (
+                "market above r, broken: still capped at r",
+                1_004_000,
+                stale,
+                0,
+                1_000_000,
+                REDEMPTION_MODE_BROKEN,
+                BROKEN_ATTESTATION_STALE,
+                0,
+            ),
             ("market inside the band: market", 995_500, healthy(), 0, 995_500, REDEMPTION_MODE_HEALTHY, 0, 0),
-            ("market below hard band for the whole grace: broken", 650_000, healthy(), NOW - 900, 650_000, REDEMPTION_MODE_BROKEN, BROKEN_MARKET_BELOW_HARD_BAND, NOW - 900),
-            ("market below hard band inside the grace: healthy", 650_000, healthy(), NOW - 899, 990_000, REDEMPTION_MODE_HEALTHY, 0, NOW - 899),
+            (
+                "market below hard band for the whole grace: broken",
+                650_000,
+                healthy(),
+                NOW - 900,
+                650_000,
+                REDEMPTION_MODE_BROKEN,
+                BROKEN_MARKET_BELOW_HARD_BAND,
+                NOW - 900,
+            ),
+            (
+                "market below hard band inside the grace: healthy",
+                650_000,
+                healthy(),
+                NOW - 899,
+                990_000,
+                REDEMPTION_MODE_HEALTHY,
+                0,
+                NOW - 899,
+            ),
         ];
         for (name, market, att, since_in, price, mode, reasons, since_out) in cases {
             let out = redemption_aware_price(market, &att, &PARAMS, NOW, since_in).unwrap();

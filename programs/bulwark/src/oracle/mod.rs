@@ -9,7 +9,9 @@ use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
 use crate::math::oracle::{assess, normalize, OracleObservation, OracleTolerance, OracleValidity, RawPrice};
-use crate::state::{OracleConfig, ORACLE_SOURCE_FIXED, ORACLE_SOURCE_MANUAL, ORACLE_SOURCE_PYTH_LEGACY, ORACLE_SOURCE_PYTH_PULL};
+use crate::state::{
+    OracleConfig, ORACLE_SOURCE_FIXED, ORACLE_SOURCE_MANUAL, ORACLE_SOURCE_PYTH_LEGACY, ORACLE_SOURCE_PYTH_PULL,
+};
 
 /// A normalised observation and how it fared against its guards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -65,7 +65,9 @@ pub fn decode_header(data: &[u8]) -> Result<LegacyPriceHeader> {
     require!(data.len() >= len, BulwarkError::OracleInvalidData);
     let header = bytemuck::pod_read_unaligned::<LegacyPriceHeader>(&data[..len]);
     require!(
-        header.magic == PYTH_MAGIC && header.version == PYTH_VERSION_2 && header.account_type == PYTH_ACCOUNT_TYPE_PRICE,
+        header.magic == PYTH_MAGIC
+            && header.version == PYTH_VERSION_2
+            && header.account_type == PYTH_ACCOUNT_TYPE_PRICE,
         BulwarkError::OracleInvalidData
     );
     Ok(header)

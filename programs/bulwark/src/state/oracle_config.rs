@@ -16,7 +16,11 @@ pub const COLLATERAL_MODE_REDEMPTION_AWARE: u8 = 1;
 
 /// Where one price comes from and the limits it must meet.
 #[zero_copy]
-#[derive(Debug, PartialEq, Eq, AnchorSerialize, AnchorDeserialize)]
+// Plain Borsh derives (Anchor's would clash with `#[zero_copy]`'s IDL impl): with no implicit
+// padding the Borsh and bytemuck encodings are the same bytes, so the IDL's bytemuck layout
+// also describes the instruction argument.
+#[derive(Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+#[borsh(crate = "anchor_lang::prelude::borsh")]
 pub struct OracleConfig {
     /// The feed account (unused for `Fixed`).
     pub feed: Pubkey,
@@ -68,7 +72,11 @@ impl OracleConfig {
 
 /// How the collateral is priced in USD (DESIGN.md §4).
 #[zero_copy]
-#[derive(Debug, PartialEq, Eq, AnchorSerialize, AnchorDeserialize)]
+// Plain Borsh derives (Anchor's would clash with `#[zero_copy]`'s IDL impl): with no implicit
+// padding the Borsh and bytemuck encodings are the same bytes, so the IDL's bytemuck layout
+// also describes the instruction argument.
+#[derive(Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+#[borsh(crate = "anchor_lang::prelude::borsh")]
 pub struct CollateralOracleConfig {
     /// The collateral's market price feed (`m`).
     pub market: OracleConfig,
@@ -102,8 +110,7 @@ impl CollateralOracleConfig {
             COLLATERAL_MODE_MARKET => Ok(()),
             COLLATERAL_MODE_REDEMPTION_AWARE => {
                 require!(
-                    self.redemption_rate_feed != Pubkey::default()
-                        && self.redemption_health_feed != Pubkey::default(),
+                    self.redemption_rate_feed != Pubkey::default() && self.redemption_health_feed != Pubkey::default(),
                     BulwarkError::InvalidOracleConfig
                 );
                 require!(self.redemption_params().is_valid(), BulwarkError::InvalidOracleConfig);
