@@ -20,3 +20,21 @@ pub const MAX_POSITIONS: usize = 8;
 pub const MAX_TIMELOCK_SECONDS: i64 = 30 * 24 * 60 * 60;
 /// Upper bound on oracle exponents accepted at the edge (|expo| <= 18 keeps 10^|expo| in i128).
 pub const MAX_ORACLE_EXPONENT: i32 = 18;
+
+pub const MARKET_SEED: &[u8] = b"market";
+pub const ORDER_BOOK_SEED: &[u8] = b"order_book";
+
+/// Resting orders per side of one book; keeps the book under the 10 KiB CPI allocation limit.
+pub const MAX_ORDERS_PER_SIDE: usize = 32;
+/// Resting orders one margin account may hold in one market.
+pub const MAX_OPEN_ORDERS_PER_MARKET: u8 = 16;
+/// Maker orders one `place_order` may touch (fills, self-trade cancels, expired removals).
+pub const MAX_MAKER_TOUCHES_PER_ORDER: usize = 8;
+/// Expired orders one `prune_expired_orders` may remove.
+pub const MAX_PRUNES_PER_CALL: usize = 8;
+/// Markets one clearinghouse may list.
+pub const MAX_MARKETS: u16 = 64;
+/// Funding periods one `update_funding` call may catch up on.
+pub const MAX_FUNDING_PERIODS_PER_UPDATE: i64 = 24;
+/// How many slots a refreshed collateral price stays usable (0: same slot only).
+pub const COLLATERAL_PRICE_MAX_AGE_SLOTS: u64 = 0;

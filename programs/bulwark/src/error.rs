@@ -85,4 +85,48 @@ pub enum BulwarkError {
     OracleFeedIdMismatch,
     #[msg("Oracle configuration is invalid")]
     InvalidOracleConfig,
+    #[msg("Collateral price not refreshed in this slot: call refresh_collateral_price first")]
+    CollateralPriceNotRefreshed,
+
+    // --- markets and trading ----------------------------------------------
+    #[msg("Market parameters are invalid")]
+    InvalidMarketParams,
+    #[msg("Market index must be the clearinghouse's next index")]
+    MarketIndexMismatch,
+    #[msg("Market belongs to another clearinghouse or is not the one expected")]
+    MarketMismatch,
+    #[msg("Market is not listed yet")]
+    MarketNotActive,
+    #[msg("Market listing is not pending")]
+    MarketNotPending,
+    #[msg("Market is paused or settling")]
+    MarketNotTradable,
+    #[msg("Market is reduce-only")]
+    MarketReduceOnly,
+    #[msg("Order price or size is invalid")]
+    InvalidOrder,
+    #[msg("Order size is below the market minimum")]
+    OrderBelowMinimumSize,
+    #[msg("Post-only order would cross the book")]
+    PostOnlyWouldCross,
+    #[msg("Order book side is full")]
+    OrderBookFull,
+    #[msg("Too many open orders in this market")]
+    TooManyOpenOrders,
+    #[msg("All position slots are in use")]
+    TooManyPositions,
+    #[msg("Reduce-only order would increase or flip the position")]
+    ReduceOnlyWouldIncrease,
+    #[msg("Order not found")]
+    OrderNotFound,
+    #[msg("Order has expired")]
+    OrderExpired,
+    #[msg("Open interest cap exceeded")]
+    OpenInterestCapExceeded,
+    #[msg("Remaining account is not a margin account of this clearinghouse")]
+    InvalidMakerAccount,
+    #[msg("Nothing to do: funding for this period is already settled")]
+    FundingNotDue,
+    #[msg("Nothing to do: no expired order can be pruned with the accounts passed")]
+    NothingToPrune,
 }

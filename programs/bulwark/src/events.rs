@@ -121,3 +121,71 @@ pub struct CollateralModeChangedV1 {
     pub price: i64,
     pub slot: u64,
 }
+
+/// Why an order left the book without filling.
+pub const CANCEL_REASON_USER: u8 = 0;
+pub const CANCEL_REASON_IMMEDIATE_OR_CANCEL: u8 = 1;
+pub const CANCEL_REASON_SELF_TRADE: u8 = 2;
+pub const CANCEL_REASON_EXPIRED: u8 = 3;
+pub const CANCEL_REASON_REDUCE_ONLY: u8 = 4;
+
+#[event]
+pub struct MarketListedV1 {
+    pub clearinghouse: Pubkey,
+    pub market: Pubkey,
+    pub index: u16,
+    pub activates_unix: i64,
+}
+
+#[event]
+pub struct MarketStatusChangedV1 {
+    pub market: Pubkey,
+    pub status: u8,
+}
+
+#[event]
+pub struct OrderPlacedV1 {
+    pub market: Pubkey,
+    pub margin_account: Pubkey,
+    pub order_id: u64,
+    pub client_order_id: u64,
+    pub side: u8,
+    pub price_ticks: u64,
+    pub base_lots: u64,
+    pub expiry_unix: i64,
+}
+
+#[event]
+pub struct OrderCancelledV1 {
+    pub market: Pubkey,
+    pub margin_account: Pubkey,
+    pub order_id: u64,
+    pub side: u8,
+    pub base_lots: u64,
+    pub reason: u8,
+}
+
+#[event]
+pub struct FillV1 {
+    pub market: Pubkey,
+    pub maker: Pubkey,
+    pub taker: Pubkey,
+    pub maker_order_id: u64,
+    /// The taker's side.
+    pub taker_side: u8,
+    pub price_ticks: u64,
+    pub base_lots: u64,
+    pub quote: u64,
+    pub taker_fee: i64,
+    pub maker_fee: i64,
+}
+
+#[event]
+pub struct FundingUpdatedV1 {
+    pub market: Pubkey,
+    pub funding_per_lot: i64,
+    pub periods: i64,
+    pub cumulative_funding_per_lot: i64,
+    pub mark_twap: i64,
+    pub oracle_twap: i64,
+}

@@ -27,8 +27,9 @@ pub mod math;
 pub mod oracle;
 pub mod state;
 
+use controller::orders::PlaceOrderArgs;
 use instructions::*;
-use state::ParamChange;
+use state::{MarketParams, OracleConfig, ParamChange};
 
 declare_id!("Euo6vbzdPvbSkFy53qc6QdTLkAskw8JX14ejb8Wgrub4");
 
@@ -64,7 +65,7 @@ pub mod bulwark {
         instructions::deposit::handler(ctx, amount)
     }
 
-    pub fn withdraw(ctx: Context<Withdraw>, amount: u64) -> Result<()> {
+    pub fn withdraw<'info>(ctx: Context<'info, Withdraw<'info>>, amount: u64) -> Result<()> {
         instructions::withdraw::handler(ctx, amount)
     }
 
@@ -99,6 +100,43 @@ pub mod bulwark {
 
     pub fn cancel_param_change(ctx: Context<AdminParamChange>) -> Result<()> {
         instructions::param_changes::cancel(ctx)
+    }
+
+    pub fn create_market(
+        ctx: Context<CreateMarket>,
+        index: u16,
+        oracle: OracleConfig,
+        params: MarketParams,
+    ) -> Result<()> {
+        instructions::create_market::handler(ctx, index, oracle, params)
+    }
+
+    pub fn activate_market(ctx: Context<ActivateMarket>) -> Result<()> {
+        instructions::market_status::activate(ctx)
+    }
+
+    pub fn set_market_status(ctx: Context<SetMarketStatus>, status: u8) -> Result<()> {
+        instructions::market_status::set_status(ctx, status)
+    }
+
+    pub fn place_order<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderArgs) -> Result<()> {
+        instructions::place_order::handler(ctx, args)
+    }
+
+    pub fn cancel_order(ctx: Context<CancelOrders>, order_id: u64) -> Result<()> {
+        instructions::cancel_order::cancel(ctx, Some(order_id))
+    }
+
+    pub fn cancel_all_orders(ctx: Context<CancelOrders>) -> Result<()> {
+        instructions::cancel_order::cancel(ctx, None)
+    }
+
+    pub fn prune_expired_orders<'info>(ctx: Context<'info, PruneExpiredOrders<'info>>) -> Result<()> {
+        instructions::cancel_order::prune(ctx)
+    }
+
+    pub fn update_funding(ctx: Context<UpdateFunding>) -> Result<()> {
+        instructions::update_funding::handler(ctx)
     }
 
     pub fn pause(ctx: Context<GuardianSetStatus>) -> Result<()> {

@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
 use crate::math::circuit_breaker::{current_window, record_deposit, try_withdraw};
-use crate::math::margin::{account_health, health_after_withdrawal, Health, PositionValuation};
+use crate::math::margin::{health_after_withdrawal, Health};
 use crate::math::safe::SafeMath;
 use crate::state::{Clearinghouse, MarginAccount};
 
@@ -34,27 +34,19 @@ pub fn credit_deposit(
     Ok(account.collateral_balance)
 }
 
-/// Positions valued at validated prices. Markets and their oracles are passed with trading;
-/// until an account holds a position there is nothing to value.
-pub fn position_valuations(account: &MarginAccount) -> Result<Vec<PositionValuation>> {
-    require!(account.open_positions().next().is_none(), BulwarkError::MissingMarketAccount);
-    Ok(Vec::new())
-}
-
-/// Debit a withdrawal after the balance, margin and circuit-breaker checks; returns the new
-/// balance and the window's net outflow.
+/// Debit a withdrawal after the balance, margin (`health` before it) and circuit-breaker checks;
+/// returns the new balance and the window's net outflow.
 pub fn debit_withdrawal(
     clearinghouse: &mut Clearinghouse,
     account: &mut MarginAccount,
     amount: u64,
-    positions: &[PositionValuation],
+    health: &Health,
     clock: &Clock,
 ) -> Result<(u64, u64)> {
     require!(amount > 0, BulwarkError::ZeroAmount);
     require!(amount <= account.collateral_balance, BulwarkError::InsufficientCollateral);
 
-    let health: Health = account_health(account.collateral_balance, positions).map_err(crate::math_err)?;
-    let after = health_after_withdrawal(&health, amount).map_err(crate::math_err)?;
+    let after = health_after_withdrawal(health, amount).map_err(crate::math_err)?;
     require!(after.meets_initial(), BulwarkError::InitialMarginBreached);
 
     let breaker = &mut clearinghouse.withdrawal_breaker;

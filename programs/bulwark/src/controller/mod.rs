@@ -2,4 +2,8 @@
 
 pub mod collateral;
 pub mod collateral_oracle;
+pub mod market;
+pub mod orders;
 pub mod params;
+pub mod position;
+pub mod pricing;

@@ -2,9 +2,11 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Token, TokenAccount, Transfer};
 
 use crate::constants::CLEARINGHOUSE_SEED;
-use crate::controller::collateral::{debit_withdrawal, position_valuations};
+use crate::controller::collateral::debit_withdrawal;
+use crate::controller::pricing::{collateral_price, health, load_market_prices};
 use crate::error::BulwarkError;
 use crate::events::{emit_event, WithdrawV1};
+use crate::math::oracle::OracleTolerance;
 use crate::state::{Clearinghouse, MarginAccount};
 
 #[derive(Accounts)]
@@ -30,18 +32,34 @@ pub struct Withdraw<'info> {
     )]
     pub destination: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
+    // remaining_accounts: a (market, oracle) pair for every market the account has a position
+    // or orders in (none when it has none).
 }
 
 /// Compute estimate: ~15k CU plus ~3k per open position valued (≤ 8, `MAX_POSITIONS`).
-pub fn handler(ctx: Context<Withdraw>, amount: u64) -> Result<()> {
+pub fn handler<'info>(ctx: Context<'info, Withdraw<'info>>, amount: u64) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();
     let (balance_after, net_outflow, mint, id, bump) = {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;
         require!(!ch.is_paused(), BulwarkError::ClearinghousePaused);
         let mut account = ctx.accounts.margin_account.load_mut()?;
-        let positions = position_valuations(&account)?;
-        let (balance_after, net_outflow) = debit_withdrawal(&mut ch, &mut account, amount, &positions, &clock)?;
+        // Positions are valued with every price valid; an empty account needs no price at all.
+        let prices = if account.open_positions().next().is_some() {
+            let collateral_usd = collateral_price(&ch, &clock)?;
+            load_market_prices(
+                ctx.remaining_accounts,
+                &clearinghouse_key,
+                collateral_usd,
+                &clock,
+                OracleTolerance::STRICT,
+            )?
+            .0
+        } else {
+            Vec::new()
+        };
+        let health = health(&account, &prices)?;
+        let (balance_after, net_outflow) = debit_withdrawal(&mut ch, &mut account, amount, &health, &clock)?;
         (balance_after, net_outflow, ch.collateral_mint, ch.id, ch.bump)
     };
 

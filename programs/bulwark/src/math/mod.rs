@@ -4,6 +4,7 @@
 pub mod circuit_breaker;
 pub mod margin;
 pub mod oracle;
+pub mod perp;
 pub mod redemption;
 pub mod safe;
 

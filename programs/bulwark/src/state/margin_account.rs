@@ -59,8 +59,13 @@ pub struct PerpPosition {
 const_assert_size!(PerpPosition, 56);
 
 impl PerpPosition {
+    /// A free slot: no base, no unsettled quote, no resting orders.
     pub fn is_empty(&self) -> bool {
-        self.base_lots == 0 && self.open_order_count == 0 && self.open_bid_lots == 0 && self.open_ask_lots == 0
+        self.base_lots == 0
+            && self.quote_entry == 0
+            && self.open_order_count == 0
+            && self.open_bid_lots == 0
+            && self.open_ask_lots == 0
     }
 }
 

@@ -3,13 +3,17 @@
 
 pub mod clearinghouse;
 pub mod margin_account;
+pub mod market;
 pub mod oracle_config;
+pub mod order_book;
 pub mod param_change;
 pub mod price_feed;
 
 pub use clearinghouse::*;
 pub use margin_account::*;
+pub use market::*;
 pub use oracle_config::*;
+pub use order_book::*;
 pub use param_change::*;
 pub use price_feed::*;
 

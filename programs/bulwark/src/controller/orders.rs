@@ -1,0 +1,331 @@
+//! The matching engine: a taker order against the resting book, then the remainder rests or is
+//! cancelled. Makers are the margin accounts passed in book order; matching stops at the first
+//! maker not passed. Every fill updates both accounts at once, so there is no event queue.
+
+use anchor_lang::prelude::*;
+
+use crate::constants::MAX_MAKER_TOUCHES_PER_ORDER;
+use crate::controller::market::record_open_interest;
+use crate::controller::position::{
+    fill_account, find_position, position_index, reducible_lots, release_order, reserve_order, settle_funding,
+};
+use crate::error::BulwarkError;
+use crate::events::*;
+use crate::math::perp::{fill_quote, maker_fee, taker_fee};
+use crate::math::safe::{to_i64, SafeMath};
+use crate::state::{MarginAccount, Market, Order, OrderBook, ORDER_FLAG_REDUCE_ONLY, SIDE_ASK, SIDE_BID};
+
+pub const ORDER_TYPE_LIMIT: u8 = 0;
+pub const ORDER_TYPE_POST_ONLY: u8 = 1;
+pub const ORDER_TYPE_IMMEDIATE_OR_CANCEL: u8 = 2;
+/// Immediate-or-cancel with `price_ticks` as the worst acceptable price.
+pub const ORDER_TYPE_MARKET: u8 = 3;
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlaceOrderArgs {
+    pub side: u8,
+    pub order_type: u8,
+    /// Limit price (the worst price for market orders), in ticks.
+    pub price_ticks: u64,
+    pub base_lots: u64,
+    pub reduce_only: bool,
+    /// 0: good till cancelled.
+    pub expiry_unix: i64,
+    pub client_order_id: u64,
+}
+
+impl PlaceOrderArgs {
+    pub fn rests(&self) -> bool {
+        self.order_type == ORDER_TYPE_LIMIT || self.order_type == ORDER_TYPE_POST_ONLY
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MatchOutcome {
+    pub filled_lots: u64,
+    pub filled_quote: u64,
+    /// Taker plus maker fees charged in this instruction (maker rebates negative).
+    pub net_fees: i128,
+    pub rested_order_id: Option<u64>,
+    /// Open interest after minus before.
+    pub open_interest_change: i128,
+}
+
+/// Where in `makers` the next order's maker is: the current one again, or the next account.
+fn next_maker(makers: &[AccountInfo], cursor: &mut Option<usize>, maker: &Pubkey) -> Option<usize> {
+    if let Some(i) = *cursor {
+        if makers[i].key == maker {
+            return Some(i);
+        }
+    }
+    let next = cursor.map_or(0, |i| i + 1);
+    if next < makers.len() && makers[next].key == maker {
+        *cursor = Some(next);
+        return Some(next);
+    }
+    None
+}
+
+fn opposite(side: u8) -> u8 {
+    if side == SIDE_BID {
+        SIDE_ASK
+    } else {
+        SIDE_BID
+    }
+}
+
+fn crosses(side: u8, limit_ticks: u64, resting_ticks: u64) -> bool {
+    if side == SIDE_BID {
+        resting_ticks <= limit_ticks
+    } else {
+        resting_ticks >= limit_ticks
+    }
+}
+
+/// Remove a resting order and release its reserve from its owner's position.
+fn drop_order(
+    book: &mut OrderBook,
+    side: u8,
+    index: usize,
+    owner: &mut MarginAccount,
+    market: &Market,
+) -> Result<Order> {
+    let order = book.remove(side, index).ok_or(BulwarkError::OrderNotFound)?;
+    if let Some(slot) = find_position(owner, market.index) {
+        release_order(&mut owner.positions[slot], side, order.base_lots, true);
+    }
+    Ok(order)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn place_order<'info>(
+    market_key: Pubkey,
+    clearinghouse_key: Pubkey,
+    taker_key: Pubkey,
+    taker: &mut MarginAccount,
+    market: &mut Market,
+    book: &mut OrderBook,
+    makers: &'info [AccountInfo<'info>],
+    args: &PlaceOrderArgs,
+    now_unix: i64,
+) -> Result<MatchOutcome> {
+    require!(args.side == SIDE_BID || args.side == SIDE_ASK, BulwarkError::InvalidOrder);
+    require!(args.order_type <= ORDER_TYPE_MARKET, BulwarkError::InvalidOrder);
+    require!(args.price_ticks > 0 && args.base_lots > 0, BulwarkError::InvalidOrder);
+    require!(args.base_lots >= market.params.min_order_lots, BulwarkError::OrderBelowMinimumSize);
+    require!(args.expiry_unix == 0 || args.expiry_unix > now_unix, BulwarkError::OrderExpired);
+
+    let taker_slot = position_index(taker, market)?;
+    settle_funding(taker, taker_slot, market)?;
+
+    let mut remaining = args.base_lots;
+    if args.reduce_only {
+        remaining = remaining.min(reducible_lots(&taker.positions[taker_slot], args.side));
+        require!(remaining > 0, BulwarkError::ReduceOnlyWouldIncrease);
+    }
+    let maker_side = opposite(args.side);
+    if args.order_type == ORDER_TYPE_POST_ONLY {
+        if let Some(best) = book.best_price(maker_side) {
+            require!(!crosses(args.side, args.price_ticks, best), BulwarkError::PostOnlyWouldCross);
+        }
+    }
+
+    let mut outcome = MatchOutcome::default();
+    let mut cursor: Option<usize> = None;
+    let mut touches = 0;
+    while remaining > 0 && touches < MAX_MAKER_TOUCHES_PER_ORDER {
+        let Some(best) = book.orders(maker_side).first().copied() else { break };
+        if !crosses(args.side, args.price_ticks, best.price_ticks) {
+            break;
+        }
+        touches += 1;
+
+        if best.maker == taker_key {
+            // Self-trade prevention: the resting order goes, the taker keeps matching.
+            drop_order(book, maker_side, 0, taker, market)?;
+            emit_cancel(market_key, &best, maker_side, CANCEL_REASON_SELF_TRADE);
+            continue;
+        }
+        let Some(maker_index) = next_maker(makers, &mut cursor, &best.maker) else { break };
+        let loader = AccountLoader::<MarginAccount>::try_from(&makers[maker_index])?;
+        let mut maker = loader.load_mut()?;
+        require_keys_eq!(maker.clearinghouse, clearinghouse_key, BulwarkError::InvalidMakerAccount);
+        let maker_slot = find_position(&maker, market.index).ok_or(BulwarkError::InvalidMakerAccount)?;
+
+        if best.is_expired(now_unix) {
+            drop_order(book, maker_side, 0, &mut maker, market)?;
+            emit_cancel(market_key, &best, maker_side, CANCEL_REASON_EXPIRED);
+            continue;
+        }
+        settle_funding(&mut maker, maker_slot, market)?;
+        let mut lots = remaining.min(best.base_lots);
+        if best.flags & ORDER_FLAG_REDUCE_ONLY != 0 {
+            lots = lots.min(reducible_lots(&maker.positions[maker_slot], maker_side));
+            if lots == 0 {
+                drop_order(book, maker_side, 0, &mut maker, market)?;
+                emit_cancel(market_key, &best, maker_side, CANCEL_REASON_REDUCE_ONLY);
+                continue;
+            }
+        }
+
+        let quote = fill_quote(lots, best.price_ticks, market.quote_per_lot_tick).map_err(crate::math_err)?;
+        let taker_fee = taker_fee(quote, market.params.taker_fee_bps).map_err(crate::math_err)?;
+        let maker_fee = maker_fee(quote, market.params.maker_fee_bps).map_err(crate::math_err)?;
+        let signed = to_i64(lots).map_err(crate::math_err)?;
+        let maker_lots = if maker_side == SIDE_BID { signed } else { -signed };
+
+        let maker_fill = fill_account(&mut maker, maker_slot, maker_lots, quote, maker_fee)?;
+        let taker_fill = fill_account(taker, taker_slot, -maker_lots, quote, taker_fee)?;
+        let oi_before = market.open_interest_long_lots as i128;
+        record_open_interest(market, maker_fill.base_lots_before, maker_fill.base_lots_after)?;
+        record_open_interest(market, taker_fill.base_lots_before, taker_fill.base_lots_after)?;
+        outcome.open_interest_change += market.open_interest_long_lots as i128 - oi_before;
+
+        let order_gone = lots == best.base_lots;
+        release_order(&mut maker.positions[maker_slot], maker_side, lots, order_gone);
+        if order_gone {
+            book.remove(maker_side, 0);
+        } else if let Some(resting) = book.order_mut(maker_side, 0) {
+            resting.base_lots -= lots;
+        }
+        maker.last_active_slot = Clock::get()?.slot;
+
+        emit_event(FillV1 {
+            market: market_key,
+            maker: best.maker,
+            taker: taker_key,
+            maker_order_id: best.order_id,
+            taker_side: args.side,
+            price_ticks: best.price_ticks,
+            base_lots: lots,
+            quote,
+            taker_fee: to_i64(taker_fee).map_err(crate::math_err)?,
+            maker_fee: to_i64(maker_fee).map_err(crate::math_err)?,
+        });
+        remaining -= lots;
+        outcome.filled_lots += lots;
+        outcome.filled_quote = outcome.filled_quote.safe_add(quote).map_err(crate::math_err)?;
+        outcome.net_fees = outcome.net_fees.safe_add(taker_fee + maker_fee).map_err(crate::math_err)?;
+        market.last_trade_price =
+            (best.price_ticks as i128 * market.params.tick_size as i128).min(i64::MAX as i128) as i64;
+    }
+
+    if remaining > 0 {
+        if args.rests() {
+            let order_id = book.next_order_id;
+            book.next_order_id = order_id.safe_add(1).map_err(crate::math_err)?;
+            let order = Order {
+                maker: taker_key,
+                order_id,
+                client_order_id: args.client_order_id,
+                price_ticks: args.price_ticks,
+                base_lots: remaining,
+                expiry_unix: args.expiry_unix,
+                flags: if args.reduce_only { ORDER_FLAG_REDUCE_ONLY } else { 0 },
+                padding: [0; 7],
+            };
+            book.insert(args.side, order).ok_or(BulwarkError::OrderBookFull)?;
+            reserve_order(&mut taker.positions[taker_slot], args.side, remaining)?;
+            emit_event(OrderPlacedV1 {
+                market: market_key,
+                margin_account: taker_key,
+                order_id,
+                client_order_id: args.client_order_id,
+                side: args.side,
+                price_ticks: args.price_ticks,
+                base_lots: remaining,
+                expiry_unix: args.expiry_unix,
+            });
+            outcome.rested_order_id = Some(order_id);
+        } else {
+            emit_event(OrderCancelledV1 {
+                market: market_key,
+                margin_account: taker_key,
+                order_id: u64::MAX,
+                side: args.side,
+                base_lots: remaining,
+                reason: CANCEL_REASON_IMMEDIATE_OR_CANCEL,
+            });
+        }
+    }
+    taker.last_active_slot = Clock::get()?.slot;
+    Ok(outcome)
+}
+
+fn emit_cancel(market: Pubkey, order: &Order, side: u8, reason: u8) {
+    emit_event(OrderCancelledV1 {
+        market,
+        margin_account: order.maker,
+        order_id: order.order_id,
+        side,
+        base_lots: order.base_lots,
+        reason,
+    });
+}
+
+/// Cancel one of `owner_key`'s orders (by id), or all of them when `order_id` is `None`.
+/// Returns how many were cancelled.
+pub fn cancel_orders(
+    market_key: Pubkey,
+    owner_key: Pubkey,
+    owner: &mut MarginAccount,
+    market: &Market,
+    book: &mut OrderBook,
+    order_id: Option<u64>,
+) -> Result<u32> {
+    let mut cancelled = 0;
+    for side in [SIDE_BID, SIDE_ASK] {
+        let mut i = 0;
+        while i < book.count(side) {
+            let order = book.orders(side)[i];
+            let matches = order.maker == owner_key && order_id.is_none_or(|id| id == order.order_id);
+            if matches {
+                drop_order(book, side, i, owner, market)?;
+                emit_cancel(market_key, &order, side, CANCEL_REASON_USER);
+                cancelled += 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    if order_id.is_some() {
+        require!(cancelled == 1, BulwarkError::OrderNotFound);
+    }
+    Ok(cancelled)
+}
+
+/// Remove expired orders whose makers are passed, in book order (bids, then asks).
+pub fn prune_expired<'info>(
+    market_key: Pubkey,
+    clearinghouse_key: Pubkey,
+    market: &Market,
+    book: &mut OrderBook,
+    makers: &'info [AccountInfo<'info>],
+    now_unix: i64,
+    max: usize,
+) -> Result<u32> {
+    let mut pruned = 0u32;
+    let mut cursor: Option<usize> = None;
+    'sides: for side in [SIDE_BID, SIDE_ASK] {
+        let mut i = 0;
+        while i < book.count(side) {
+            if pruned as usize >= max {
+                break 'sides;
+            }
+            let order = book.orders(side)[i];
+            if !order.is_expired(now_unix) {
+                i += 1;
+                continue;
+            }
+            let Some(maker_index) = next_maker(makers, &mut cursor, &order.maker) else { break 'sides };
+            let loader = AccountLoader::<MarginAccount>::try_from(&makers[maker_index])?;
+            let mut maker = loader.load_mut()?;
+            require_keys_eq!(maker.clearinghouse, clearinghouse_key, BulwarkError::InvalidMakerAccount);
+            drop_order(book, side, i, &mut maker, market)?;
+            emit_cancel(market_key, &order, side, CANCEL_REASON_EXPIRED);
+            pruned += 1;
+        }
+    }
+    require!(pruned > 0, BulwarkError::NothingToPrune);
+    Ok(pruned)
+}

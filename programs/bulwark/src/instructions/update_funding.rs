@@ -1,0 +1,43 @@
+use anchor_lang::prelude::*;
+
+use crate::controller::market::{accrue_funding, mark_sample, update_twaps};
+use crate::controller::pricing::{collateral_price, market_price};
+use crate::error::BulwarkError;
+use crate::events::{emit_event, FundingUpdatedV1};
+use crate::math::oracle::OracleTolerance;
+use crate::state::{Clearinghouse, Market, OrderBook};
+
+#[derive(Accounts)]
+pub struct UpdateFunding<'info> {
+    pub clearinghouse: AccountLoader<'info, Clearinghouse>,
+    #[account(mut, has_one = clearinghouse @ BulwarkError::MarketMismatch, has_one = order_book @ BulwarkError::MarketMismatch)]
+    pub market: AccountLoader<'info, Market>,
+    pub order_book: AccountLoader<'info, OrderBook>,
+    /// CHECK: must be the market's configured feed; checked by the oracle reader.
+    pub oracle: UncheckedAccount<'info>,
+}
+
+/// Permissionless crank: fold the current oracle and mark into the TWAPs, then charge every
+/// whole funding period elapsed. Positions settle lazily from the cumulative index.
+/// Compute estimate: ~12k CU.
+pub fn handler(ctx: Context<UpdateFunding>) -> Result<()> {
+    let clock = Clock::get()?;
+    let ch = ctx.accounts.clearinghouse.load()?;
+    let mut market = ctx.accounts.market.load_mut()?;
+    require!(market.is_tradable(), BulwarkError::MarketNotTradable);
+    let collateral_usd = collateral_price(&ch, &clock)?;
+    let price = market_price(&market, &ctx.accounts.oracle, collateral_usd, &clock, OracleTolerance::STRICT)?;
+    let book = ctx.accounts.order_book.load()?;
+    let mark = mark_sample(&book, &market, price)?;
+    update_twaps(&mut market, price, mark, clock.unix_timestamp)?;
+    let (added, periods) = accrue_funding(&mut market, clock.unix_timestamp)?;
+    emit_event(FundingUpdatedV1 {
+        market: ctx.accounts.market.key(),
+        funding_per_lot: added as i64,
+        periods,
+        cumulative_funding_per_lot: market.cumulative_funding_per_lot.get() as i64,
+        mark_twap: market.mark_twap,
+        oracle_twap: market.oracle_twap,
+    });
+    Ok(())
+}
