@@ -16,8 +16,12 @@ pub const SYSTEM_PROGRAM_ID: Pubkey = anchor_lang::solana_program::system_progra
 
 // ---- PDAs ---------------------------------------------------------------------------------
 
-pub fn clearinghouse_pda(mint: &Pubkey, id: u16) -> Pubkey {
-    Pubkey::find_program_address(&[CLEARINGHOUSE_SEED, mint.as_ref(), &id.to_le_bytes()], &bulwark::ID).0
+pub fn clearinghouse_pda(creator: &Pubkey, mint: &Pubkey, id: u16) -> Pubkey {
+    Pubkey::find_program_address(
+        &[CLEARINGHOUSE_SEED, creator.as_ref(), mint.as_ref(), &id.to_le_bytes()],
+        &bulwark::ID,
+    )
+    .0
 }
 pub fn collateral_vault_pda(clearinghouse: &Pubkey) -> Pubkey {
     Pubkey::find_program_address(&[COLLATERAL_VAULT_SEED, clearinghouse.as_ref()], &bulwark::ID).0
@@ -43,7 +47,7 @@ fn ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction 
 }
 
 pub fn initialize_clearinghouse_ix(admin: &Pubkey, mint: &Pubkey, args: InitializeClearinghouseArgs) -> Instruction {
-    let clearinghouse = clearinghouse_pda(mint, args.id);
+    let clearinghouse = clearinghouse_pda(admin, mint, args.id);
     ix(
         bulwark::accounts::InitializeClearinghouse {
             admin: *admin,
@@ -358,7 +362,7 @@ impl TestEnv {
             breaker_min_outflow_allowance: opts.breaker_min_outflow_allowance,
         };
         self.send(&[initialize_clearinghouse_ix(&admin.pubkey(), &mint, args)], &[&admin]).await.ok();
-        let key = clearinghouse_pda(&mint, opts.id);
+        let key = clearinghouse_pda(&admin.pubkey(), &mint, opts.id);
         ClearinghouseFixture {
             key,
             mint,

@@ -18,6 +18,14 @@ pub const MAX_POSITIONS: usize = 8;
 
 /// Upper bound on a timelock so a typo cannot freeze parameter changes for years.
 pub const MAX_TIMELOCK_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// Circuit-breaker bounds: a window longer than a day or an allowance under 5% of the balance
+/// would let a "tightening" freeze every exit.
+pub const MAX_BREAKER_WINDOW_SECONDS: i64 = 24 * 60 * 60;
+pub const MIN_BREAKER_OUTFLOW_BPS: u32 = 500;
+/// A timelocked change must be executed within this long after it becomes executable.
+pub const PARAM_CHANGE_EXECUTION_WINDOW_SECONDS: i64 = 7 * 24 * 60 * 60;
+/// Publish times further in the future than this are not trusted as fresh.
+pub const MAX_ORACLE_FUTURE_SKEW_SECONDS: i64 = 10;
 /// Upper bound on oracle exponents accepted at the edge (|expo| <= 18 keeps 10^|expo| in i128).
 pub const MAX_ORACLE_EXPONENT: i32 = 18;
 

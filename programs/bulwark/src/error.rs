@@ -61,6 +61,8 @@ pub enum BulwarkError {
     TimelockNotElapsed,
     #[msg("Stored parameter change could not be decoded")]
     ParamChangeCorrupt,
+    #[msg("The parameter change was not executed within its window; cancel it and propose again")]
+    ParamChangeExpired,
 
     // --- oracles ----------------------------------------------------------
     #[msg("Oracle account is not the configured feed")]

@@ -3,6 +3,7 @@
 use anchor_lang::prelude::*;
 use bulwark::error::BulwarkError;
 use bulwark::events::{ParamChangeAppliedV1, ParamChangeCancelledV1, ParamChangeProposedV1};
+use bulwark::instructions::InitializeClearinghouseArgs;
 use bulwark::state::*;
 use bulwark_tests::*;
 use solana_signer::Signer as _;
@@ -180,4 +181,136 @@ async fn guardian_can_pause_and_nothing_else() {
     env.send(&[pause_ix(&g.pubkey(), &fx.key)], &[&g]).await.ok();
     assert!(env.clearinghouse(&fx).await.is_paused());
     env.check_invariants(&fx).await;
+}
+
+#[tokio::test]
+async fn new_collateral_oracle_waits_for_the_timelock() {
+    let mut env = TestEnv::new().await;
+    let fx = env.setup_clearinghouse(ClearinghouseOptions { timelock_seconds: DAY, ..Default::default() }).await;
+    let admin = fx.admin.insecure_clone();
+    // The April 2026 pattern: list a feed the admin controls and switch to it at once.
+    let admin_feed = env.create_feed(1, -6, 60).await;
+    let config = market_mode_collateral(oracle_config(ORACLE_SOURCE_MANUAL, admin_feed.key));
+    env.send(
+        &[propose_param_change_ix(&admin.pubkey(), &fx.key, ParamChange::SetCollateralOracle { config })],
+        &[&admin],
+    )
+    .await
+    .ok();
+    assert_eq!(env.clearinghouse(&fx).await.collateral_oracle.market.source, ORACLE_SOURCE_FIXED);
+    // While it waits, exits cannot be narrowed: a tighter breaker is refused.
+    let tighter =
+        ParamChange::SetWithdrawalBreaker { window_seconds: 3_600, max_net_outflow_bps: 500, min_outflow_allowance: 0 };
+    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, tighter)], &[&admin])
+        .await
+        .expect_err(BulwarkError::ParamChangePending);
+    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin])
+        .await
+        .expect_err(BulwarkError::TimelockNotElapsed);
+
+    // Not executed within its window (7 days after it became executable): expired.
+    env.warp(DAY + 7 * DAY + 1, 10).await;
+    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin])
+        .await
+        .expect_err(BulwarkError::ParamChangeExpired);
+    env.send(&[cancel_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.ok();
+    assert_eq!(env.clearinghouse(&fx).await.collateral_oracle.market.source, ORACLE_SOURCE_FIXED);
+
+    // Proposed again and executed in time.
+    env.send(
+        &[propose_param_change_ix(&admin.pubkey(), &fx.key, ParamChange::SetCollateralOracle { config })],
+        &[&admin],
+    )
+    .await
+    .ok();
+    env.warp(DAY, 10).await;
+    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.ok();
+    assert_eq!(env.clearinghouse(&fx).await.collateral_oracle.market.feed, admin_feed.key);
+}
+
+#[tokio::test]
+async fn invalid_configurations_are_refused() {
+    let mut env = TestEnv::new().await;
+    let admin = env.funded_keypair().await;
+    let mint_authority = env.funded_keypair().await;
+    let mint = env.create_mint(&mint_authority.pubkey(), 6).await;
+    let feed = env.create_feed(1, -6, 60).await;
+    let base = InitializeClearinghouseArgs {
+        id: 0,
+        guardian: Pubkey::new_unique(),
+        timelock_seconds: DAY,
+        collateral_oracle: market_mode_collateral(oracle_config(ORACLE_SOURCE_MANUAL, feed.key)),
+        breaker_window_seconds: 3_600,
+        breaker_max_net_outflow_bps: 1_000,
+        breaker_min_outflow_allowance: 0,
+    };
+    let cases = [
+        // The market print and the redemption attestation are the same feed.
+        InitializeClearinghouseArgs {
+            collateral_oracle: redemption_aware_collateral(
+                oracle_config(ORACLE_SOURCE_MANUAL, feed.key),
+                feed.key,
+                Pubkey::new_unique(),
+            ),
+            ..base.clone()
+        },
+        // A pull feed with no feed id.
+        InitializeClearinghouseArgs {
+            collateral_oracle: market_mode_collateral(oracle_config(ORACLE_SOURCE_PYTH_PULL, Pubkey::new_unique())),
+            ..base.clone()
+        },
+        // No staleness bound.
+        InitializeClearinghouseArgs {
+            collateral_oracle: market_mode_collateral(OracleConfig {
+                max_staleness_seconds: 0,
+                ..oracle_config(ORACLE_SOURCE_MANUAL, feed.key)
+            }),
+            ..base.clone()
+        },
+        InitializeClearinghouseArgs {
+            collateral_oracle: market_mode_collateral(OracleConfig {
+                source: 9,
+                ..oracle_config(ORACLE_SOURCE_MANUAL, feed.key)
+            }),
+            ..base.clone()
+        },
+    ];
+    for args in cases {
+        env.send(&[initialize_clearinghouse_ix(&admin.pubkey(), &mint, args)], &[&admin])
+            .await
+            .expect_err(BulwarkError::InvalidOracleConfig);
+    }
+    for args in [
+        InitializeClearinghouseArgs { breaker_max_net_outflow_bps: 0, ..base.clone() },
+        InitializeClearinghouseArgs { breaker_window_seconds: i64::MAX, ..base.clone() },
+        InitializeClearinghouseArgs { timelock_seconds: -1, ..base.clone() },
+    ] {
+        env.send(&[initialize_clearinghouse_ix(&admin.pubkey(), &mint, args)], &[&admin])
+            .await
+            .expect_err(BulwarkError::InvalidParameter);
+    }
+    // Another signer cannot take the address a client derives for this admin.
+    let squatter = env.funded_keypair().await;
+    let mut ix = initialize_clearinghouse_ix(&admin.pubkey(), &mint, base.clone());
+    ix.accounts[0].pubkey = squatter.pubkey();
+    env.send(&[ix], &[&squatter]).await.expect_anchor_err(anchor_lang::error::ErrorCode::ConstraintSeeds);
+    env.send(&[initialize_clearinghouse_ix(&admin.pubkey(), &mint, base)], &[&admin]).await.ok();
+}
+
+#[tokio::test]
+async fn feed_authority_and_feed_parameters() {
+    let mut env = TestEnv::new().await;
+    let feed = env.create_feed(1, -6, 60).await;
+    let stranger = env.funded_keypair().await;
+    let update =
+        bulwark::instructions::PriceFeedUpdate { price: 1, conf: 0, redemption_enabled: true, reserve_ratio: 0 };
+    env.send(&[update_price_feed_ix(&stranger.pubkey(), &feed.key, update)], &[&stranger])
+        .await
+        .expect_err(BulwarkError::NotFeedAuthority);
+    let payer = env.payer();
+    for (exponent, window) in [(i32::MIN, 60), (19, 60), (-6, 0)] {
+        env.send(&[create_price_feed_ix(&stranger.pubkey(), &payer.pubkey(), 5, exponent, window)], &[&stranger])
+            .await
+            .expect_err(BulwarkError::InvalidParameter);
+    }
 }

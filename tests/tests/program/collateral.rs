@@ -182,7 +182,7 @@ async fn clearinghouses_are_isolated() {
     // Depositing into B's account while naming A.
     let ix = deposit_ix(&k.pubkey(), &a.key, &bob.margin_account, &a.collateral_vault, &bob.token_account, 1_000);
     env.send(&[ix], &[&k]).await.expect_err(BulwarkError::ClearinghouseMismatch);
-    // A's insurance vault passed as the collateral vault.
+    // B's insurance vault passed as its collateral vault.
     let ix = deposit_ix(&k.pubkey(), &b.key, &bob.margin_account, &b.insurance_vault, &bob.token_account, 1_000);
     env.send(&[ix], &[&k]).await.expect_err(BulwarkError::VaultMismatch);
 

@@ -15,7 +15,7 @@ fn account_sizes() {
     assert_eq!(MAX_POSITIONS, 8);
     assert_eq!(account_space::<MarginAccount>(), 712);
     assert!(account_space::<MarginAccount>() <= 1024);
-    assert_eq!(account_space::<Clearinghouse>(), 1056);
+    assert_eq!(account_space::<Clearinghouse>(), 1088);
     assert_eq!(account_space::<PriceFeed>(), 176);
     // Keeper memcmp filters depend on these offsets.
     assert_eq!(MARGIN_ACCOUNT_CLEARINGHOUSE_OFFSET, 8);

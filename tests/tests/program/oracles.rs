@@ -90,14 +90,21 @@ async fn manual_source_too_far_from_its_moving_average() {
     let (mut env, fx, feed) = manual_setup().await;
     env.publish(&feed, 100_000_000, 0, true, 0).await;
     env.warp(60, 10).await;
-    // EMA after 60 s of a 600 s window: 1.00 + (0.80 - 1.00) * 60/600 = 0.98; 0.80 is 18% away.
+    // The average folds in the price in force before this print (1.00 for 60 s): a jump to
+    // 0.80 is judged against 1.00, 20% away.
     env.publish(&feed, 80_000_000, 0, true, 0).await;
     let stored = env.load::<PriceFeed>(feed.key).await;
-    assert_eq!(stored.ema_price, 98_000_000);
+    assert_eq!(stored.ema_price, 100_000_000);
     refresh(&mut env, &fx, Some(feed.key)).await.expect_err(BulwarkError::OracleTooVolatile);
-    // 0.89 against an EMA of 0.98 - 0.09 * 0.1... stays within 10% once the average catches up.
+    // 0.80 holds for 300 s: the average is 1.00 + (0.80 - 1.00) * 300/600 = 0.90; 0.80 is 11% away.
+    env.warp(300, 10).await;
+    env.publish(&feed, 80_000_000, 0, true, 0).await;
+    assert_eq!(env.load::<PriceFeed>(feed.key).await.ema_price, 90_000_000);
+    refresh(&mut env, &fx, Some(feed.key)).await.expect_err(BulwarkError::OracleTooVolatile);
+    // After a full window at 0.80 the average has caught up and the price is accepted.
     env.warp(600, 10).await;
     env.publish(&feed, 80_000_000, 0, true, 0).await;
+    assert_eq!(env.load::<PriceFeed>(feed.key).await.ema_price, 80_000_000);
     refresh(&mut env, &fx, Some(feed.key)).await.ok();
     assert_eq!(env.clearinghouse(&fx).await.collateral_oracle_state.last_price, 800_000);
 }

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 use crate::error::BulwarkError;
 use crate::events::{emit_event, CollateralModeChangedV1, CollateralPriceV1};
 use crate::math::oracle::{normalize_to_price_precision, OracleTolerance};
-use crate::math::redemption::{redemption_aware_price, RedemptionAttestation, REDEMPTION_MODE_HEALTHY};
+use crate::math::redemption::{redemption_aware_price, RedemptionAttestation};
 use crate::oracle::{manual, read_checked};
 use crate::state::{Clearinghouse, PriceFeed, COLLATERAL_MODE_MARKET, COLLATERAL_MODE_REDEMPTION_AWARE};
 
@@ -61,7 +61,12 @@ pub fn refresh_collateral_price(
                 rate,
                 rate_publish_time: rate_feed.publish_time,
                 redemption_enabled: health_feed.redemption_enabled != 0,
-                reserve_ratio: health_feed.reserve_ratio,
+                reserve_ratio: normalize_to_price_precision(
+                    health_feed.reserve_ratio as i128,
+                    health_feed.exponent,
+                    false,
+                )
+                .map_err(crate::math_err)?,
                 health_publish_time: health_feed.publish_time,
             };
             // A non-positive market print is unusable in any mode.
@@ -74,14 +79,11 @@ pub fn refresh_collateral_price(
                 clearinghouse.collateral_oracle_state.below_hard_band_since,
             )
             .map_err(crate::math_err)?;
-            // While redemption is healthy the result is pinned within the soft band of `r`, so a
-            // jumpy or wide market print cannot move it far; staleness still counts.
-            let market_tolerance = if outcome.mode == REDEMPTION_MODE_HEALTHY {
-                OracleTolerance { wide_confidence: true, too_volatile: true, ..tolerance }
-            } else {
-                tolerance
-            };
-            market.require(market_tolerance)?;
+            // The result never exceeds `r`, and while redemption is healthy it is pinned within
+            // the soft band: a jumpy or wide print cannot push the collateral's value up, and in
+            // a real depeg (broken mode) the print is volatile by nature and still the only
+            // truth. Staleness always counts.
+            market.require(OracleTolerance { wide_confidence: true, too_volatile: true, ..tolerance })?;
             clearinghouse.collateral_oracle_state.below_hard_band_since = outcome.below_hard_band_since;
             CollateralPrice {
                 price: outcome.price,

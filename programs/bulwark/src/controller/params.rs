@@ -2,7 +2,7 @@
 
 use anchor_lang::prelude::*;
 
-use crate::constants::MAX_TIMELOCK_SECONDS;
+use crate::constants::{MAX_TIMELOCK_SECONDS, PARAM_CHANGE_EXECUTION_WINDOW_SECONDS};
 use crate::error::BulwarkError;
 use crate::events::{emit_event, ParamChangeAppliedV1, ParamChangeCancelledV1, ParamChangeProposedV1};
 use crate::math::circuit_breaker::BreakerParams;
@@ -45,9 +45,18 @@ pub fn apply(clearinghouse: &mut Clearinghouse, change: &ParamChange) {
             })
         }
         ParamChange::SetCollateralOracle { config } => {
+            let old = clearinghouse.collateral_oracle;
+            let same_sources = old.mode == config.mode
+                && old.market.source == config.market.source
+                && old.market.feed == config.market.feed
+                && old.redemption_rate_feed == config.redemption_rate_feed
+                && old.redemption_health_feed == config.redemption_health_feed;
             clearinghouse.collateral_oracle = *config;
-            // A new source starts with no history: mode and hard-band timer restart.
-            clearinghouse.collateral_oracle_state = Default::default();
+            // A new source starts with no history; a re-tuned one keeps its mode and its
+            // hard-band timer (executing a tweak must not buy a depeg another grace period).
+            if !same_sources {
+                clearinghouse.collateral_oracle_state = Default::default();
+            }
         }
     }
 }
@@ -61,6 +70,11 @@ pub fn propose(
 ) -> Result<()> {
     validate(&change)?;
     if !change.raises_risk(clearinghouse) {
+        // A tighter breaker while a risk-raising change waits could shut exits for exactly
+        // the time users need to leave.
+        if matches!(change, ParamChange::SetWithdrawalBreaker { .. }) {
+            require!(!clearinghouse.pending_change.is_pending(), BulwarkError::ParamChangePending);
+        }
         apply(clearinghouse, &change);
         emit_event(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: false });
         return Ok(());
@@ -95,7 +109,9 @@ fn take_pending(clearinghouse: &mut Clearinghouse) -> Result<ParamChange> {
 /// Anyone may execute a pending change once its timelock has elapsed.
 pub fn execute(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, now: i64) -> Result<()> {
     require!(clearinghouse.pending_change.is_pending(), BulwarkError::NoPendingParamChange);
-    require!(now >= clearinghouse.pending_change.executable_unix, BulwarkError::TimelockNotElapsed);
+    let executable = clearinghouse.pending_change.executable_unix;
+    require!(now >= executable, BulwarkError::TimelockNotElapsed);
+    require!(now <= executable.saturating_add(PARAM_CHANGE_EXECUTION_WINDOW_SECONDS), BulwarkError::ParamChangeExpired);
     let change = take_pending(clearinghouse)?;
     // Re-validate: the world may have changed while it waited.
     validate(&change)?;

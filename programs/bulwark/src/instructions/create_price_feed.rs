@@ -23,7 +23,8 @@ pub struct CreatePriceFeed<'info> {
 
 /// Create a manual feed; it holds no price until its first update. Compute estimate: ~12k CU.
 pub fn handler(ctx: Context<CreatePriceFeed>, feed_id: u64, exponent: i32, ema_window_seconds: u32) -> Result<()> {
-    require!(exponent.abs() <= MAX_ORACLE_EXPONENT, BulwarkError::InvalidParameter);
+    require!(exponent.unsigned_abs() <= MAX_ORACLE_EXPONENT as u32, BulwarkError::InvalidParameter);
+    require!(ema_window_seconds > 0, BulwarkError::InvalidParameter);
     let mut feed = ctx.accounts.price_feed.load_init()?;
     feed.authority = ctx.accounts.authority.key();
     feed.feed_id = feed_id;

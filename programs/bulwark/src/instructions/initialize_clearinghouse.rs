@@ -28,7 +28,7 @@ pub struct InitializeClearinghouse<'info> {
         init,
         payer = admin,
         space = account_space::<Clearinghouse>(),
-        seeds = [CLEARINGHOUSE_SEED, collateral_mint.key().as_ref(), &args.id.to_le_bytes()],
+        seeds = [CLEARINGHOUSE_SEED, admin.key().as_ref(), collateral_mint.key().as_ref(), &args.id.to_le_bytes()],
         bump,
     )]
     pub clearinghouse: AccountLoader<'info, Clearinghouse>,
@@ -74,6 +74,7 @@ pub fn handler(ctx: Context<InitializeClearinghouse>, args: InitializeClearingho
 
     let clearinghouse_key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_init()?;
+    ch.creator = ctx.accounts.admin.key();
     ch.admin = ctx.accounts.admin.key();
     ch.guardian = args.guardian;
     ch.collateral_mint = ctx.accounts.collateral_mint.key();

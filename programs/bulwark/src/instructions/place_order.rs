@@ -107,12 +107,11 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
     };
 
     if insurance_amount > 0 {
-        let (mint, id, bump) = {
+        let (creator, mint, id_bytes, bump) = {
             let ch = ctx.accounts.clearinghouse.load()?;
-            (ch.collateral_mint, ch.id, ch.bump)
+            ch.seed_parts()
         };
-        let id_bytes = id.to_le_bytes();
-        let seeds: &[&[u8]] = &[CLEARINGHOUSE_SEED, mint.as_ref(), &id_bytes, &[bump]];
+        let seeds: &[&[u8]] = &[CLEARINGHOUSE_SEED, creator.as_ref(), mint.as_ref(), &id_bytes, &bump];
         token::transfer(
             CpiContext::new_with_signer(
                 ctx.accounts.token_program.key(),

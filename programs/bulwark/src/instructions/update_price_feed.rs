@@ -26,10 +26,14 @@ pub struct UpdatePriceFeed<'info> {
 pub fn handler(ctx: Context<UpdatePriceFeed>, update: PriceFeedUpdate) -> Result<()> {
     let clock = Clock::get()?;
     let mut feed = ctx.accounts.price_feed.load_mut()?;
-    let elapsed = if feed.publish_time == 0 { 0 } else { clock.unix_timestamp.saturating_sub(feed.publish_time) };
-    let previous_ema = if feed.publish_time == 0 { 0 } else { feed.ema_price };
-    feed.ema_price =
-        update_ema(previous_ema, update.price, elapsed, feed.ema_window_seconds as i64).map_err(crate::math_err)?;
+    // The average folds in the price that was in force since the last publish, not the new one:
+    // a jump is then measured against where the price has been.
+    feed.ema_price = if feed.publish_time == 0 {
+        update.price
+    } else {
+        let elapsed = clock.unix_timestamp.saturating_sub(feed.publish_time);
+        update_ema(feed.ema_price, feed.price, elapsed, feed.ema_window_seconds as i64).map_err(crate::math_err)?
+    };
     feed.price = update.price;
     feed.conf = update.conf;
     feed.publish_time = clock.unix_timestamp;

@@ -40,7 +40,7 @@ pub struct Withdraw<'info> {
 pub fn handler<'info>(ctx: Context<'info, Withdraw<'info>>, amount: u64) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();
-    let (balance_after, net_outflow, mint, id, bump) = {
+    let (balance_after, net_outflow, (creator, mint, id_bytes, bump)) = {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;
         require!(!ch.is_paused(), BulwarkError::ClearinghousePaused);
         let mut account = ctx.accounts.margin_account.load_mut()?;
@@ -60,11 +60,10 @@ pub fn handler<'info>(ctx: Context<'info, Withdraw<'info>>, amount: u64) -> Resu
         };
         let health = health(&account, &prices)?;
         let (balance_after, net_outflow) = debit_withdrawal(&mut ch, &mut account, amount, &health, &clock)?;
-        (balance_after, net_outflow, ch.collateral_mint, ch.id, ch.bump)
+        (balance_after, net_outflow, ch.seed_parts())
     };
 
-    let id_bytes = id.to_le_bytes();
-    let seeds: &[&[u8]] = &[CLEARINGHOUSE_SEED, mint.as_ref(), &id_bytes, &[bump]];
+    let seeds: &[&[u8]] = &[CLEARINGHOUSE_SEED, creator.as_ref(), mint.as_ref(), &id_bytes, &bump];
     token::transfer(
         CpiContext::new_with_signer(
             ctx.accounts.token_program.key(),

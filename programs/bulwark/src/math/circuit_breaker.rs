@@ -1,7 +1,7 @@
 //! Withdrawal circuit breaker: caps the net collateral outflow per time window, so a bug or a
 //! compromised price cannot drain the vault in one burst (DESIGN.md §9).
 
-use crate::constants::BPS_DENOMINATOR;
+use crate::constants::{BPS_DENOMINATOR, MAX_BREAKER_WINDOW_SECONDS, MIN_BREAKER_OUTFLOW_BPS};
 use crate::math::safe::{to_u64, MathResult, SafeMath};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,7 +15,10 @@ pub struct BreakerParams {
 
 impl BreakerParams {
     pub fn is_valid(&self) -> bool {
-        self.window_seconds > 0 && (self.max_net_outflow_bps as i64) <= BPS_DENOMINATOR
+        self.window_seconds > 0
+            && self.window_seconds <= MAX_BREAKER_WINDOW_SECONDS
+            && self.max_net_outflow_bps >= MIN_BREAKER_OUTFLOW_BPS
+            && (self.max_net_outflow_bps as i64) <= BPS_DENOMINATOR
     }
 
     /// True when `self` allows no more outflow than `other` (a risk-lowering change).
@@ -116,5 +119,9 @@ mod tests {
         assert!(!shorter.is_at_least_as_strict_as(&PARAMS));
         assert!(!BreakerParams { window_seconds: 0, ..PARAMS }.is_valid());
         assert!(!BreakerParams { max_net_outflow_bps: 10_001, ..PARAMS }.is_valid());
+        // A "tightening" that would freeze exits is not a valid breaker.
+        assert!(!BreakerParams { max_net_outflow_bps: 499, ..PARAMS }.is_valid());
+        assert!(!BreakerParams { window_seconds: i64::MAX, ..PARAMS }.is_valid());
+        assert!(PARAMS.is_valid());
     }
 }

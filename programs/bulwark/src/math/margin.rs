@@ -40,12 +40,16 @@ impl Health {
 
     /// Collateral that can leave the account while it stays at or above the initial requirement.
     pub fn free_collateral(&self) -> i128 {
-        (self.equity - self.initial_requirement).max(0)
+        self.equity.saturating_sub(self.initial_requirement).max(0)
     }
 }
 
+fn checked_abs(v: i128) -> MathResult<i128> {
+    v.checked_abs().ok_or_else(crate::math::safe::MathError::overflow)
+}
+
 fn requirement(notional: i128, ratio_bps: u32) -> MathResult<i128> {
-    notional.abs().safe_mul(ratio_bps as i128)?.safe_div_ceil(BPS_DENOMINATOR as i128)
+    checked_abs(notional)?.safe_mul(ratio_bps as i128)?.safe_div_ceil(BPS_DENOMINATOR as i128)
 }
 
 /// Equity and requirements of an account holding `collateral_balance` and `positions`.
@@ -53,7 +57,7 @@ pub fn account_health(collateral_balance: u64, positions: &[PositionValuation]) 
     let mut health = Health { equity: collateral_balance as i128, ..Health::default() };
     for position in positions {
         health.equity = health.equity.safe_add(position.unrealized_pnl)?.safe_add(position.unsettled_funding)?;
-        let initial_notional = position.notional.abs().safe_add(position.open_order_notional.abs())?;
+        let initial_notional = checked_abs(position.notional)?.safe_add(checked_abs(position.open_order_notional)?)?;
         health.initial_requirement =
             health.initial_requirement.safe_add(requirement(initial_notional, position.initial_ratio_bps)?)?;
         health.maintenance_requirement =
@@ -112,6 +116,7 @@ mod tests {
     #[test]
     fn overflow_is_an_error() {
         assert!(account_health(0, &[position(i128::MAX, 0)]).is_err());
+        assert!(account_health(0, &[position(i128::MIN, 0)]).is_err());
         assert!(account_health(u64::MAX, &[position(0, i128::MAX)]).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! Oracle normalisation and the one validation every price read goes through.
 
-use crate::constants::{BPS_DENOMINATOR, MAX_ORACLE_EXPONENT, PRICE_DECIMALS};
+use crate::constants::{BPS_DENOMINATOR, MAX_ORACLE_EXPONENT, MAX_ORACLE_FUTURE_SKEW_SECONDS, PRICE_DECIMALS};
 use crate::math::safe::{to_i64, MathError, MathResult, SafeMath};
 
 /// A price as the feed publishes it, before normalisation.
@@ -78,7 +78,7 @@ fn pow10(exp: u32) -> MathResult<i128> {
 /// (used for confidence, which should never be understated).
 #[track_caller]
 pub fn normalize_to_price_precision(value: i128, exponent: i32, round_up: bool) -> MathResult<i64> {
-    if exponent.abs() > MAX_ORACLE_EXPONENT {
+    if exponent.unsigned_abs() > MAX_ORACLE_EXPONENT as u32 {
         return Err(MathError::overflow());
     }
     let shift = PRICE_DECIMALS.safe_add(exponent)?;
@@ -115,9 +115,10 @@ pub fn assess(
     if obs.price <= 0 {
         return Ok(OracleValidity::NonPositive);
     }
-    // A publish time slightly in the future (clock skew between publisher and validator) is fresh.
-    let age_seconds = now_unix.saturating_sub(obs.publish_time).max(0);
-    if age_seconds > guards.max_staleness_seconds {
+    // A publish time slightly in the future (clock skew between publisher and validator) is
+    // fresh; one far in the future is not trusted.
+    let age_seconds = now_unix.saturating_sub(obs.publish_time);
+    if age_seconds > guards.max_staleness_seconds || age_seconds < -MAX_ORACLE_FUTURE_SKEW_SECONDS {
         return Ok(OracleValidity::StaleTime);
     }
     let age_slots = now_slot.saturating_sub(obs.publish_slot);
@@ -140,8 +141,10 @@ pub fn assess(
     Ok(OracleValidity::Valid)
 }
 
-/// Move a time-weighted moving average toward `price` after `elapsed_seconds`: the new sample
-/// weighs `min(elapsed, window) / window`. The first sample (no previous average) is the average.
+/// Move a time-weighted moving average toward `price`, the value that has been in force for
+/// the last `elapsed_seconds`: it weighs `min(elapsed, window) / window`. Callers pass the
+/// *previous* price, so a new print is judged against an average it is not part of. The first
+/// sample (no previous average) is the average.
 pub fn update_ema(previous_ema: i64, price: i64, elapsed_seconds: i64, window_seconds: i64) -> MathResult<i64> {
     if previous_ema == 0 || window_seconds <= 0 || elapsed_seconds >= window_seconds {
         return Ok(price);
@@ -178,6 +181,7 @@ mod tests {
         assert_eq!(normalize_to_price_precision(5, -2, false).unwrap(), 50_000);
         assert_eq!(normalize_to_price_precision(5, 3, false).unwrap(), 5_000_000_000);
         assert!(normalize_to_price_precision(5, 19, false).is_err());
+        assert!(normalize_to_price_precision(5, i32::MIN, false).is_err());
         assert!(normalize_to_price_precision(i64::MAX as i128, 10, false).is_err());
     }
 
@@ -205,8 +209,12 @@ mod tests {
             OracleValidity::StaleSlots
         );
         assert_eq!(
-            assess(&obs(1_000_000, 0, 1_000_000, now + 5, slot + 3), &GUARDS, now, slot).unwrap(),
+            assess(&obs(1_000_000, 0, 1_000_000, now + 10, slot + 3), &GUARDS, now, slot).unwrap(),
             OracleValidity::Valid
+        );
+        assert_eq!(
+            assess(&obs(1_000_000, 0, 1_000_000, now + 11, slot), &GUARDS, now, slot).unwrap(),
+            OracleValidity::StaleTime
         );
         // conf/price = 1% is the limit.
         assert_eq!(

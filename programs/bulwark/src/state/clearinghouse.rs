@@ -55,10 +55,13 @@ impl WithdrawalBreaker {
 }
 
 /// One isolated clearinghouse: a collateral, its vaults, its oracle and its risk parameters.
-/// PDA: `["clearinghouse", collateral_mint, id (u16 LE)]`; it owns both vaults.
+/// PDA: `["clearinghouse", creator, collateral_mint, id (u16 LE)]`; it owns both vaults. The
+/// creator is in the seeds so nobody can squat the address a deployment's clients derive.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Clearinghouse {
+    /// The first admin; part of the PDA seeds, never changes.
+    pub creator: Pubkey,
     pub admin: Pubkey,
     /// May pause and unpause, nothing else.
     pub guardian: Pubkey,
@@ -86,9 +89,14 @@ pub struct Clearinghouse {
     pub padding: [u8; 1],
     pub reserved: [u8; 256],
 }
-const_assert_size!(Clearinghouse, 1048);
+const_assert_size!(Clearinghouse, 1080);
 
 impl Clearinghouse {
+    /// Seeds (without the bump) the clearinghouse PDA signs with.
+    pub fn seed_parts(&self) -> (Pubkey, Pubkey, [u8; 2], [u8; 1]) {
+        (self.creator, self.collateral_mint, self.id.to_le_bytes(), [self.bump])
+    }
+
     pub fn is_paused(&self) -> bool {
         self.status == CLEARINGHOUSE_PAUSED
     }

@@ -62,6 +62,9 @@ impl OracleConfig {
                     self.max_confidence_bps > 0 && self.max_twap_divergence_bps > 0,
                     BulwarkError::InvalidOracleConfig
                 );
+                if self.source == ORACLE_SOURCE_PYTH_PULL {
+                    require!(self.pyth_feed_id != [0; 32], BulwarkError::InvalidOracleConfig);
+                }
             }
             _ => return err!(BulwarkError::InvalidOracleConfig),
         }
@@ -111,6 +114,11 @@ impl CollateralOracleConfig {
             COLLATERAL_MODE_REDEMPTION_AWARE => {
                 require!(
                     self.redemption_rate_feed != Pubkey::default() && self.redemption_health_feed != Pubkey::default(),
+                    BulwarkError::InvalidOracleConfig
+                );
+                // The market print must be independent of the attestation, or `m == r` always.
+                require!(
+                    self.market.feed != self.redemption_rate_feed && self.market.feed != self.redemption_health_feed,
                     BulwarkError::InvalidOracleConfig
                 );
                 require!(self.redemption_params().is_valid(), BulwarkError::InvalidOracleConfig);
