@@ -287,6 +287,8 @@ pub struct ClearinghouseFixture {
     pub guardian: Keypair,
     /// Every margin account created through the fixture, for the invariant checker.
     pub margin_accounts: Vec<Pubkey>,
+    /// Markets listed through the fixture, by index.
+    pub markets: Vec<Pubkey>,
 }
 
 pub struct User {
@@ -372,6 +374,7 @@ impl TestEnv {
             admin,
             guardian,
             margin_accounts: vec![],
+            markets: vec![],
         }
     }
 
@@ -421,5 +424,209 @@ impl TestEnv {
 
     pub async fn margin(&mut self, key: Pubkey) -> MarginAccount {
         self.load::<MarginAccount>(key).await
+    }
+}
+
+// ---- markets and orders -------------------------------------------------------------------
+
+pub use bulwark::controller::orders::{
+    PlaceOrderArgs, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ORDER_TYPE_LIMIT, ORDER_TYPE_MARKET, ORDER_TYPE_POST_ONLY,
+};
+
+pub fn market_pda(clearinghouse: &Pubkey, index: u16) -> Pubkey {
+    Pubkey::find_program_address(&[MARKET_SEED, clearinghouse.as_ref(), &index.to_le_bytes()], &bulwark::ID).0
+}
+pub fn order_book_pda(market: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[ORDER_BOOK_SEED, market.as_ref()], &bulwark::ID).0
+}
+
+pub fn create_market_ix(
+    admin: &Pubkey,
+    clearinghouse: &Pubkey,
+    index: u16,
+    oracle: OracleConfig,
+    params: MarketParams,
+) -> Instruction {
+    let market = market_pda(clearinghouse, index);
+    ix(
+        bulwark::accounts::CreateMarket {
+            admin: *admin,
+            clearinghouse: *clearinghouse,
+            market,
+            order_book: order_book_pda(&market),
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        bulwark::instruction::CreateMarket { index, oracle, params },
+    )
+}
+
+pub fn activate_market_ix(market: &Pubkey) -> Instruction {
+    ix(bulwark::accounts::ActivateMarket { market: *market }, bulwark::instruction::ActivateMarket {})
+}
+
+pub fn set_market_status_ix(guardian: &Pubkey, clearinghouse: &Pubkey, market: &Pubkey, status: u8) -> Instruction {
+    ix(
+        bulwark::accounts::SetMarketStatus { guardian: *guardian, clearinghouse: *clearinghouse, market: *market },
+        bulwark::instruction::SetMarketStatus { status },
+    )
+}
+
+/// A listed market and its feed.
+pub struct MarketFixture {
+    pub key: Pubkey,
+    pub order_book: Pubkey,
+    pub oracle: Feed,
+    pub index: u16,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn place_order_ix(
+    authority: &Pubkey,
+    fx: &ClearinghouseFixture,
+    margin_account: &Pubkey,
+    market: &MarketFixture,
+    args: PlaceOrderArgs,
+    remaining: &[Pubkey],
+) -> Instruction {
+    let mut instruction = ix(
+        bulwark::accounts::PlaceOrder {
+            authority: *authority,
+            clearinghouse: fx.key,
+            margin_account: *margin_account,
+            market: market.key,
+            order_book: market.order_book,
+            oracle: market.oracle.key,
+            collateral_vault: fx.collateral_vault,
+            insurance_vault: fx.insurance_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        bulwark::instruction::PlaceOrder { args },
+    );
+    instruction.accounts.extend(remaining.iter().map(|k| AccountMeta::new(*k, false)));
+    instruction
+}
+
+pub fn cancel_order_ix(
+    authority: &Pubkey,
+    margin_account: &Pubkey,
+    market: &MarketFixture,
+    order_id: Option<u64>,
+) -> Instruction {
+    let accounts = bulwark::accounts::CancelOrders {
+        authority: *authority,
+        margin_account: *margin_account,
+        market: market.key,
+        order_book: market.order_book,
+    };
+    match order_id {
+        Some(order_id) => ix(accounts, bulwark::instruction::CancelOrder { order_id }),
+        None => ix(accounts, bulwark::instruction::CancelAllOrders {}),
+    }
+}
+
+pub fn prune_expired_orders_ix(market: &MarketFixture, makers: &[Pubkey]) -> Instruction {
+    let mut instruction = ix(
+        bulwark::accounts::PruneExpiredOrders { market: market.key, order_book: market.order_book },
+        bulwark::instruction::PruneExpiredOrders {},
+    );
+    instruction.accounts.extend(makers.iter().map(|k| AccountMeta::new(*k, false)));
+    instruction
+}
+
+pub fn update_funding_ix(clearinghouse: &Pubkey, market: &MarketFixture) -> Instruction {
+    ix(
+        bulwark::accounts::UpdateFunding {
+            clearinghouse: *clearinghouse,
+            market: market.key,
+            order_book: market.order_book,
+            oracle: market.oracle.key,
+        },
+        bulwark::instruction::UpdateFunding {},
+    )
+}
+
+/// A simple contract: 1 lot = 1 unit, 1 tick = $1, 6-decimal collateral: 1,000,000 atoms
+/// ($1) per lot per tick. Taker 10 bps, maker rebate 2 bps, half of net fees to insurance.
+pub fn simple_market_params() -> MarketParams {
+    MarketParams {
+        tick_size: 1_000_000,
+        base_lot_size: 1_000_000,
+        min_order_lots: 1,
+        max_open_interest_lots: 1_000_000,
+        size_premium_unit_lots: 0,
+        funding_period_seconds: 3_600,
+        initial_margin_bps: 1_000,
+        maintenance_margin_bps: 500,
+        size_premium_bps: 0,
+        liquidation_fee_bps: 250,
+        insurance_fee_share_bps: 5_000,
+        max_funding_rate_bps: 50,
+        taker_fee_bps: 10,
+        maker_fee_bps: -2,
+        base_decimals: 6,
+        padding: [0; 7],
+    }
+}
+
+pub fn order(side: u8, order_type: u8, price_ticks: u64, base_lots: u64) -> PlaceOrderArgs {
+    PlaceOrderArgs { side, order_type, price_ticks, base_lots, reduce_only: false, expiry_unix: 0, client_order_id: 0 }
+}
+
+impl TestEnv {
+    /// List and activate a market priced by a new manual feed at `oracle_usd` (whole dollars).
+    pub async fn setup_market(
+        &mut self,
+        fx: &mut ClearinghouseFixture,
+        params: MarketParams,
+        oracle_usd: i64,
+    ) -> MarketFixture {
+        let oracle = self.create_feed(1_000 + fx.markets.len() as u64, -6, 600).await;
+        self.publish(&oracle, oracle_usd * 1_000_000, 0, true, 0).await;
+        let index = fx.markets.len() as u16;
+        let admin = fx.admin.insecure_clone();
+        self.send(
+            &[create_market_ix(
+                &admin.pubkey(),
+                &fx.key,
+                index,
+                oracle_config(ORACLE_SOURCE_MANUAL, oracle.key),
+                params,
+            )],
+            &[&admin],
+        )
+        .await
+        .ok();
+        let key = market_pda(&fx.key, index);
+        self.send(&[activate_market_ix(&key)], &[]).await.ok();
+        fx.markets.push(key);
+        MarketFixture { key, order_book: order_book_pda(&key), oracle, index }
+    }
+
+    pub async fn place(
+        &mut self,
+        fx: &ClearinghouseFixture,
+        user: &User,
+        market: &MarketFixture,
+        args: PlaceOrderArgs,
+        remaining: &[Pubkey],
+    ) -> crate::TxOutcome {
+        let owner = user.owner.insecure_clone();
+        let ix = place_order_ix(&owner.pubkey(), fx, &user.margin_account, market, args, remaining);
+        self.send(&[ix], &[&owner]).await
+    }
+
+    pub async fn market(&mut self, m: &MarketFixture) -> Market {
+        self.load::<Market>(m.key).await
+    }
+
+    pub async fn book(&mut self, m: &MarketFixture) -> OrderBook {
+        self.load::<OrderBook>(m.order_book).await
+    }
+
+    /// The account's position in `market` (default when it has none).
+    pub async fn position(&mut self, user: &User, market: &MarketFixture) -> PerpPosition {
+        let account = self.margin(user.margin_account).await;
+        let found = account.open_positions().find(|p| p.market_index == market.index).copied();
+        found.unwrap_or_default()
     }
 }

@@ -2,23 +2,36 @@
 
 use std::collections::BTreeMap;
 
+use bulwark::math::perp::funding_owed;
+use bulwark::state::Market;
+
 use crate::fixtures::ClearinghouseFixture;
 use crate::harness::TestEnv;
 
 impl TestEnv {
     /// Panics, naming the broken invariant, unless:
-    /// * collateral vault tokens == Σ margin balances + fee pool == clearinghouse totals;
+    /// * collateral vault tokens == Σ account cash + fee pool, where an account's cash is its
+    ///   collateral balance plus, per position, its quote and its unsettled funding (realised
+    ///   PnL is paid into balances at once, so a closed winner's profit sits in its balance
+    ///   while the open losers' side of it sits in their quote);
+    /// * the clearinghouse's total equals Σ collateral balances;
     /// * insurance vault tokens == insurance accounting;
-    /// * Σ base lots per market == 0;
-    /// * no account holds open orders or a position it cannot account for (positions only
-    ///   exist with a market index below the clearinghouse's market count).
+    /// * Σ base lots per market == 0, and open interest == Σ long lots;
+    /// * resting orders' reserves match the book.
     pub async fn check_invariants(&mut self, fx: &ClearinghouseFixture) {
         let ch = self.clearinghouse(fx).await;
         let vault = self.token_balance(fx.collateral_vault).await;
         let insurance = self.token_balance(fx.insurance_vault).await;
+        let mut markets: BTreeMap<u16, Market> = BTreeMap::new();
+        for key in fx.markets.clone() {
+            let m = self.load::<Market>(key).await;
+            markets.insert(m.index, m);
+        }
 
-        let mut sum_balances: u128 = 0;
+        let mut sum_balances: i128 = 0;
+        let mut sum_cash: i128 = 0;
         let mut base_by_market: BTreeMap<u16, i128> = BTreeMap::new();
+        let mut longs_by_market: BTreeMap<u16, i128> = BTreeMap::new();
         for key in fx.margin_accounts.clone() {
             let Some(data) = self.account_data(key).await else { continue }; // closed
             if data.is_empty() {
@@ -26,17 +39,31 @@ impl TestEnv {
             }
             let account = self.margin(key).await;
             assert_eq!(account.clearinghouse, fx.key, "margin account {key} in the wrong clearinghouse");
-            sum_balances += account.collateral_balance as u128;
+            sum_balances += account.collateral_balance as i128;
+            sum_cash += account.collateral_balance as i128;
             for p in account.open_positions() {
-                assert!(p.market_index < ch.market_count, "position in unknown market {}", p.market_index);
+                let market = markets
+                    .get(&p.market_index)
+                    .unwrap_or_else(|| panic!("position in unknown market {}", p.market_index));
+                let funding =
+                    funding_owed(p.base_lots, market.cumulative_funding_per_lot.get(), p.last_cumulative_funding.get())
+                        .unwrap();
+                sum_cash += p.quote_entry as i128 + funding;
                 *base_by_market.entry(p.market_index).or_default() += p.base_lots as i128;
+                *longs_by_market.entry(p.market_index).or_default() += p.base_lots.max(0) as i128;
+                assert!(p.open_bid_lots >= 0 && p.open_ask_lots >= 0, "negative reserve on {key}");
             }
         }
-        assert_eq!(sum_balances, ch.total_collateral_balance as u128, "Σ margin balances != clearinghouse total");
-        assert_eq!(vault as u128, sum_balances + ch.fee_pool as u128, "collateral vault != Σ balances + fee pool");
+        assert_eq!(sum_balances, ch.total_collateral_balance as i128, "Σ margin balances != clearinghouse total");
+        assert_eq!(vault as i128, sum_cash + ch.fee_pool as i128, "collateral vault != Σ account cash + fee pool");
         assert_eq!(insurance, ch.insurance_balance, "insurance vault != insurance accounting");
-        for (market, base) in base_by_market {
-            assert_eq!(base, 0, "Σ base lots in market {market} is {base}");
+        for (index, market) in &markets {
+            assert_eq!(base_by_market.get(index).copied().unwrap_or(0), 0, "Σ base lots in market {index} != 0");
+            assert_eq!(
+                longs_by_market.get(index).copied().unwrap_or(0),
+                market.open_interest_long_lots as i128,
+                "open interest of market {index} != Σ long lots"
+            );
         }
     }
 }

@@ -6,3 +6,4 @@ mod collateral;
 mod collateral_replay;
 mod layout;
 mod oracles;
+mod trading;

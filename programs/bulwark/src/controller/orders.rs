@@ -49,6 +49,8 @@ pub struct MatchOutcome {
     pub rested_order_id: Option<u64>,
     /// Open interest after minus before.
     pub open_interest_change: i128,
+    /// Σ change of the collateral balances of every account touched (taker and makers).
+    pub balance_change: i128,
 }
 
 /// Where in `makers` the next order's maker is: the current one again, or the next account.
@@ -115,6 +117,7 @@ pub fn place_order<'info>(
     require!(args.base_lots >= market.params.min_order_lots, BulwarkError::OrderBelowMinimumSize);
     require!(args.expiry_unix == 0 || args.expiry_unix > now_unix, BulwarkError::OrderExpired);
 
+    let taker_balance_before = taker.collateral_balance as i128;
     let taker_slot = position_index(taker, market)?;
     settle_funding(taker, taker_slot, market)?;
 
@@ -151,6 +154,7 @@ pub fn place_order<'info>(
         let mut maker = loader.load_mut()?;
         require_keys_eq!(maker.clearinghouse, clearinghouse_key, BulwarkError::InvalidMakerAccount);
         let maker_slot = find_position(&maker, market.index).ok_or(BulwarkError::InvalidMakerAccount)?;
+        let maker_balance_before = maker.collateral_balance as i128;
 
         if best.is_expired(now_unix) {
             drop_order(book, maker_side, 0, &mut maker, market)?;
@@ -189,6 +193,7 @@ pub fn place_order<'info>(
             resting.base_lots -= lots;
         }
         maker.last_active_slot = Clock::get()?.slot;
+        outcome.balance_change += maker.collateral_balance as i128 - maker_balance_before;
 
         emit_event(FillV1 {
             market: market_key,
@@ -249,6 +254,7 @@ pub fn place_order<'info>(
         }
     }
     taker.last_active_slot = Clock::get()?.slot;
+    outcome.balance_change += taker.collateral_balance as i128 - taker_balance_before;
     Ok(outcome)
 }
 

@@ -101,6 +101,8 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
             to_u64(outcome.net_fees.safe_sub(insurance).map_err(crate::math_err)?).map_err(crate::math_err)?;
         let insurance = to_u64(insurance).map_err(crate::math_err)?;
         ch.fee_pool = ch.fee_pool.safe_add(to_pool).map_err(crate::math_err)?;
+        let total = (ch.total_collateral_balance as i128).safe_add(outcome.balance_change).map_err(crate::math_err)?;
+        ch.total_collateral_balance = to_u64(total).map_err(crate::math_err)?;
         ch.insurance_balance = ch.insurance_balance.safe_add(insurance).map_err(crate::math_err)?;
         market.total_fees = market.total_fees.safe_add(to_pool + insurance).map_err(crate::math_err)?;
         insurance
