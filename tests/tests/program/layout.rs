@@ -7,6 +7,8 @@ fn account_sizes() {
         ("Clearinghouse", account_space::<Clearinghouse>()),
         ("MarginAccount", account_space::<MarginAccount>()),
         ("PriceFeed", account_space::<PriceFeed>()),
+        ("Market", account_space::<Market>()),
+        ("OrderBook", account_space::<OrderBook>()),
     ];
     for (name, size) in sizes {
         println!("{name}: {size} bytes (with discriminator)");
@@ -17,6 +19,10 @@ fn account_sizes() {
     assert!(account_space::<MarginAccount>() <= 1024);
     assert_eq!(account_space::<Clearinghouse>(), 1088);
     assert_eq!(account_space::<PriceFeed>(), 176);
+    assert_eq!(account_space::<Market>(), 488);
+    // Under 10 KiB, so the program can allocate it by CPI at listing.
+    assert_eq!(account_space::<OrderBook>(), 5_176);
+    assert!(account_space::<OrderBook>() <= 10_240);
     // Keeper memcmp filters depend on these offsets.
     assert_eq!(MARGIN_ACCOUNT_CLEARINGHOUSE_OFFSET, 8);
     assert_eq!(MARGIN_ACCOUNT_OWNER_OFFSET, 40);

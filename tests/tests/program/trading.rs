@@ -425,3 +425,47 @@ async fn listing_waits_for_the_timelock() {
     env.place(&fx, &bob, &market, order(SIDE_BID, ORDER_TYPE_LIMIT, 90, 1), &[]).await.ok();
     env.check_invariants(&fx).await;
 }
+
+#[tokio::test]
+async fn funding_over_several_periods_settles_lazily() {
+    let mut v = venue(simple_market_params()).await;
+    let (alice, bob, carol) = (v.user(FUNDS).await, v.user(FUNDS).await, v.user(FUNDS).await);
+    v.place(&alice, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 10), &[]).await.ok();
+    v.place(&bob, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 10), &[&alice]).await.ok();
+    // The perp trades rich: the book's mid is 111 against an oracle of 100.
+    v.place(&carol, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 110, 1), &[]).await.ok();
+    v.place(&carol, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 112, 1), &[]).await.ok();
+    let (alice_before, bob_before) = (v.balance(&alice).await, v.balance(&bob).await);
+
+    let funding = update_funding_ix(&v.fx.key, &v.market);
+    v.env.send(&[funding.clone()], &[]).await.expect_err(BulwarkError::FundingNotDue);
+    v.env.warp(3_600, 10).await;
+    v.env.publish(&v.market.oracle, 100_000_000, 0, true, 0).await;
+    let out = v.env.send(&[funding.clone()], &[]).await.ok();
+    let event = &out.events::<FundingUpdatedV1>()[0];
+    // 11% premium clamped to 0.5% of $100: $0.50 per lot per period.
+    assert_eq!(
+        (event.funding_per_lot, event.periods, event.mark_twap, event.oracle_twap),
+        (500_000, 1, 111 * USD as i64, 100 * USD as i64)
+    );
+    v.env.send(&[funding.clone()], &[]).await.expect_err(BulwarkError::FundingNotDue);
+    v.env.check_invariants(&v.fx).await;
+
+    // Two more periods at once.
+    v.env.warp(7_200, 10).await;
+    v.env.publish(&v.market.oracle, 100_000_000, 0, true, 0).await;
+    let out = v.env.send(&[funding], &[]).await.ok();
+    let event = &out.events::<FundingUpdatedV1>()[0];
+    assert_eq!((event.funding_per_lot, event.periods, event.cumulative_funding_per_lot), (1_000_000, 2, 1_500_000));
+    v.env.check_invariants(&v.fx).await;
+
+    // Nothing has moved yet: settlement is lazy.
+    assert_eq!((v.balance(&alice).await, v.balance(&bob).await), (alice_before, bob_before));
+    // Touching the accounts settles them: the long pays 10 × $1.50, the short receives it.
+    v.place(&bob, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 50, 1), &[]).await.ok();
+    assert_eq!(v.balance(&bob).await, bob_before - 15 * USD);
+    v.place(&alice, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 200, 1), &[]).await.ok();
+    assert_eq!(v.balance(&alice).await, alice_before + 15 * USD);
+    assert_eq!(v.position(&bob).await.last_cumulative_funding.get(), 1_500_000);
+    v.env.check_invariants(&v.fx).await;
+}
