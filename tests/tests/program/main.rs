@@ -7,3 +7,4 @@ mod collateral_replay;
 mod layout;
 mod oracles;
 mod trading;
+mod trading_properties;
