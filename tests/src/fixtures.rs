@@ -189,22 +189,39 @@ pub fn refresh_collateral_price_ix(
 }
 
 pub fn propose_param_change_ix(admin: &Pubkey, clearinghouse: &Pubkey, change: ParamChange) -> Instruction {
+    propose_market_param_change_ix(admin, clearinghouse, None, change)
+}
+
+pub fn propose_market_param_change_ix(
+    admin: &Pubkey,
+    clearinghouse: &Pubkey,
+    market: Option<Pubkey>,
+    change: ParamChange,
+) -> Instruction {
     ix(
-        bulwark::accounts::AdminParamChange { admin: *admin, clearinghouse: *clearinghouse },
+        bulwark::accounts::AdminParamChange { admin: *admin, clearinghouse: *clearinghouse, market },
         bulwark::instruction::ProposeParamChange { change },
     )
 }
 
 pub fn execute_param_change_ix(executor: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
+    execute_market_param_change_ix(executor, clearinghouse, None)
+}
+
+pub fn execute_market_param_change_ix(
+    executor: &Pubkey,
+    clearinghouse: &Pubkey,
+    market: Option<Pubkey>,
+) -> Instruction {
     ix(
-        bulwark::accounts::ExecuteParamChange { executor: *executor, clearinghouse: *clearinghouse },
+        bulwark::accounts::ExecuteParamChange { executor: *executor, clearinghouse: *clearinghouse, market },
         bulwark::instruction::ExecuteParamChange {},
     )
 }
 
 pub fn cancel_param_change_ix(admin: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
     ix(
-        bulwark::accounts::AdminParamChange { admin: *admin, clearinghouse: *clearinghouse },
+        bulwark::accounts::AdminParamChange { admin: *admin, clearinghouse: *clearinghouse, market: None },
         bulwark::instruction::CancelParamChange {},
     )
 }

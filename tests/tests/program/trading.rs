@@ -469,3 +469,62 @@ async fn funding_over_several_periods_settles_lazily() {
     assert_eq!(v.position(&bob).await.last_cumulative_funding.get(), 1_500_000);
     v.env.check_invariants(&v.fx).await;
 }
+
+#[tokio::test]
+async fn market_risk_changes_follow_the_timelock_rule() {
+    let mut env = TestEnv::new().await;
+    let mut fx = env.setup_clearinghouse(ClearinghouseOptions { timelock_seconds: 0, ..Default::default() }).await;
+    let market = env.setup_market(&mut fx, simple_market_params(), 100).await;
+    let other = env.setup_market(&mut fx, simple_market_params(), 100).await;
+    let admin = fx.admin.insecure_clone();
+    // Give the clearinghouse a real timelock first (raising it is immediate).
+    env.send(
+        &[propose_param_change_ix(&admin.pubkey(), &fx.key, ParamChange::SetTimelock { seconds: 86_400 })],
+        &[&admin],
+    )
+    .await
+    .ok();
+    let current = MarketRisk::of(&simple_market_params());
+    let change = |risk: MarketRisk| ParamChange::SetMarketRisk { market_index: market.index, risk };
+
+    // Stricter: higher margins, lower OI cap: applied at once.
+    let stricter = MarketRisk {
+        initial_margin_bps: 1_200,
+        maintenance_margin_bps: 600,
+        max_open_interest_lots: 500_000,
+        ..current
+    };
+    env.send(
+        &[propose_market_param_change_ix(&admin.pubkey(), &fx.key, Some(market.key), change(stricter))],
+        &[&admin],
+    )
+    .await
+    .ok();
+    let p = env.market(&market).await.params;
+    assert_eq!((p.initial_margin_bps, p.maintenance_margin_bps, p.max_open_interest_lots), (1_200, 600, 500_000));
+
+    // Looser (a higher OI cap): waits for the timelock.
+    let looser = MarketRisk { max_open_interest_lots: 2_000_000, ..stricter };
+    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, change(looser))], &[&admin])
+        .await
+        .expect_err(BulwarkError::MissingMarketAccount);
+    env.send(&[propose_market_param_change_ix(&admin.pubkey(), &fx.key, Some(other.key), change(looser))], &[&admin])
+        .await
+        .expect_err(BulwarkError::MarketMismatch);
+    let invalid = MarketRisk { maintenance_margin_bps: 1_300, ..stricter }; // above the initial ratio
+    env.send(&[propose_market_param_change_ix(&admin.pubkey(), &fx.key, Some(market.key), change(invalid))], &[&admin])
+        .await
+        .expect_err(BulwarkError::InvalidMarketParams);
+    env.send(&[propose_market_param_change_ix(&admin.pubkey(), &fx.key, Some(market.key), change(looser))], &[&admin])
+        .await
+        .ok();
+    assert_eq!(env.market(&market).await.params.max_open_interest_lots, 500_000);
+    env.warp(86_400, 10).await;
+    env.send(&[execute_market_param_change_ix(&admin.pubkey(), &fx.key, Some(other.key))], &[&admin])
+        .await
+        .expect_err(BulwarkError::MarketMismatch);
+    let stranger = env.funded_keypair().await;
+    env.send(&[execute_market_param_change_ix(&stranger.pubkey(), &fx.key, Some(market.key))], &[&stranger]).await.ok();
+    assert_eq!(env.market(&market).await.params.max_open_interest_lots, 2_000_000);
+    env.check_invariants(&fx).await;
+}

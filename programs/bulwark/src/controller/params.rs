@@ -7,10 +7,22 @@ use crate::error::BulwarkError;
 use crate::events::{emit_event, ParamChangeAppliedV1, ParamChangeCancelledV1, ParamChangeProposedV1};
 use crate::math::circuit_breaker::BreakerParams;
 use crate::math::safe::SafeMath;
-use crate::state::{Clearinghouse, ParamChange, PendingParamChange, PARAM_CHANGE_PAYLOAD_CAPACITY};
+use crate::state::{Clearinghouse, Market, ParamChange, PendingParamChange, PARAM_CHANGE_PAYLOAD_CAPACITY};
+
+/// The market a `SetMarketRisk` change targets, checked against the change.
+fn target_market<'a>(
+    change: &ParamChange,
+    clearinghouse_key: &Pubkey,
+    market: Option<&'a Market>,
+) -> Result<Option<&'a Market>> {
+    let ParamChange::SetMarketRisk { market_index, .. } = change else { return Ok(None) };
+    let market = market.ok_or(BulwarkError::MissingMarketAccount)?;
+    require!(market.clearinghouse == *clearinghouse_key && market.index == *market_index, BulwarkError::MarketMismatch);
+    Ok(Some(market))
+}
 
 /// Reject values no clearinghouse should ever hold, whichever path applies them.
-pub fn validate(change: &ParamChange) -> Result<()> {
+pub fn validate(change: &ParamChange, clearinghouse: &Clearinghouse, market: Option<&Market>) -> Result<()> {
     match change {
         ParamChange::SetAdmin { admin } => require!(*admin != Pubkey::default(), BulwarkError::InvalidParameter),
         ParamChange::SetGuardian { guardian } => {
@@ -28,11 +40,18 @@ pub fn validate(change: &ParamChange) -> Result<()> {
             require!(params.is_valid(), BulwarkError::InvalidParameter)
         }
         ParamChange::SetCollateralOracle { config } => config.validate()?,
+        ParamChange::SetMarketRisk { risk, .. } => {
+            let market = market.ok_or(BulwarkError::MissingMarketAccount)?;
+            crate::instructions::create_market::validate_params(
+                &risk.applied_to(&market.params),
+                clearinghouse.collateral_decimals,
+            )?;
+        }
     }
     Ok(())
 }
 
-pub fn apply(clearinghouse: &mut Clearinghouse, change: &ParamChange) {
+pub fn apply(clearinghouse: &mut Clearinghouse, market: Option<&mut Market>, change: &ParamChange) {
     match change {
         ParamChange::SetAdmin { admin } => clearinghouse.admin = *admin,
         ParamChange::SetGuardian { guardian } => clearinghouse.guardian = *guardian,
@@ -58,6 +77,11 @@ pub fn apply(clearinghouse: &mut Clearinghouse, change: &ParamChange) {
                 clearinghouse.collateral_oracle_state = Default::default();
             }
         }
+        ParamChange::SetMarketRisk { risk, .. } => {
+            if let Some(market) = market {
+                market.params = risk.applied_to(&market.params);
+            }
+        }
     }
 }
 
@@ -65,17 +89,19 @@ pub fn apply(clearinghouse: &mut Clearinghouse, change: &ParamChange) {
 pub fn propose(
     clearinghouse_key: Pubkey,
     clearinghouse: &mut Clearinghouse,
+    mut market: Option<&mut Market>,
     change: ParamChange,
     now: i64,
 ) -> Result<()> {
-    validate(&change)?;
-    if !change.raises_risk(clearinghouse) {
+    target_market(&change, &clearinghouse_key, market.as_deref())?;
+    validate(&change, clearinghouse, market.as_deref())?;
+    if !change.raises_risk(clearinghouse, market.as_deref()) {
         // A tighter breaker while a risk-raising change waits could shut exits for exactly
         // the time users need to leave.
         if matches!(change, ParamChange::SetWithdrawalBreaker { .. }) {
             require!(!clearinghouse.pending_change.is_pending(), BulwarkError::ParamChangePending);
         }
-        apply(clearinghouse, &change);
+        apply(clearinghouse, market.as_deref_mut(), &change);
         emit_event(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: false });
         return Ok(());
     }
@@ -107,15 +133,21 @@ fn take_pending(clearinghouse: &mut Clearinghouse) -> Result<ParamChange> {
 }
 
 /// Anyone may execute a pending change once its timelock has elapsed.
-pub fn execute(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, now: i64) -> Result<()> {
+pub fn execute(
+    clearinghouse_key: Pubkey,
+    clearinghouse: &mut Clearinghouse,
+    mut market: Option<&mut Market>,
+    now: i64,
+) -> Result<()> {
     require!(clearinghouse.pending_change.is_pending(), BulwarkError::NoPendingParamChange);
     let executable = clearinghouse.pending_change.executable_unix;
     require!(now >= executable, BulwarkError::TimelockNotElapsed);
     require!(now <= executable.saturating_add(PARAM_CHANGE_EXECUTION_WINDOW_SECONDS), BulwarkError::ParamChangeExpired);
     let change = take_pending(clearinghouse)?;
     // Re-validate: the world may have changed while it waited.
-    validate(&change)?;
-    apply(clearinghouse, &change);
+    target_market(&change, &clearinghouse_key, market.as_deref())?;
+    validate(&change, clearinghouse, market.as_deref())?;
+    apply(clearinghouse, market.as_deref_mut(), &change);
     emit_event(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: true });
     Ok(())
 }

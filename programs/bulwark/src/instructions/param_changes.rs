@@ -4,13 +4,16 @@ use anchor_lang::prelude::*;
 
 use crate::controller::params;
 use crate::error::BulwarkError;
-use crate::state::{Clearinghouse, ParamChange};
+use crate::state::{Clearinghouse, Market, ParamChange};
 
 #[derive(Accounts)]
 pub struct AdminParamChange<'info> {
     pub admin: Signer<'info>,
     #[account(mut, has_one = admin @ BulwarkError::NotAdmin)]
     pub clearinghouse: AccountLoader<'info, Clearinghouse>,
+    /// The market a `SetMarketRisk` change targets.
+    #[account(mut)]
+    pub market: Option<AccountLoader<'info, Market>>,
 }
 
 #[derive(Accounts)]
@@ -19,20 +22,25 @@ pub struct ExecuteParamChange<'info> {
     pub executor: Signer<'info>,
     #[account(mut)]
     pub clearinghouse: AccountLoader<'info, Clearinghouse>,
+    /// The market a pending `SetMarketRisk` change targets.
+    #[account(mut)]
+    pub market: Option<AccountLoader<'info, Market>>,
 }
 
 /// Compute estimate: ~6k CU (Borsh encode of ≤ 256 bytes).
 pub fn propose(ctx: Context<AdminParamChange>, change: ParamChange) -> Result<()> {
     let key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;
-    params::propose(key, &mut ch, change, Clock::get()?.unix_timestamp)
+    let mut market = ctx.accounts.market.as_ref().map(|m| m.load_mut()).transpose()?;
+    params::propose(key, &mut ch, market.as_deref_mut(), change, Clock::get()?.unix_timestamp)
 }
 
 /// Compute estimate: ~6k CU.
 pub fn execute(ctx: Context<ExecuteParamChange>) -> Result<()> {
     let key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;
-    params::execute(key, &mut ch, Clock::get()?.unix_timestamp)
+    let mut market = ctx.accounts.market.as_ref().map(|m| m.load_mut()).transpose()?;
+    params::execute(key, &mut ch, market.as_deref_mut(), Clock::get()?.unix_timestamp)
 }
 
 /// Compute estimate: ~4k CU.
