@@ -7,3 +7,4 @@ pub mod orders;
 pub mod params;
 pub mod position;
 pub mod pricing;
+pub mod vault;

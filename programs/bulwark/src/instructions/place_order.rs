@@ -1,10 +1,10 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, Token, TokenAccount, Transfer};
+use anchor_spl::token::{Token, TokenAccount};
 
-use crate::constants::CLEARINGHOUSE_SEED;
 use crate::controller::market::{mark_sample, update_twaps};
 use crate::controller::orders::{self, PlaceOrderArgs};
 use crate::controller::pricing::{collateral_price, health, load_market_prices, market_price, MarketPrice};
+use crate::controller::vault::transfer_from_vault;
 use crate::error::BulwarkError;
 use crate::math::oracle::OracleTolerance;
 use crate::math::perp::insurance_share;
@@ -109,21 +109,11 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
     };
 
     if insurance_amount > 0 {
-        let (creator, mint, id_bytes, bump) = {
-            let ch = ctx.accounts.clearinghouse.load()?;
-            ch.seed_parts()
-        };
-        let seeds: &[&[u8]] = &[CLEARINGHOUSE_SEED, creator.as_ref(), mint.as_ref(), &id_bytes, &bump];
-        token::transfer(
-            CpiContext::new_with_signer(
-                ctx.accounts.token_program.key(),
-                Transfer {
-                    from: ctx.accounts.collateral_vault.to_account_info(),
-                    to: ctx.accounts.insurance_vault.to_account_info(),
-                    authority: ctx.accounts.clearinghouse.to_account_info(),
-                },
-                &[seeds],
-            ),
+        transfer_from_vault(
+            &ctx.accounts.token_program.to_account_info(),
+            &ctx.accounts.clearinghouse,
+            ctx.accounts.collateral_vault.to_account_info(),
+            ctx.accounts.insurance_vault.to_account_info(),
             insurance_amount,
         )?;
     }

@@ -1,9 +1,9 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, Token, TokenAccount, Transfer};
+use anchor_spl::token::{Token, TokenAccount};
 
-use crate::constants::CLEARINGHOUSE_SEED;
 use crate::controller::collateral::debit_withdrawal;
 use crate::controller::pricing::{collateral_price, health, load_market_prices};
+use crate::controller::vault::transfer_from_vault;
 use crate::error::BulwarkError;
 use crate::events::{emit_event, WithdrawV1};
 use crate::math::oracle::OracleTolerance;
@@ -40,7 +40,7 @@ pub struct Withdraw<'info> {
 pub fn handler<'info>(ctx: Context<'info, Withdraw<'info>>, amount: u64) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();
-    let (balance_after, net_outflow, (creator, mint, id_bytes, bump)) = {
+    let (balance_after, net_outflow) = {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;
         require!(!ch.is_paused(), BulwarkError::ClearinghousePaused);
         let mut account = ctx.accounts.margin_account.load_mut()?;
@@ -60,20 +60,14 @@ pub fn handler<'info>(ctx: Context<'info, Withdraw<'info>>, amount: u64) -> Resu
         };
         let health = health(&account, &prices)?;
         let (balance_after, net_outflow) = debit_withdrawal(&mut ch, &mut account, amount, &health, &clock)?;
-        (balance_after, net_outflow, ch.seed_parts())
+        (balance_after, net_outflow)
     };
 
-    let seeds: &[&[u8]] = &[CLEARINGHOUSE_SEED, creator.as_ref(), mint.as_ref(), &id_bytes, &bump];
-    token::transfer(
-        CpiContext::new_with_signer(
-            ctx.accounts.token_program.key(),
-            Transfer {
-                from: ctx.accounts.collateral_vault.to_account_info(),
-                to: ctx.accounts.destination.to_account_info(),
-                authority: ctx.accounts.clearinghouse.to_account_info(),
-            },
-            &[seeds],
-        ),
+    transfer_from_vault(
+        &ctx.accounts.token_program.to_account_info(),
+        &ctx.accounts.clearinghouse,
+        ctx.accounts.collateral_vault.to_account_info(),
+        ctx.accounts.destination.to_account_info(),
         amount,
     )?;
 
