@@ -4,8 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The workspace this is run in: the nearest directory up from the current one that holds
+/// `programs/bulwark`. Found at run time, not baked in at compile time, because a build cache
+/// shared between checkouts may hand one checkout another's binary.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    let start = std::env::current_dir().expect("current dir");
+    start
+        .ancestors()
+        .find(|dir| dir.join("programs/bulwark/Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| panic!("no Bulwark workspace above {}", start.display()))
 }
 
 fn generate_idl() -> Result<String, String> {
