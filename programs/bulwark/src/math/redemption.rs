@@ -62,7 +62,9 @@ pub struct RedemptionOutcome {
     pub below_hard_band_since: i64,
 }
 
-/// `r * (1 - band)`, rounded down: a lower collateral value favours the clearinghouse.
+/// `r * (1 - band)`, rounded down (by at most 1e-6; a lower collateral price is not conservative
+/// for every position, since it raises perp prices in collateral terms, so this only fixes the
+/// direction, it does not claim to favour anyone).
 pub fn band_floor(rate: i64, band_bps: u32) -> MathResult<i64> {
     let scaled =
         (rate as i128).safe_mul(BPS_DENOMINATOR as i128 - band_bps as i128)?.safe_div_floor(BPS_DENOMINATOR as i128)?;
