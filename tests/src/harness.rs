@@ -62,24 +62,21 @@ impl TxOutcome {
     /// Assert the transaction failed with this Bulwark error.
     #[track_caller]
     pub fn expect_err(&self, expected: BulwarkError) {
-        let code = anchor_lang::error::ERROR_CODE_OFFSET + expected as u32;
-        assert_eq!(
-            self.custom_error(),
-            Some(code),
-            "expected {expected:?} ({code}), got {:?}\n{}",
-            self.result,
-            self.logs.join("\n")
-        );
+        self.expect_custom_code(&format!("{expected:?}"), anchor_lang::error::ERROR_CODE_OFFSET + expected as u32);
     }
 
     /// Assert the transaction failed with this Anchor framework error.
     #[track_caller]
     pub fn expect_anchor_err(&self, expected: anchor_lang::error::ErrorCode) {
-        let code: u32 = expected.into();
+        self.expect_custom_code(&format!("{expected:?}"), expected.into());
+    }
+
+    #[track_caller]
+    fn expect_custom_code(&self, name: &str, code: u32) {
         assert_eq!(
             self.custom_error(),
             Some(code),
-            "expected {expected:?} ({code}), got {:?}\n{}",
+            "expected {name} ({code}), got {:?}\n{}",
             self.result,
             self.logs.join("\n")
         );
