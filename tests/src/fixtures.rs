@@ -42,7 +42,7 @@ pub fn price_feed_pda(authority: &Pubkey, feed_id: u64) -> Pubkey {
 
 // ---- instruction builders -----------------------------------------------------------------
 
-fn ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+pub(crate) fn ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
     Instruction { program_id: bulwark::ID, accounts: accounts.to_account_metas(None), data: data.data() }
 }
 
@@ -322,6 +322,22 @@ pub struct ClearinghouseOptions {
     pub breaker_max_net_outflow_bps: u32,
     pub breaker_min_outflow_allowance: u64,
     pub decimals: u8,
+    pub waterfall: WaterfallParams,
+}
+
+/// Waterfall parameters the tests use unless they say otherwise: 10% buffer, 5% book band,
+/// 20% of a book liquidation's fee (at most $10) to the cranker, 100 slots of ADL grace and a
+/// one-hour unstake cooldown.
+pub fn default_waterfall() -> WaterfallParams {
+    WaterfallParams {
+        adl_grace_slots: 100,
+        insurance_unstake_cooldown_seconds: 3_600,
+        max_book_liquidation_reward: 10_000_000,
+        liquidation_buffer_bps: 1_000,
+        book_liquidation_band_bps: 500,
+        book_liquidation_reward_bps: 2_000,
+        padding: [0; 4],
+    }
 }
 
 impl Default for ClearinghouseOptions {
@@ -334,6 +350,7 @@ impl Default for ClearinghouseOptions {
             breaker_max_net_outflow_bps: 10_000,
             breaker_min_outflow_allowance: 0,
             decimals: 6,
+            waterfall: default_waterfall(),
         }
     }
 }
@@ -379,6 +396,7 @@ impl TestEnv {
             breaker_window_seconds: opts.breaker_window_seconds,
             breaker_max_net_outflow_bps: opts.breaker_max_net_outflow_bps,
             breaker_min_outflow_allowance: opts.breaker_min_outflow_allowance,
+            waterfall: opts.waterfall,
         };
         self.send(&[initialize_clearinghouse_ix(&admin.pubkey(), &mint, args)], &[&admin]).await.ok();
         let key = clearinghouse_pda(&admin.pubkey(), &mint, opts.id);

@@ -17,7 +17,8 @@ impl TestEnv {
     /// * the clearinghouse's total equals Σ collateral balances;
     /// * insurance vault tokens == insurance accounting;
     /// * Σ base lots per market == 0, and open interest == Σ long lots;
-    /// * resting orders' reserves match the book.
+    /// * resting orders' reserves match the book;
+    /// * no account without a position carries a debt (bad debt is always covered or ADL'd).
     pub async fn check_invariants(&mut self, fx: &ClearinghouseFixture) {
         let ch = self.clearinghouse(fx).await;
         let vault = self.token_balance(fx.collateral_vault).await;
@@ -39,6 +40,12 @@ impl TestEnv {
             }
             let account = self.margin(key).await;
             assert_eq!(account.clearinghouse, fx.key, "margin account {key} in the wrong clearinghouse");
+            if account.positions.iter().all(|p| p.base_lots == 0) {
+                assert!(
+                    account.positions.iter().all(|p| p.quote_entry >= 0),
+                    "margin account {key} has no position but an uncovered debt"
+                );
+            }
             sum_balances += account.collateral_balance as i128;
             sum_cash += account.collateral_balance as i128;
             for p in account.open_positions() {

@@ -7,6 +7,8 @@ pub mod fixtures;
 pub mod harness;
 pub mod invariants;
 pub mod token;
+pub mod waterfall;
 
 pub use fixtures::*;
 pub use harness::*;
+pub use waterfall::*;

@@ -46,3 +46,11 @@ pub const MAX_MARKETS: u16 = 64;
 pub const MAX_FUNDING_PERIODS_PER_UPDATE: i64 = 24;
 /// How many slots a refreshed collateral price stays usable (0: same slot only).
 pub const COLLATERAL_PRICE_MAX_AGE_SLOTS: u64 = 0;
+
+pub const INSURANCE_STAKE_SEED: &[u8] = b"insurance_stake";
+/// Bounds on waterfall parameters.
+pub const MAX_ADL_GRACE_SLOTS: u64 = 1_000_000;
+pub const MAX_UNSTAKE_COOLDOWN_SECONDS: i64 = 30 * 24 * 60 * 60;
+pub const MAX_BOOK_LIQUIDATION_BAND_BPS: u32 = 5_000;
+/// Counterparties one `auto_deleverage` may fill against (each is valued in full).
+pub const MAX_ADL_COUNTERPARTIES: usize = 6;

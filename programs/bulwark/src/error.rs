@@ -131,4 +131,44 @@ pub enum BulwarkError {
     FundingNotDue,
     #[msg("Nothing to do: no expired order can be pruned with the accounts passed")]
     NothingToPrune,
+    #[msg("Nothing to do: the account is not liquidatable")]
+    AccountNotLiquidatable,
+    #[msg("Nothing to do: the account's liquidation status is already current")]
+    LiquidationStatusUnchanged,
+    #[msg("Account has no position in this market")]
+    NoPositionInMarket,
+    #[msg("Liquidator would not meet its initial margin after the takeover")]
+    LiquidatorInsufficientMargin,
+    #[msg("No resting order within the liquidation price band")]
+    NoLiquidityInBand,
+    #[msg("The deficit exceeds the insurance vault: the account is ADL-eligible")]
+    InsufficientInsurance,
+    #[msg("ADL target meets its maintenance requirement")]
+    AdlTargetHealthy,
+    #[msg("The insurance vault can cover this deficit: liquidate instead")]
+    InsuranceCanCover,
+    #[msg("ADL target has not been liquidatable for the grace period")]
+    AdlGraceNotElapsed,
+    #[msg("ADL counterparty has no position in this market")]
+    AdlCounterpartyNoPosition,
+    #[msg("ADL counterparty is on the same side as the target")]
+    AdlCounterpartySameSide,
+    #[msg("ADL counterparty's position is not in profit")]
+    AdlCounterpartyNotInProfit,
+    #[msg("ADL counterparties are not in non-increasing score order")]
+    AdlCounterpartyOutOfOrder,
+    #[msg("Too many ADL counterparties in one instruction")]
+    TooManyAdlCounterparties,
+    #[msg("No ADL counterparty passed could take any of the position")]
+    AdlNoFill,
+    #[msg("Stake is worth less than one insurance share")]
+    InsuranceStakeTooSmall,
+    #[msg("The insurance vault is depleted: its shares are worthless and cannot be diluted")]
+    InsuranceVaultDepleted,
+    #[msg("Unstake request exceeds the staked shares or is zero")]
+    InvalidUnstakeRequest,
+    #[msg("No unstake request is pending")]
+    NoUnstakeRequest,
+    #[msg("Unstake cooldown has not elapsed")]
+    UnstakeCooldownActive,
 }

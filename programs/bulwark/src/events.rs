@@ -128,6 +128,8 @@ pub const CANCEL_REASON_IMMEDIATE_OR_CANCEL: u8 = 1;
 pub const CANCEL_REASON_SELF_TRADE: u8 = 2;
 pub const CANCEL_REASON_EXPIRED: u8 = 3;
 pub const CANCEL_REASON_REDUCE_ONLY: u8 = 4;
+/// Cancelled because the account is being liquidated or auto-deleveraged.
+pub const CANCEL_REASON_LIQUIDATION: u8 = 5;
 
 #[event]
 pub struct MarketListedV1 {
@@ -188,4 +190,105 @@ pub struct FundingUpdatedV1 {
     pub cumulative_funding_per_lot: i64,
     pub mark_twap: i64,
     pub oracle_twap: i64,
+}
+
+/// `LiquidationV1::kind` values.
+pub const LIQUIDATION_KIND_TAKEOVER: u8 = 0;
+pub const LIQUIDATION_KIND_BOOK: u8 = 1;
+
+/// One liquidation step. `base_lots` is what the liquidated account closed (signed: a sale of
+/// a long is negative); `quote` what changed hands at the oracle (takeover) or in the book.
+#[event]
+pub struct LiquidationV1 {
+    pub clearinghouse: Pubkey,
+    pub market: Pubkey,
+    pub margin_account: Pubkey,
+    /// The liquidator's (takeover) or cranker's (book) margin account.
+    pub liquidator: Pubkey,
+    pub kind: u8,
+    pub base_lots: i64,
+    pub oracle_price: i64,
+    pub quote: u64,
+    pub fee: u64,
+    pub liquidator_reward: u64,
+    pub insurance_fee: u64,
+    pub equity_before: i64,
+    pub equity_after: i64,
+    pub maintenance_after: i64,
+    /// Whether the account is still flagged as being liquidated.
+    pub still_liquidating: bool,
+}
+
+/// A margin account's liquidation flags changed.
+#[event]
+pub struct LiquidationStatusV1 {
+    pub margin_account: Pubkey,
+    pub status_flags: u8,
+    pub liquidatable_since_slot: u64,
+    pub equity: i64,
+    pub maintenance_requirement: i64,
+}
+
+/// The insurance vault paid an account's deficit; the account ends at zero.
+#[event]
+pub struct InsurancePayoutV1 {
+    pub clearinghouse: Pubkey,
+    pub margin_account: Pubkey,
+    pub amount: u64,
+    pub insurance_balance_after: u64,
+}
+
+/// One ADL fill: `base_lots` of the target's position closed against `counterparty` for
+/// `quote`, which is the oracle value plus (target long) or minus (target short) `haircut`.
+#[event]
+pub struct AdlFillV1 {
+    pub clearinghouse: Pubkey,
+    pub market: Pubkey,
+    pub target: Pubkey,
+    pub counterparty: Pubkey,
+    /// Target's closing size, signed like a fill (a sale of a long is negative).
+    pub base_lots: i64,
+    pub oracle_price: i64,
+    pub quote: u64,
+    pub haircut: u64,
+    pub score: u128,
+    /// Whole-position shortfall figures at the start of this instruction.
+    pub deficit: u64,
+    pub insurance_pays: u64,
+    pub uncovered: u64,
+}
+
+/// A ranked counterparty that could not pay its haircut without going below zero equity.
+#[event]
+pub struct AdlCounterpartySkippedV1 {
+    pub target: Pubkey,
+    pub counterparty: Pubkey,
+    pub score: u128,
+}
+
+#[event]
+pub struct InsuranceStakedV1 {
+    pub clearinghouse: Pubkey,
+    pub stake: Pubkey,
+    pub amount: u64,
+    pub shares: u64,
+    pub total_shares: u64,
+    pub insurance_balance: u64,
+}
+
+#[event]
+pub struct UnstakeRequestedV1 {
+    pub stake: Pubkey,
+    pub shares: u64,
+    pub available_unix: i64,
+}
+
+#[event]
+pub struct InsuranceUnstakedV1 {
+    pub clearinghouse: Pubkey,
+    pub stake: Pubkey,
+    pub shares: u64,
+    pub amount: u64,
+    pub total_shares: u64,
+    pub insurance_balance: u64,
 }

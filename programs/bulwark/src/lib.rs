@@ -146,4 +146,36 @@ pub mod bulwark {
     pub fn unpause(ctx: Context<GuardianSetStatus>) -> Result<()> {
         instructions::set_status::handler(ctx, false)
     }
+
+    pub fn update_liquidation_status<'info>(ctx: Context<'info, UpdateLiquidationStatus<'info>>) -> Result<()> {
+        instructions::update_liquidation_status::handler(ctx)
+    }
+
+    pub fn liquidate_takeover<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lots: u64) -> Result<()> {
+        instructions::liquidate_takeover::handler(ctx, max_base_lots)
+    }
+
+    pub fn liquidate_against_book<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Result<()> {
+        instructions::liquidate_against_book::handler(ctx)
+    }
+
+    pub fn auto_deleverage<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots: u64) -> Result<()> {
+        instructions::auto_deleverage::handler(ctx, max_base_lots)
+    }
+
+    pub fn create_insurance_stake(ctx: Context<CreateInsuranceStake>) -> Result<()> {
+        instructions::create_insurance_stake::handler(ctx)
+    }
+
+    pub fn stake_insurance(ctx: Context<StakeInsurance>, amount: u64) -> Result<()> {
+        instructions::stake_insurance::handler(ctx, amount)
+    }
+
+    pub fn request_unstake(ctx: Context<RequestUnstake>, shares: u64) -> Result<()> {
+        instructions::request_unstake::handler(ctx, shares)
+    }
+
+    pub fn unstake_insurance(ctx: Context<UnstakeInsurance>) -> Result<()> {
+        instructions::unstake_insurance::handler(ctx)
+    }
 }

@@ -243,6 +243,7 @@ async fn invalid_configurations_are_refused() {
         breaker_window_seconds: 3_600,
         breaker_max_net_outflow_bps: 1_000,
         breaker_min_outflow_allowance: 0,
+        waterfall: default_waterfall(),
     };
     let cases = [
         // The market print and the redemption attestation are the same feed.
@@ -284,6 +285,19 @@ async fn invalid_configurations_are_refused() {
         InitializeClearinghouseArgs { breaker_max_net_outflow_bps: 0, ..base.clone() },
         InitializeClearinghouseArgs { breaker_window_seconds: i64::MAX, ..base.clone() },
         InitializeClearinghouseArgs { timelock_seconds: -1, ..base.clone() },
+        // ADL with no grace would force out an account the instant it dips.
+        InitializeClearinghouseArgs {
+            waterfall: WaterfallParams { adl_grace_slots: 0, ..default_waterfall() },
+            ..base.clone()
+        },
+        InitializeClearinghouseArgs {
+            waterfall: WaterfallParams { book_liquidation_band_bps: 0, ..default_waterfall() },
+            ..base.clone()
+        },
+        InitializeClearinghouseArgs {
+            waterfall: WaterfallParams { insurance_unstake_cooldown_seconds: -1, ..default_waterfall() },
+            ..base.clone()
+        },
     ] {
         env.send(&[initialize_clearinghouse_ix(&admin.pubkey(), &mint, args)], &[&admin])
             .await

@@ -1,10 +1,13 @@
 //! Bulwark run natively inside solana-program-test: one binary, one module per area.
 #![allow(deprecated)] // solana-program-test 3.1 marks its API "Agave Unstable".
 
+mod adl;
 mod admin;
 mod collateral;
 mod collateral_replay;
+mod insurance;
 mod layout;
+mod liquidation;
 mod oracles;
 mod trading;
 mod trading_properties;

@@ -2,9 +2,11 @@
 
 pub mod collateral;
 pub mod collateral_oracle;
+pub mod liquidation;
 pub mod market;
 pub mod orders;
 pub mod params;
 pub mod position;
 pub mod pricing;
 pub mod vault;
+pub mod waterfall;

@@ -9,11 +9,14 @@ use crate::controller::market::record_open_interest;
 use crate::controller::position::{
     fill_account, find_position, position_index, reducible_lots, release_order, reserve_order, settle_funding,
 };
+use crate::controller::waterfall::cover_flat_deficit;
 use crate::error::BulwarkError;
 use crate::events::*;
 use crate::math::perp::{fill_quote, maker_fee, taker_fee};
 use crate::math::safe::{to_i64, SafeMath};
-use crate::state::{MarginAccount, Market, Order, OrderBook, ORDER_FLAG_REDUCE_ONLY, SIDE_ASK, SIDE_BID};
+use crate::state::{
+    Clearinghouse, MarginAccount, Market, Order, OrderBook, ORDER_FLAG_REDUCE_ONLY, SIDE_ASK, SIDE_BID,
+};
 
 pub const ORDER_TYPE_LIMIT: u8 = 0;
 pub const ORDER_TYPE_POST_ONLY: u8 = 1;
@@ -51,6 +54,9 @@ pub struct MatchOutcome {
     pub open_interest_change: i128,
     /// Σ change of the collateral balances of every account touched (taker and makers).
     pub balance_change: i128,
+    /// Deficits of makers this order left flat, paid by the insurance vault (the taker's is
+    /// settled by the caller, which may still charge it).
+    pub insurance_payout: u64,
 }
 
 /// Where in `makers` the next order's maker is: the current one again, or the next account.
@@ -103,6 +109,7 @@ fn drop_order(
 pub fn place_order<'info>(
     market_key: Pubkey,
     clearinghouse_key: Pubkey,
+    clearinghouse: &mut Clearinghouse,
     taker_key: Pubkey,
     taker: &mut MarginAccount,
     market: &mut Market,
@@ -193,6 +200,8 @@ pub fn place_order<'info>(
             resting.base_lots -= lots;
         }
         maker.last_active_slot = Clock::get()?.slot;
+        let payout = cover_flat_deficit(clearinghouse_key, clearinghouse, best.maker, &mut maker)?;
+        outcome.insurance_payout = outcome.insurance_payout.safe_add(payout).map_err(crate::math_err)?;
         outcome.balance_change += maker.collateral_balance as i128 - maker_balance_before;
 
         emit_event(FillV1 {
@@ -270,6 +279,7 @@ fn emit_cancel(market: Pubkey, order: &Order, side: u8, reason: u8) {
 }
 
 /// Cancel one of `owner_key`'s orders (by id), or all of them when `order_id` is `None`.
+/// `reason` is a `CANCEL_REASON_*`.
 /// Returns how many were cancelled.
 pub fn cancel_orders(
     market_key: Pubkey,
@@ -278,6 +288,7 @@ pub fn cancel_orders(
     market: &Market,
     book: &mut OrderBook,
     order_id: Option<u64>,
+    reason: u8,
 ) -> Result<u32> {
     let mut cancelled = 0;
     for side in [SIDE_BID, SIDE_ASK] {
@@ -287,7 +298,7 @@ pub fn cancel_orders(
             let matches = order.maker == owner_key && order_id.is_none_or(|id| id == order.order_id);
             if matches {
                 drop_order(book, side, i, owner, market)?;
-                emit_cancel(market_key, &order, side, CANCEL_REASON_USER);
+                emit_cancel(market_key, &order, side, reason);
                 cancelled += 1;
             } else {
                 i += 1;

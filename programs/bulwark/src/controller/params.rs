@@ -47,6 +47,7 @@ pub fn validate(change: &ParamChange, clearinghouse: &Clearinghouse, market: Opt
                 clearinghouse.collateral_decimals,
             )?;
         }
+        ParamChange::SetWaterfall { params } => params.validate()?,
     }
     Ok(())
 }
@@ -82,6 +83,7 @@ pub fn apply(clearinghouse: &mut Clearinghouse, market: Option<&mut Market>, cha
                 market.params = risk.applied_to(&market.params);
             }
         }
+        ParamChange::SetWaterfall { params } => clearinghouse.waterfall = *params,
     }
 }
 

@@ -26,3 +26,35 @@ pub fn transfer_from_vault<'info>(
         amount,
     )
 }
+
+/// Settle an instruction's insurance flows as one net transfer between the two vaults:
+/// `into_insurance` (fee shares) against `out_of_insurance` (deficits paid). The accounting
+/// (`insurance_balance`) has already been updated by the caller.
+pub fn settle_insurance_flows<'info>(
+    token_program: &AccountInfo<'info>,
+    clearinghouse: &AccountLoader<'info, Clearinghouse>,
+    collateral_vault: AccountInfo<'info>,
+    insurance_vault: AccountInfo<'info>,
+    into_insurance: u64,
+    out_of_insurance: u64,
+) -> Result<()> {
+    if into_insurance > out_of_insurance {
+        transfer_from_vault(
+            token_program,
+            clearinghouse,
+            collateral_vault,
+            insurance_vault,
+            into_insurance - out_of_insurance,
+        )
+    } else if out_of_insurance > into_insurance {
+        transfer_from_vault(
+            token_program,
+            clearinghouse,
+            insurance_vault,
+            collateral_vault,
+            out_of_insurance - into_insurance,
+        )
+    } else {
+        Ok(())
+    }
+}

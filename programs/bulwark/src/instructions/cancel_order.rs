@@ -4,6 +4,7 @@ use anchor_lang::prelude::*;
 use crate::constants::MAX_PRUNES_PER_CALL;
 use crate::controller::orders;
 use crate::error::BulwarkError;
+use crate::events::CANCEL_REASON_USER;
 use crate::state::{MarginAccount, Market, OrderBook};
 
 #[derive(Accounts)]
@@ -25,7 +26,15 @@ pub fn cancel(ctx: Context<CancelOrders>, order_id: Option<u64>) -> Result<()> {
     require!(account.is_owner_or_delegate(ctx.accounts.authority.key), BulwarkError::NotOwnerOrDelegate);
     let market = ctx.accounts.market.load()?;
     let mut book = ctx.accounts.order_book.load_mut()?;
-    orders::cancel_orders(ctx.accounts.market.key(), account_key, &mut account, &market, &mut book, order_id)?;
+    orders::cancel_orders(
+        ctx.accounts.market.key(),
+        account_key,
+        &mut account,
+        &market,
+        &mut book,
+        order_id,
+        CANCEL_REASON_USER,
+    )?;
     Ok(())
 }
 

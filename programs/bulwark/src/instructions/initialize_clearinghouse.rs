@@ -5,7 +5,7 @@ use crate::constants::{CLEARINGHOUSE_SEED, COLLATERAL_VAULT_SEED, INSURANCE_VAUL
 use crate::error::BulwarkError;
 use crate::events::{emit_event, ClearinghouseInitializedV1};
 use crate::math::circuit_breaker::BreakerParams;
-use crate::state::{account_space, Clearinghouse, CollateralOracleConfig, CLEARINGHOUSE_ACTIVE};
+use crate::state::{account_space, Clearinghouse, CollateralOracleConfig, WaterfallParams, CLEARINGHOUSE_ACTIVE};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct InitializeClearinghouseArgs {
@@ -16,6 +16,7 @@ pub struct InitializeClearinghouseArgs {
     pub breaker_window_seconds: i64,
     pub breaker_max_net_outflow_bps: u32,
     pub breaker_min_outflow_allowance: u64,
+    pub waterfall: WaterfallParams,
 }
 
 #[derive(Accounts)]
@@ -71,6 +72,7 @@ pub fn handler(ctx: Context<InitializeClearinghouse>, args: InitializeClearingho
         min_outflow_allowance: args.breaker_min_outflow_allowance,
     };
     require!(breaker.is_valid(), BulwarkError::InvalidParameter);
+    args.waterfall.validate()?;
 
     let clearinghouse_key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_init()?;
@@ -83,6 +85,7 @@ pub fn handler(ctx: Context<InitializeClearinghouse>, args: InitializeClearingho
     ch.collateral_oracle = args.collateral_oracle;
     ch.withdrawal_breaker.set_params(&breaker);
     ch.timelock_seconds = args.timelock_seconds;
+    ch.waterfall = args.waterfall;
     ch.id = args.id;
     ch.status = CLEARINGHOUSE_ACTIVE;
     ch.bump = ctx.bumps.clearinghouse;

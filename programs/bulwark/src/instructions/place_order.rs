@@ -4,14 +4,16 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::controller::market::{mark_sample, update_twaps};
 use crate::controller::orders::{self, PlaceOrderArgs};
 use crate::controller::pricing::{collateral_price, health, load_market_prices, market_price, MarketPrice};
-use crate::controller::vault::transfer_from_vault;
+use crate::controller::vault::settle_insurance_flows;
+use crate::controller::waterfall::{
+    book_balance_change, book_trading_fees, cover_flat_deficit, update_liquidation_status,
+};
 use crate::error::BulwarkError;
 use crate::math::oracle::OracleTolerance;
-use crate::math::perp::insurance_share;
-use crate::math::safe::{to_u64, SafeMath};
+use crate::math::safe::SafeMath;
 use crate::state::{
-    Clearinghouse, MarginAccount, Market, OrderBook, MARKET_STATUS_ACTIVE, MARKET_STATUS_PENDING,
-    MARKET_STATUS_REDUCE_ONLY,
+    Clearinghouse, MarginAccount, Market, OrderBook, ACCOUNT_FLAG_BEING_LIQUIDATED, MARKET_STATUS_ACTIVE,
+    MARKET_STATUS_PENDING, MARKET_STATUS_REDUCE_ONLY,
 };
 
 #[derive(Accounts)]
@@ -46,7 +48,7 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
     let market_key = ctx.accounts.market.key();
     let taker_key = ctx.accounts.margin_account.key();
 
-    let insurance_amount = {
+    let (insurance_in, insurance_out) = {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;
         require!(!ch.is_paused(), BulwarkError::ClearinghousePaused);
         let mut market = ctx.accounts.market.load_mut()?;
@@ -74,6 +76,7 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
         let outcome = orders::place_order(
             market_key,
             clearinghouse_key,
+            &mut ch,
             taker_key,
             &mut taker,
             &mut market,
@@ -92,30 +95,38 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
         if !args.reduce_only {
             prices.retain(|p| p.index != market.index);
             prices.push(MarketPrice::new(&market, price));
-            require!(health(&taker, &prices)?.meets_initial(), BulwarkError::InitialMarginBreached);
+            let taker_health = health(&taker, &prices)?;
+            require!(taker_health.meets_initial(), BulwarkError::InitialMarginBreached);
+            if taker.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0 {
+                // Back above the initial requirement by its own trade: clear a stale flag.
+                update_liquidation_status(
+                    taker_key,
+                    &mut taker,
+                    &taker_health,
+                    ch.waterfall.liquidation_buffer_bps,
+                    clock.slot,
+                )?;
+            }
         }
 
-        let insurance =
-            insurance_share(outcome.net_fees, market.params.insurance_fee_share_bps).map_err(crate::math_err)?;
-        let to_pool =
-            to_u64(outcome.net_fees.safe_sub(insurance).map_err(crate::math_err)?).map_err(crate::math_err)?;
-        let insurance = to_u64(insurance).map_err(crate::math_err)?;
-        ch.fee_pool = ch.fee_pool.safe_add(to_pool).map_err(crate::math_err)?;
-        let total = (ch.total_collateral_balance as i128).safe_add(outcome.balance_change).map_err(crate::math_err)?;
-        ch.total_collateral_balance = to_u64(total).map_err(crate::math_err)?;
-        ch.insurance_balance = ch.insurance_balance.safe_add(insurance).map_err(crate::math_err)?;
-        market.total_fees = market.total_fees.safe_add(to_pool + insurance).map_err(crate::math_err)?;
-        insurance
+        let taker_balance = taker.collateral_balance;
+        let taker_payout = cover_flat_deficit(clearinghouse_key, &mut ch, taker_key, &mut taker)?;
+        let balance_change = outcome
+            .balance_change
+            .safe_add(taker.collateral_balance as i128 - taker_balance as i128)
+            .map_err(crate::math_err)?;
+        book_balance_change(&mut ch, balance_change)?;
+        let insurance = book_trading_fees(&mut ch, &mut market, outcome.net_fees)?;
+        let payouts = outcome.insurance_payout.safe_add(taker_payout).map_err(crate::math_err)?;
+        (insurance, payouts)
     };
 
-    if insurance_amount > 0 {
-        transfer_from_vault(
-            &ctx.accounts.token_program.to_account_info(),
-            &ctx.accounts.clearinghouse,
-            ctx.accounts.collateral_vault.to_account_info(),
-            ctx.accounts.insurance_vault.to_account_info(),
-            insurance_amount,
-        )?;
-    }
-    Ok(())
+    settle_insurance_flows(
+        &ctx.accounts.token_program.to_account_info(),
+        &ctx.accounts.clearinghouse,
+        ctx.accounts.collateral_vault.to_account_info(),
+        ctx.accounts.insurance_vault.to_account_info(),
+        insurance_in,
+        insurance_out,
+    )
 }

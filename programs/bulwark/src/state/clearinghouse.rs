@@ -1,5 +1,9 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::{
+    BPS_DENOMINATOR, MAX_ADL_GRACE_SLOTS, MAX_BOOK_LIQUIDATION_BAND_BPS, MAX_UNSTAKE_COOLDOWN_SECONDS,
+};
+use crate::error::BulwarkError;
 use crate::math::circuit_breaker::{BreakerParams, BreakerWindow};
 use crate::state::{CollateralOracleConfig, CollateralOracleState, PendingParamChange};
 
@@ -54,6 +58,42 @@ impl WithdrawalBreaker {
     }
 }
 
+/// Liquidation, insurance and ADL parameters of a clearinghouse (changed only by timelock).
+#[zero_copy]
+// Plain Borsh derives: see `OracleConfig`.
+#[derive(Debug, Default, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+#[borsh(crate = "anchor_lang::prelude::borsh")]
+pub struct WaterfallParams {
+    /// How long an account may stay liquidatable with nobody taking it before ADL may force
+    /// its positions out at the oracle price.
+    pub adl_grace_slots: u64,
+    /// Wait between an unstake request and the unstake; payouts in between still hit it.
+    pub insurance_unstake_cooldown_seconds: i64,
+    /// Cap on a book liquidation's crank reward, in collateral atoms.
+    pub max_book_liquidation_reward: u64,
+    /// A liquidation restores `equity >= maintenance × (1 + buffer)`.
+    pub liquidation_buffer_bps: u32,
+    /// A liquidation against the book fills only within oracle ± this band.
+    pub book_liquidation_band_bps: u32,
+    /// Share of a book liquidation's fee paid to the cranker (the rest to insurance).
+    pub book_liquidation_reward_bps: u32,
+    pub padding: [u8; 4],
+}
+const_assert_size!(WaterfallParams, 40);
+
+impl WaterfallParams {
+    pub fn validate(&self) -> Result<()> {
+        let ok = (1..=MAX_ADL_GRACE_SLOTS).contains(&self.adl_grace_slots)
+            && (0..=MAX_UNSTAKE_COOLDOWN_SECONDS).contains(&self.insurance_unstake_cooldown_seconds)
+            && self.liquidation_buffer_bps <= BPS_DENOMINATOR as u32
+            && (1..=MAX_BOOK_LIQUIDATION_BAND_BPS).contains(&self.book_liquidation_band_bps)
+            && self.book_liquidation_reward_bps <= BPS_DENOMINATOR as u32
+            && self.padding == [0; 4];
+        require!(ok, BulwarkError::InvalidParameter);
+        Ok(())
+    }
+}
+
 /// One isolated clearinghouse: a collateral, its vaults, its oracle and its risk parameters.
 /// PDA: `["clearinghouse", creator, collateral_mint, id (u16 LE)]`; it owns both vaults. The
 /// creator is in the seeds so nobody can squat the address a deployment's clients derive.
@@ -87,7 +127,10 @@ pub struct Clearinghouse {
     pub bump: u8,
     pub collateral_decimals: u8,
     pub padding: [u8; 1],
-    pub reserved: [u8; 256],
+    pub waterfall: WaterfallParams,
+    /// Deficits the insurance vault has paid, all-time.
+    pub insurance_paid_total: u64,
+    pub reserved: [u8; 208],
 }
 const_assert_size!(Clearinghouse, 1080);
 

@@ -69,9 +69,13 @@ pub struct Market {
     pub bump: u8,
     pub collateral_decimals: u8,
     pub padding: [u8; 3],
-    pub reserved: [u8; 128],
+    /// Waterfall statistics, all-time: liquidations, ADL fills and the haircuts they took.
+    pub liquidation_count: u64,
+    pub adl_fill_count: u64,
+    pub adl_haircut_total: u64,
+    pub reserved: [u8; 104],
 }
-const_assert_size!(Market, 64 + 104 + 88 + 16 + 8 * 9 + 8 + 128);
+const_assert_size!(Market, 64 + 104 + 88 + 16 + 8 * 9 + 8 + 24 + 104);
 
 impl Market {
     pub fn is_tradable(&self) -> bool {

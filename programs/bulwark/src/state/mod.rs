@@ -2,6 +2,7 @@
 //! reserved bytes for upgrades and a compile-time size assertion.
 
 pub mod clearinghouse;
+pub mod insurance_stake;
 pub mod margin_account;
 pub mod market;
 pub mod oracle_config;
@@ -10,6 +11,7 @@ pub mod param_change;
 pub mod price_feed;
 
 pub use clearinghouse::*;
+pub use insurance_stake::*;
 pub use margin_account::*;
 pub use market::*;
 pub use oracle_config::*;

@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::math::circuit_breaker::BreakerParams;
-use crate::state::{Clearinghouse, CollateralOracleConfig, Market, MarketParams};
+use crate::state::{Clearinghouse, CollateralOracleConfig, Market, MarketParams, WaterfallParams};
 
 /// A change to clearinghouse parameters. Risk-raising changes wait the timelock; risk-lowering
 /// ones apply at once (DESIGN.md §9).
@@ -28,6 +28,10 @@ pub enum ParamChange {
     SetMarketRisk {
         market_index: u16,
         risk: MarketRisk,
+    },
+    /// Liquidation, insurance and ADL parameters.
+    SetWaterfall {
+        params: WaterfallParams,
     },
 }
 
@@ -105,6 +109,9 @@ impl ParamChange {
             ParamChange::SetMarketRisk { risk, .. } => {
                 market.is_none_or(|m| !risk.is_at_least_as_strict_as(&MarketRisk::of(&m.params)))
             }
+            // Every knob here cuts both ways (a shorter cooldown lets stakers leave ahead of a
+            // payout, a shorter grace forces positions out sooner): always timelocked.
+            ParamChange::SetWaterfall { .. } => true,
         }
     }
 
@@ -117,6 +124,7 @@ impl ParamChange {
             ParamChange::SetWithdrawalBreaker { .. } => 4,
             ParamChange::SetCollateralOracle { .. } => 5,
             ParamChange::SetMarketRisk { .. } => 6,
+            ParamChange::SetWaterfall { .. } => 7,
         }
     }
 }

@@ -1,0 +1,131 @@
+//! The parts of the waterfall every closing path shares: liquidation flags, bankruptcy cover
+//! from the insurance vault, and the rule that no account is left flat with a debt.
+
+use anchor_lang::prelude::*;
+
+use crate::error::BulwarkError;
+use crate::events::{emit_event, InsurancePayoutV1, LiquidationStatusV1};
+use crate::math::liquidation::is_liquidatable;
+use crate::math::margin::Health;
+use crate::math::perp::insurance_share;
+use crate::math::safe::{to_i64, to_u64, SafeMath};
+use crate::state::{Clearinghouse, MarginAccount, Market, ACCOUNT_FLAG_BANKRUPT, ACCOUNT_FLAG_BEING_LIQUIDATED};
+
+/// No base in any market (a slot may still carry a debt or resting orders).
+pub fn is_flat(account: &MarginAccount) -> bool {
+    account.positions.iter().all(|p| p.base_lots == 0)
+}
+
+/// Re-derive the liquidation flags from `health`: being-liquidated while liquidatable (it
+/// stays on until the account is back above the buffer), bankrupt while equity is negative,
+/// and the slot the account was first seen liquidatable (the ADL grace clock). Returns whether
+/// anything changed.
+pub fn update_liquidation_status(
+    key: Pubkey,
+    account: &mut MarginAccount,
+    health: &Health,
+    buffer_bps: u32,
+    slot: u64,
+) -> Result<bool> {
+    let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
+    let liquidatable = is_liquidatable(health, flagged, buffer_bps).map_err(crate::math_err)?;
+    let mut flags = account.status_flags & !(ACCOUNT_FLAG_BEING_LIQUIDATED | ACCOUNT_FLAG_BANKRUPT);
+    if liquidatable {
+        flags |= ACCOUNT_FLAG_BEING_LIQUIDATED;
+    }
+    if health.equity < 0 {
+        flags |= ACCOUNT_FLAG_BANKRUPT;
+    }
+    let since = match (liquidatable, account.liquidatable_since_slot) {
+        (false, _) => 0,
+        (true, 0) => slot,
+        (true, since) => since,
+    };
+    let changed = flags != account.status_flags || since != account.liquidatable_since_slot;
+    account.status_flags = flags;
+    account.liquidatable_since_slot = since;
+    if changed {
+        emit_event(LiquidationStatusV1 {
+            margin_account: key,
+            status_flags: flags,
+            liquidatable_since_slot: since,
+            equity: to_i64(health.equity).map_err(crate::math_err)?,
+            maintenance_requirement: to_i64(health.maintenance_requirement).map_err(crate::math_err)?,
+        });
+    }
+    Ok(changed)
+}
+
+/// Refuse a liquidation that would leave a deficit the insurance vault cannot pay: that account
+/// belongs to ADL.
+pub fn require_coverable(clearinghouse: &Clearinghouse, health: &Health) -> Result<()> {
+    if health.equity < 0 {
+        require!(
+            health.equity.unsigned_abs() <= clearinghouse.insurance_balance as u128,
+            BulwarkError::InsufficientInsurance
+        );
+    }
+    Ok(())
+}
+
+/// If `account` is flat, settle its debts: first from its own balance, then from the insurance
+/// vault, so it ends at zero. Errors when insurance cannot pay (the caller's instruction then
+/// fails; the account stays with its position for ADL). Returns what insurance pays, which the
+/// caller moves from the insurance vault into the collateral vault. The caller also books the
+/// change of the account's balance in `total_collateral_balance`.
+pub fn cover_flat_deficit(
+    clearinghouse_key: Pubkey,
+    clearinghouse: &mut Clearinghouse,
+    key: Pubkey,
+    account: &mut MarginAccount,
+) -> Result<u64> {
+    if !is_flat(account) {
+        return Ok(0);
+    }
+    let mut payout: u64 = 0;
+    for i in 0..account.positions.len() {
+        let debt = account.positions[i].quote_entry;
+        if debt >= 0 {
+            continue;
+        }
+        let owed = debt.unsigned_abs();
+        let from_balance = owed.min(account.collateral_balance);
+        account.collateral_balance -= from_balance;
+        payout = payout.safe_add(owed - from_balance).map_err(crate::math_err)?;
+        account.positions[i].quote_entry = 0;
+    }
+    if payout == 0 {
+        return Ok(0);
+    }
+    require!(payout <= clearinghouse.insurance_balance, BulwarkError::InsufficientInsurance);
+    clearinghouse.insurance_balance -= payout;
+    clearinghouse.insurance_paid_total =
+        clearinghouse.insurance_paid_total.safe_add(payout).map_err(crate::math_err)?;
+    account.status_flags &= !ACCOUNT_FLAG_BANKRUPT;
+    emit_event(InsurancePayoutV1 {
+        clearinghouse: clearinghouse_key,
+        margin_account: key,
+        amount: payout,
+        insurance_balance_after: clearinghouse.insurance_balance,
+    });
+    Ok(payout)
+}
+
+/// Add the net change of the touched accounts' balances to the clearinghouse total.
+pub fn book_balance_change(clearinghouse: &mut Clearinghouse, change: i128) -> Result<()> {
+    let total = (clearinghouse.total_collateral_balance as i128).safe_add(change).map_err(crate::math_err)?;
+    clearinghouse.total_collateral_balance = to_u64(total).map_err(crate::math_err)?;
+    Ok(())
+}
+
+/// Book net trading fees: the market's insurance share to the insurance accounting, the rest to
+/// the fee pool. Returns the insurance share, which the caller moves to the insurance vault.
+pub fn book_trading_fees(clearinghouse: &mut Clearinghouse, market: &mut Market, net_fees: i128) -> Result<u64> {
+    let insurance = insurance_share(net_fees, market.params.insurance_fee_share_bps).map_err(crate::math_err)?;
+    let to_pool = to_u64(net_fees.safe_sub(insurance).map_err(crate::math_err)?).map_err(crate::math_err)?;
+    let insurance = to_u64(insurance).map_err(crate::math_err)?;
+    clearinghouse.fee_pool = clearinghouse.fee_pool.safe_add(to_pool).map_err(crate::math_err)?;
+    clearinghouse.insurance_balance = clearinghouse.insurance_balance.safe_add(insurance).map_err(crate::math_err)?;
+    market.total_fees = market.total_fees.safe_add(to_pool + insurance).map_err(crate::math_err)?;
+    Ok(insurance)
+}

@@ -1,0 +1,226 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Token, TokenAccount};
+
+use crate::constants::MAX_ADL_COUNTERPARTIES;
+use crate::controller::market::record_open_interest;
+use crate::controller::orders::cancel_orders;
+use crate::controller::position::{fill_account, find_position, settle_funding};
+use crate::controller::pricing::{collateral_price, health, load_market_prices, market_price, perp_spec, MarketPrice};
+use crate::controller::vault::settle_insurance_flows;
+use crate::controller::waterfall::{book_balance_change, cover_flat_deficit, update_liquidation_status};
+use crate::error::BulwarkError;
+use crate::events::{emit_event, AdlCounterpartySkippedV1, AdlFillV1, CANCEL_REASON_LIQUIDATION};
+use crate::math::adl::{adl_score, haircut_for_fill, shortfall};
+use crate::math::liquidation::marginal_close_value;
+use crate::math::oracle::OracleTolerance;
+use crate::math::perp::base_value;
+use crate::math::safe::{to_u64, SafeMath};
+use crate::state::{
+    Clearinghouse, MarginAccount, Market, OrderBook, MARKET_STATUS_ACTIVE, MARKET_STATUS_REDUCE_ONLY,
+    MARKET_STATUS_SETTLING,
+};
+
+#[derive(Accounts)]
+pub struct AutoDeleverage<'info> {
+    #[account(mut)]
+    pub clearinghouse: AccountLoader<'info, Clearinghouse>,
+    #[account(mut, has_one = clearinghouse @ BulwarkError::MarketMismatch, has_one = order_book @ BulwarkError::MarketMismatch)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut)]
+    pub order_book: AccountLoader<'info, OrderBook>,
+    /// CHECK: must be the market's configured feed; checked by the oracle reader.
+    pub oracle: UncheckedAccount<'info>,
+    /// The account whose position is closed.
+    #[account(mut, has_one = clearinghouse @ BulwarkError::ClearinghouseMismatch)]
+    pub target: AccountLoader<'info, MarginAccount>,
+    #[account(mut, address = clearinghouse.load()?.collateral_vault @ BulwarkError::VaultMismatch)]
+    pub collateral_vault: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = clearinghouse.load()?.insurance_vault @ BulwarkError::VaultMismatch)]
+    pub insurance_vault: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+    // remaining_accounts: (market, oracle) pairs for every other market the target or a
+    // counterparty holds, then the counterparties' margin accounts in non-increasing ADL score.
+}
+
+/// Why the target may be deleveraged.
+fn check_eligibility(
+    equity: i128,
+    meets_maintenance: bool,
+    insurance_balance: u64,
+    liquidatable_since_slot: u64,
+    grace_slots: u64,
+    slot: u64,
+) -> Result<()> {
+    require!(!meets_maintenance, BulwarkError::AdlTargetHealthy);
+    if shortfall(equity, insurance_balance).uncovered > 0 {
+        return Ok(()); // bankrupt and insurance is short
+    }
+    let forced_out = liquidatable_since_slot != 0 && slot.saturating_sub(liquidatable_since_slot) >= grace_slots;
+    if forced_out {
+        return Ok(()); // liquidatable for the whole grace period with nobody taking it
+    }
+    if equity < 0 {
+        return err!(BulwarkError::InsuranceCanCover);
+    }
+    err!(BulwarkError::AdlGraceNotElapsed)
+}
+
+/// Permissionless auto-deleveraging (DESIGN.md §7.3). Closes up to `max_base_lots` (0: all)
+/// of the target's position against the counterparties passed, at the oracle price moved
+/// against them by exactly the deficit insurance cannot pay, `P ± U/q`. The program recomputes
+/// every counterparty's score and requires them eligible and in non-increasing order; one that
+/// cannot pay its haircut without going below zero equity is skipped. Call again until flat.
+/// Compute estimate: ~30k CU + ~15k per counterparty (≤ 6) + ~4k per market valued + one token
+/// CPI when insurance pays.
+pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots: u64) -> Result<()> {
+    let clock = Clock::get()?;
+    let clearinghouse_key = ctx.accounts.clearinghouse.key();
+    let market_key = ctx.accounts.market.key();
+    let target_key = ctx.accounts.target.key();
+
+    let payout = {
+        let mut ch = ctx.accounts.clearinghouse.load_mut()?;
+        require!(!ch.is_paused(), BulwarkError::ClearinghousePaused);
+        let mut market = ctx.accounts.market.load_mut()?;
+        require!(
+            matches!(market.status, MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY | MARKET_STATUS_SETTLING),
+            BulwarkError::MarketNotTradable
+        );
+        let mut target = ctx.accounts.target.load_mut()?;
+
+        let tolerance = OracleTolerance::STRICT;
+        let collateral_usd = collateral_price(&ch, &clock)?;
+        let price = market_price(&market, &ctx.accounts.oracle, collateral_usd, &clock, tolerance)?;
+        let (mut prices, used) =
+            load_market_prices(ctx.remaining_accounts, &clearinghouse_key, collateral_usd, &clock, tolerance)?;
+        prices.retain(|p| p.index != market.index);
+        prices.push(MarketPrice::new(&market, price));
+        let counterparties = &ctx.remaining_accounts[used..];
+        require!(counterparties.len() <= MAX_ADL_COUNTERPARTIES, BulwarkError::TooManyAdlCounterparties);
+
+        let target_slot = find_position(&target, market.index).ok_or(BulwarkError::NoPositionInMarket)?;
+        let target_lots = target.positions[target_slot].base_lots;
+        require!(target_lots != 0, BulwarkError::NoPositionInMarket);
+        settle_funding(&mut target, target_slot, &market)?;
+        let target_health = health(&target, &prices)?;
+        check_eligibility(
+            target_health.equity,
+            target_health.meets_maintenance(),
+            ch.insurance_balance,
+            target.liquidatable_since_slot,
+            ch.waterfall.adl_grace_slots,
+            clock.slot,
+        )?;
+        {
+            let mut book = ctx.accounts.order_book.load_mut()?;
+            cancel_orders(market_key, target_key, &mut target, &market, &mut book, None, CANCEL_REASON_LIQUIDATION)?;
+        }
+
+        let spec = perp_spec(&market);
+        let split = shortfall(target_health.equity, ch.insurance_balance);
+        let target_is_long = target_lots > 0;
+        let mut remaining_lots = target_lots.unsigned_abs();
+        let mut uncovered_left = split.uncovered;
+        let mut to_fill = if max_base_lots == 0 { remaining_lots } else { max_base_lots.min(remaining_lots) };
+        let mut balance_change: i128 = -(target.collateral_balance as i128);
+        let mut previous_score = u128::MAX;
+        let mut filled_any = false;
+
+        for (i, info) in counterparties.iter().enumerate() {
+            require_keys_neq!(*info.key, target_key, BulwarkError::DuplicateAccount);
+            require!(counterparties[..i].iter().all(|o| o.key != info.key), BulwarkError::DuplicateAccount);
+            let loader = AccountLoader::<MarginAccount>::try_from(info)?;
+            let mut counterparty = loader.load_mut()?;
+            require_keys_eq!(counterparty.clearinghouse, clearinghouse_key, BulwarkError::ClearinghouseMismatch);
+            let slot = find_position(&counterparty, market.index).ok_or(BulwarkError::AdlCounterpartyNoPosition)?;
+            let lots = counterparty.positions[slot].base_lots;
+            require!(lots != 0, BulwarkError::AdlCounterpartyNoPosition);
+            require!((lots > 0) != target_is_long, BulwarkError::AdlCounterpartySameSide);
+            settle_funding(&mut counterparty, slot, &market)?;
+
+            // Score exactly as the keeper does: PnL% of this position × the account's leverage.
+            let position = counterparty.positions[slot];
+            let value = base_value(lots, price, &spec).map_err(crate::math_err)?;
+            let upnl = value.safe_add(position.quote_entry as i128).map_err(crate::math_err)?;
+            require!(upnl > 0, BulwarkError::AdlCounterpartyNotInProfit);
+            let counterparty_health = health(&counterparty, &prices)?;
+            let score = adl_score(upnl, position.quote_entry as i128, value.abs(), counterparty_health.equity);
+            require!(score <= previous_score, BulwarkError::AdlCounterpartyOutOfOrder);
+            previous_score = score;
+            if to_fill == 0 {
+                continue; // checked, but the needed size is already filled
+            }
+
+            let n = to_fill.min(lots.unsigned_abs());
+            let haircut = haircut_for_fill(uncovered_left, n, remaining_lots).map_err(crate::math_err)?;
+            let oracle_quote = marginal_close_value(target_lots.signum() * remaining_lots as i64, n, price, &spec)
+                .map_err(crate::math_err)? as u128;
+            // A long target sells above the oracle value, a short one buys below it.
+            let quote = if target_is_long {
+                oracle_quote.safe_add(haircut).map_err(crate::math_err)?
+            } else {
+                oracle_quote.safe_sub(haircut).map_err(crate::math_err)?
+            };
+            let quote = to_u64(quote as i128).map_err(crate::math_err)?;
+            let counterparty_fill = if target_is_long { n as i64 } else { -(n as i64) };
+
+            // Its equity after paying: value change of its position at the oracle minus cash.
+            let value_after = base_value(lots + counterparty_fill, price, &spec).map_err(crate::math_err)?;
+            let cash = if counterparty_fill > 0 { -(quote as i128) } else { quote as i128 };
+            let equity_after = counterparty_health.equity + (value_after - value) + cash;
+            if equity_after < 0 {
+                emit_event(AdlCounterpartySkippedV1 { target: target_key, counterparty: *info.key, score });
+                continue;
+            }
+
+            let balance_before = counterparty.collateral_balance as i128;
+            let target_fill = fill_account(&mut target, target_slot, -counterparty_fill, quote, 0)?;
+            let their_fill = fill_account(&mut counterparty, slot, counterparty_fill, quote, 0)?;
+            record_open_interest(&mut market, target_fill.base_lots_before, target_fill.base_lots_after)?;
+            record_open_interest(&mut market, their_fill.base_lots_before, their_fill.base_lots_after)?;
+            counterparty.last_active_slot = clock.slot;
+            balance_change += counterparty.collateral_balance as i128 - balance_before;
+
+            uncovered_left -= haircut;
+            remaining_lots -= n;
+            to_fill -= n;
+            filled_any = true;
+            let haircut = to_u64(haircut as i128).map_err(crate::math_err)?;
+            market.adl_fill_count = market.adl_fill_count.safe_add(1).map_err(crate::math_err)?;
+            market.adl_haircut_total = market.adl_haircut_total.safe_add(haircut).map_err(crate::math_err)?;
+            emit_event(AdlFillV1 {
+                clearinghouse: clearinghouse_key,
+                market: market_key,
+                target: target_key,
+                counterparty: *info.key,
+                base_lots: -counterparty_fill,
+                oracle_price: price,
+                quote,
+                haircut,
+                score,
+                deficit: to_u64(split.deficit as i128).map_err(crate::math_err)?,
+                insurance_pays: to_u64(split.insurance_pays as i128).map_err(crate::math_err)?,
+                uncovered: to_u64(split.uncovered as i128).map_err(crate::math_err)?,
+            });
+        }
+        require!(filled_any, BulwarkError::AdlNoFill);
+
+        let payout = cover_flat_deficit(clearinghouse_key, &mut ch, target_key, &mut target)?;
+        balance_change += target.collateral_balance as i128;
+        book_balance_change(&mut ch, balance_change)?;
+        let after = health(&target, &prices)?;
+        let buffer = ch.waterfall.liquidation_buffer_bps;
+        update_liquidation_status(target_key, &mut target, &after, buffer, clock.slot)?;
+        target.last_active_slot = clock.slot;
+        payout
+    };
+
+    settle_insurance_flows(
+        &ctx.accounts.token_program.to_account_info(),
+        &ctx.accounts.clearinghouse,
+        ctx.accounts.collateral_vault.to_account_info(),
+        ctx.accounts.insurance_vault.to_account_info(),
+        0,
+        payout,
+    )
+}

@@ -1,0 +1,43 @@
+use anchor_lang::prelude::*;
+
+use crate::controller::pricing::{collateral_price, health, load_market_prices};
+use crate::controller::waterfall::update_liquidation_status;
+use crate::error::BulwarkError;
+use crate::math::oracle::OracleTolerance;
+use crate::state::{Clearinghouse, MarginAccount};
+
+#[derive(Accounts)]
+pub struct UpdateLiquidationStatus<'info> {
+    pub clearinghouse: AccountLoader<'info, Clearinghouse>,
+    #[account(mut, has_one = clearinghouse @ BulwarkError::ClearinghouseMismatch)]
+    pub margin_account: AccountLoader<'info, MarginAccount>,
+    // remaining_accounts: (market, oracle) pairs for every market the account holds.
+}
+
+/// Permissionless: re-derive an account's liquidation flags at the current prices. Starts the
+/// ADL grace clock for an account nobody liquidates, and clears a stale flag once the account
+/// is back above the buffer. Fails with `LiquidationStatusUnchanged` when nothing changes.
+/// Compute estimate: ~8k CU + ~4k per market valued.
+pub fn handler<'info>(ctx: Context<'info, UpdateLiquidationStatus<'info>>) -> Result<()> {
+    let clock = Clock::get()?;
+    let ch = ctx.accounts.clearinghouse.load()?;
+    let collateral_usd = collateral_price(&ch, &clock)?;
+    let (prices, _) = load_market_prices(
+        ctx.remaining_accounts,
+        &ctx.accounts.clearinghouse.key(),
+        collateral_usd,
+        &clock,
+        OracleTolerance::STRICT,
+    )?;
+    let mut account = ctx.accounts.margin_account.load_mut()?;
+    let account_health = health(&account, &prices)?;
+    let changed = update_liquidation_status(
+        ctx.accounts.margin_account.key(),
+        &mut account,
+        &account_health,
+        ch.waterfall.liquidation_buffer_bps,
+        clock.slot,
+    )?;
+    require!(changed, BulwarkError::LiquidationStatusUnchanged);
+    Ok(())
+}

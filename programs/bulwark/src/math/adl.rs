@@ -1,0 +1,132 @@
+//! Auto-deleveraging math (DESIGN.md §7.3): who pays first, and exactly how much.
+//!
+//! The target's position is closed against profitable opposite positions at `P ± U/q`, where
+//! `U` is the deficit the insurance vault cannot pay. Haircuts are handed out fill by fill with
+//! `haircut_for_fill`, which always leaves the rest of `U` for the rest of the position, so the
+//! haircuts of a complete close sum to `U` to the atom.
+
+use crate::math::safe::{MathResult, SafeMath};
+
+/// Fixed-point scale of ADL scores (and of the PnL and leverage factors inside them).
+pub const ADL_SCORE_PRECISION: u128 = 1_000_000;
+
+/// A counterparty's priority: `PnL% × effective leverage`, with `PnL% = upnl / |entry|` and
+/// `leverage = notional / equity`, each scaled by `ADL_SCORE_PRECISION` and rounded down.
+/// Zero for a position not in profit or an account without positive equity; saturates rather
+/// than fails on absurd magnitudes (ties are allowed in the ranking).
+pub fn adl_score(unrealized_pnl: i128, entry_notional: i128, notional: i128, equity: i128) -> u128 {
+    if unrealized_pnl <= 0 || equity <= 0 {
+        return 0;
+    }
+    let entry = entry_notional.unsigned_abs().max(1);
+    let pnl_fraction = (unrealized_pnl as u128).saturating_mul(ADL_SCORE_PRECISION) / entry;
+    let leverage = notional.unsigned_abs().saturating_mul(ADL_SCORE_PRECISION) / equity as u128;
+    pnl_fraction.checked_mul(leverage).map_or(u128::MAX, |v| v / ADL_SCORE_PRECISION)
+}
+
+/// What the insurance vault pays of a deficit, and what is left for ADL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Shortfall {
+    pub deficit: u128,
+    pub insurance_pays: u128,
+    /// `U = deficit − insurance_pays`: the total haircut ADL hands to counterparties.
+    pub uncovered: u128,
+}
+
+/// Split the deficit of an account with `equity` between insurance and ADL.
+pub fn shortfall(equity: i128, insurance_balance: u64) -> Shortfall {
+    let deficit = if equity < 0 { equity.unsigned_abs() } else { 0 };
+    let insurance_pays = deficit.min(insurance_balance as u128);
+    Shortfall { deficit, insurance_pays, uncovered: deficit - insurance_pays }
+}
+
+/// The haircut for closing `fill_lots` of the target's `remaining_lots`, given `uncovered`
+/// still to hand out: `U·n/q` rounded down, and all of what is left on the final fill.
+pub fn haircut_for_fill(uncovered: u128, fill_lots: u64, remaining_lots: u64) -> MathResult<u128> {
+    if fill_lots >= remaining_lots {
+        return Ok(uncovered);
+    }
+    uncovered.safe_mul(fill_lots as u128)?.safe_div(remaining_lots as u128)
+}
+
+/// The ADL close price of the whole position for display and the SDK: `P ± U/q` in collateral
+/// atoms per lot relative to the oracle value (`oracle_value` = the position's value at P).
+/// Against shorts (a long target) the price rises; against longs it falls.
+pub fn adl_close_value(oracle_value: u128, uncovered: u128, target_is_long: bool) -> u128 {
+    if target_is_long {
+        oracle_value.saturating_add(uncovered)
+    } else {
+        oracle_value.saturating_sub(uncovered)
+    }
+}
+
+/// Quintile (1 = least exposed … 5 = first in line) of `score` within `sorted_scores`
+/// (non-increasing), for "ADL lights" in clients.
+pub fn adl_quintile(score: u128, sorted_scores: &[u128]) -> u8 {
+    if sorted_scores.is_empty() || score == 0 {
+        return 0;
+    }
+    let ahead = sorted_scores.iter().filter(|s| **s > score).count();
+    let rank_fraction = ahead * 5 / sorted_scores.len();
+    (5 - rank_fraction.min(4)) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_is_pnl_fraction_times_leverage() {
+        // +20% on a 1,000 entry, notional 1,200 on 400 equity: 0.2 × 3 = 0.6.
+        assert_eq!(adl_score(200, 1_000, 1_200, 400), 600_000);
+        // Same PnL at 1.2x leverage ranks far lower.
+        assert_eq!(adl_score(200, 1_000, 1_200, 1_000), 240_000);
+        assert_eq!(adl_score(0, 1_000, 1_200, 400), 0, "not in profit");
+        assert_eq!(adl_score(-5, 1_000, 1_200, 400), 0);
+        assert_eq!(adl_score(200, 1_000, 1_200, 0), 0, "no equity");
+        assert_eq!(adl_score(i128::MAX, 1, i128::MAX, 1), u128::MAX, "saturates, never fails");
+    }
+
+    #[test]
+    fn shortfall_splits_deficit() {
+        assert_eq!(shortfall(-1_000, 300), Shortfall { deficit: 1_000, insurance_pays: 300, uncovered: 700 });
+        assert_eq!(shortfall(-1_000, 5_000), Shortfall { deficit: 1_000, insurance_pays: 1_000, uncovered: 0 });
+        assert_eq!(shortfall(50, 0), Shortfall::default());
+    }
+
+    #[test]
+    fn haircuts_sum_to_the_uncovered_shortfall_exactly() {
+        for (uncovered, fills) in [(700u128, vec![3u64, 3, 4]), (1u128, vec![1, 1, 1]), (999_999, vec![7, 1, 13, 2])] {
+            let mut remaining: u64 = fills.iter().sum();
+            let mut left = uncovered;
+            let mut total = 0;
+            for n in fills {
+                let h = haircut_for_fill(left, n, remaining).unwrap();
+                assert!(h <= left);
+                left -= h;
+                remaining -= n;
+                total += h;
+            }
+            assert_eq!(total, uncovered);
+            assert_eq!(left, 0);
+        }
+        // Rounded down on a partial fill: 700·3/10 = 210, 1·1/3 = 0.
+        assert_eq!(haircut_for_fill(700, 3, 10).unwrap(), 210);
+        assert_eq!(haircut_for_fill(1, 1, 3).unwrap(), 0);
+    }
+
+    #[test]
+    fn close_value_moves_against_counterparties() {
+        assert_eq!(adl_close_value(10_000, 700, true), 10_700);
+        assert_eq!(adl_close_value(10_000, 700, false), 9_300);
+    }
+
+    #[test]
+    fn quintiles() {
+        let scores = [900, 800, 700, 600, 500, 400, 300, 200, 100, 50];
+        assert_eq!(adl_quintile(900, &scores), 5);
+        assert_eq!(adl_quintile(700, &scores), 4);
+        assert_eq!(adl_quintile(50, &scores), 1);
+        assert_eq!(adl_quintile(0, &scores), 0);
+    }
+}

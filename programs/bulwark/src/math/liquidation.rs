@@ -1,0 +1,195 @@
+//! Liquidation sizing and pricing (DESIGN.md §7.1): when an account may be liquidated, how many
+//! lots restore it to maintenance plus a buffer, what the fee is and how it is split, and the
+//! price band a liquidation against the book may fill within.
+
+use crate::constants::BPS_DENOMINATOR;
+use crate::math::margin::Health;
+use crate::math::perp::{base_value, PerpSpec};
+use crate::math::safe::{to_u64, MathError, MathResult, SafeMath};
+
+const BPS: i128 = BPS_DENOMINATOR as i128;
+
+/// `equity >= maintenance × (1 + buffer)`: the level a liquidation restores.
+pub fn meets_buffer(health: &Health, buffer_bps: u32) -> MathResult<bool> {
+    let target = health.maintenance_requirement.safe_mul(BPS.safe_add(buffer_bps as i128)?)?;
+    Ok(health.equity.safe_mul(BPS)? >= target)
+}
+
+/// Liquidatable: below maintenance, or already being liquidated and not yet back above the
+/// buffer (so a liquidation in progress is not stopped by a tick of recovery).
+pub fn is_liquidatable(health: &Health, being_liquidated: bool, buffer_bps: u32) -> MathResult<bool> {
+    Ok(!health.meets_maintenance() || (being_liquidated && !meets_buffer(health, buffer_bps)?))
+}
+
+/// Collateral atoms a close of `close_lots` out of `base_lots` moves at `price`:
+/// `|value(q) − value(q − close)|`. Using the marginal value (not `value(close)`) makes the
+/// closer's equity move by exactly the cash it is paid over the oracle, with no rounding slip.
+pub fn marginal_close_value(base_lots: i64, close_lots: u64, price: i64, spec: &PerpSpec) -> MathResult<u64> {
+    let close = i64::try_from(close_lots).map_err(|_| MathError::overflow())?;
+    if close > base_lots.checked_abs().ok_or_else(MathError::overflow)? {
+        return Err(MathError::overflow());
+    }
+    let after = if base_lots > 0 { base_lots - close } else { base_lots + close };
+    let delta = base_value(base_lots, price, spec)?.safe_sub(base_value(after, price, spec)?)?;
+    to_u64(delta.abs())
+}
+
+/// Lots to close so that, after paying the liquidation fee, equity is back at maintenance plus
+/// the buffer. Closing `x` of `q` lots worth `notional` (at the oracle) lowers equity by the
+/// fee `f·x·N/q` and the requirement by at least `m·x·N/q` (the base maintenance ratio; a size
+/// premium only lowers it further), so it suffices that
+/// `x ≥ BPS·q·((BPS+b)·M − BPS·E) / (N·((BPS+b)·m − BPS·f))`, rounded up, capped at `q`.
+/// Returns 0 when the account already meets the buffer.
+pub fn liquidation_lots(
+    health: &Health,
+    buffer_bps: u32,
+    position_lots: u64,
+    position_notional: i128,
+    maintenance_margin_bps: u32,
+    liquidation_fee_bps: u32,
+) -> MathResult<u64> {
+    let scaled_buffer = BPS.safe_add(buffer_bps as i128)?;
+    let shortfall = health.maintenance_requirement.safe_mul(scaled_buffer)?.safe_sub(health.equity.safe_mul(BPS)?)?;
+    if shortfall <= 0 || position_lots == 0 {
+        return Ok(0);
+    }
+    let per_unit =
+        scaled_buffer.safe_mul(maintenance_margin_bps as i128)?.safe_sub(BPS.safe_mul(liquidation_fee_bps as i128)?)?;
+    if per_unit <= 0 || position_notional <= 0 {
+        return Ok(position_lots);
+    }
+    let lots = BPS
+        .safe_mul(position_lots as i128)?
+        .safe_mul(shortfall)?
+        .safe_div_ceil(position_notional.safe_mul(per_unit)?)?;
+    Ok(lots.min(position_lots as i128) as u64)
+}
+
+/// The liquidation fee on `notional`, rounded up (the liquidated account owes it).
+pub fn liquidation_fee(notional: u64, fee_bps: u32) -> MathResult<u64> {
+    to_u64((notional as i128).safe_mul(fee_bps as i128)?.safe_div_ceil(BPS)?)
+}
+
+/// How a liquidation fee is shared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeeSplit {
+    /// To the liquidator (takeover) or the cranker (book liquidation).
+    pub liquidator: u64,
+    pub insurance: u64,
+}
+
+/// Takeover: the insurance vault takes `insurance_share_bps` (rounded down), the liquidator
+/// the rest, as its discount on the position it takes on.
+pub fn split_takeover_fee(fee: u64, insurance_share_bps: u32) -> MathResult<FeeSplit> {
+    let insurance = to_u64((fee as i128).safe_mul(insurance_share_bps as i128)?.safe_div_floor(BPS)?)?;
+    Ok(FeeSplit { liquidator: fee - insurance, insurance })
+}
+
+/// Book liquidation: the cranker takes no risk, so it gets a bounded reward
+/// (`reward_bps` of the fee, at most `max_reward`), the insurance vault the rest.
+pub fn split_book_fee(fee: u64, reward_bps: u32, max_reward: u64) -> MathResult<FeeSplit> {
+    let reward = to_u64((fee as i128).safe_mul(reward_bps as i128)?.safe_div_floor(BPS)?)?.min(max_reward);
+    Ok(FeeSplit { liquidator: reward, insurance: fee - reward })
+}
+
+/// The worst price, in ticks, a liquidation against the book accepts: `band_bps` through the
+/// oracle price, rounded toward the oracle (a seller's floor rounds up, a buyer's cap down).
+pub fn band_limit_ticks(oracle_price: i64, tick_size: u64, band_bps: u32, selling: bool) -> MathResult<u64> {
+    let tick = tick_size as i128;
+    let ticks = if selling {
+        (oracle_price as i128).safe_mul(BPS.safe_sub(band_bps as i128)?)?.safe_div_ceil(BPS.safe_mul(tick)?)?
+    } else {
+        (oracle_price as i128).safe_mul(BPS.safe_add(band_bps as i128)?)?.safe_div_floor(BPS.safe_mul(tick)?)?
+    };
+    to_u64(ticks.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::math::margin::account_health;
+    use crate::math::perp::value_position;
+
+    /// 1 lot = 1 unit, $1 tick, 1,000,000 atoms per lot per tick; IMR 10%, MMR 5%.
+    const SPEC: PerpSpec = PerpSpec {
+        tick_size: 1_000_000,
+        quote_per_lot_tick: 1_000_000,
+        initial_margin_bps: 1_000,
+        maintenance_margin_bps: 500,
+        size_premium_bps: 0,
+        size_premium_unit_lots: 0,
+    };
+
+    fn health_at(balance: u64, lots: i64, quote: i64, price: i64) -> Health {
+        let v = value_position(lots, quote, 0, 0, 0, price, &SPEC).unwrap();
+        account_health(balance, &[v]).unwrap()
+    }
+
+    #[test]
+    fn buffer_and_liquidatable() {
+        let h = Health { equity: 105, initial_requirement: 0, maintenance_requirement: 100 };
+        assert!(meets_buffer(&h, 500).unwrap());
+        assert!(!meets_buffer(&h, 501).unwrap());
+        assert!(!is_liquidatable(&h, true, 500).unwrap());
+        assert!(is_liquidatable(&h, true, 600).unwrap(), "flagged and under the buffer");
+        assert!(!is_liquidatable(&h, false, 600).unwrap(), "unflagged above maintenance");
+        assert!(is_liquidatable(&Health { equity: 99, ..h }, false, 0).unwrap());
+    }
+
+    #[test]
+    fn liquidation_restores_the_buffer_with_the_fewest_lots() {
+        // 100 long bought at $100 (10,000 USD), 950 USD balance; oracle $95: equity 450 USD,
+        // maintenance 475 USD. Fee 2.5%, buffer 10%.
+        let (balance, quote, price) = (950_000_000u64, -10_000_000_000i64, 95_000_000i64);
+        let h = health_at(balance, 100, quote, price);
+        assert_eq!((h.equity, h.maintenance_requirement), (450_000_000, 475_000_000));
+        let lots = liquidation_lots(&h, 1_000, 100, 9_500_000_000, 500, 250).unwrap();
+        // x ≥ 10,000·100·(11,000·475 − 10,000·450)/(9,500·(11,000·500 − 10,000·250)) = 25.4 → 26.
+        assert_eq!(lots, 26);
+        let after = |x: i64| {
+            let value = marginal_close_value(100, x as u64, price, &SPEC).unwrap();
+            let fee = liquidation_fee(value, 250).unwrap();
+            // Closing at the oracle realises x·(95 − 100); the fee comes off the balance.
+            let realised = value as i128 - (x as i128 * 100_000_000);
+            let balance = (balance as i128 + realised - fee as i128) as u64;
+            health_at(balance, 100 - x, quote / 100 * (100 - x), price)
+        };
+        assert!(meets_buffer(&after(26), 1_000).unwrap());
+        assert!(!meets_buffer(&after(25), 1_000).unwrap(), "one lot fewer is not enough");
+        // Healthy: nothing to do. Hopeless: the whole position.
+        assert_eq!(liquidation_lots(&health_at(5_000_000_000, 100, quote, price), 1_000, 100, 1, 500, 250).unwrap(), 0);
+        let bankrupt = Health { equity: -5, initial_requirement: 0, maintenance_requirement: 475_000_000 };
+        assert_eq!(liquidation_lots(&bankrupt, 1_000, 100, 9_500_000_000, 500, 250).unwrap(), 100);
+    }
+
+    #[test]
+    fn marginal_value_telescopes() {
+        let spec = PerpSpec { tick_size: 3, quote_per_lot_tick: 1, ..SPEC };
+        // value(q) = floor(q·p/3); closing in pieces adds up to the whole.
+        let (q, p) = (10i64, 7i64);
+        let whole = marginal_close_value(q, 10, p, &spec).unwrap();
+        let parts = marginal_close_value(q, 3, p, &spec).unwrap()
+            + marginal_close_value(7, 3, p, &spec).unwrap()
+            + marginal_close_value(4, 4, p, &spec).unwrap();
+        assert_eq!(whole, parts);
+        assert_eq!(whole, 23); // floor(70/3)
+        let short_whole = marginal_close_value(-10, 10, p, &spec).unwrap();
+        assert_eq!(short_whole, 24, "a short's liability rounds up");
+        assert!(marginal_close_value(5, 6, p, &spec).is_err(), "cannot close more than held");
+    }
+
+    #[test]
+    fn fees_split_and_round_toward_insurance() {
+        assert_eq!(liquidation_fee(10_001, 250).unwrap(), 251); // 250.025 up
+        assert_eq!(split_takeover_fee(251, 5_000).unwrap(), FeeSplit { liquidator: 126, insurance: 125 });
+        assert_eq!(split_book_fee(251, 2_000, 1_000).unwrap(), FeeSplit { liquidator: 50, insurance: 201 });
+        assert_eq!(split_book_fee(251, 2_000, 7).unwrap(), FeeSplit { liquidator: 7, insurance: 244 });
+    }
+
+    #[test]
+    fn band_rounds_toward_the_oracle() {
+        // $95.5 oracle, $1 ticks, 2% band: a seller accepts down to 93.59 → 94 ticks; a buyer up to 97.41 → 97.
+        assert_eq!(band_limit_ticks(95_500_000, 1_000_000, 200, true).unwrap(), 94);
+        assert_eq!(band_limit_ticks(95_500_000, 1_000_000, 200, false).unwrap(), 97);
+    }
+}

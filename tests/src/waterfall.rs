@@ -1,0 +1,338 @@
+//! Builders and helpers for liquidation, insurance staking and ADL.
+
+use anchor_lang::prelude::*;
+use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
+use bulwark::constants::INSURANCE_STAKE_SEED;
+use solana_keypair::Keypair;
+use solana_signer::Signer as _;
+use spl_token_interface::ID as TOKEN_PROGRAM_ID;
+
+use crate::fixtures::*;
+use crate::harness::{TestEnv, TxOutcome};
+
+fn with_remaining(mut instruction: Instruction, remaining: &[Pubkey]) -> Instruction {
+    instruction.accounts.extend(remaining.iter().map(|k| AccountMeta::new(*k, false)));
+    instruction
+}
+
+pub fn insurance_stake_pda(clearinghouse: &Pubkey, owner: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[INSURANCE_STAKE_SEED, clearinghouse.as_ref(), owner.as_ref()], &bulwark::ID).0
+}
+
+pub fn update_liquidation_status_ix(
+    clearinghouse: &Pubkey,
+    margin_account: &Pubkey,
+    remaining: &[Pubkey],
+) -> Instruction {
+    with_remaining(
+        ix(
+            bulwark::accounts::UpdateLiquidationStatus {
+                clearinghouse: *clearinghouse,
+                margin_account: *margin_account,
+            },
+            bulwark::instruction::UpdateLiquidationStatus {},
+        ),
+        remaining,
+    )
+}
+
+pub fn liquidate_takeover_ix(
+    authority: &Pubkey,
+    fx: &ClearinghouseFixture,
+    liquidator: &Pubkey,
+    margin_account: &Pubkey,
+    market: &MarketFixture,
+    max_base_lots: u64,
+    remaining: &[Pubkey],
+) -> Instruction {
+    with_remaining(
+        ix(
+            bulwark::accounts::LiquidateTakeover {
+                authority: *authority,
+                clearinghouse: fx.key,
+                liquidator: *liquidator,
+                margin_account: *margin_account,
+                market: market.key,
+                order_book: market.order_book,
+                oracle: market.oracle.key,
+                collateral_vault: fx.collateral_vault,
+                insurance_vault: fx.insurance_vault,
+                token_program: TOKEN_PROGRAM_ID,
+            },
+            bulwark::instruction::LiquidateTakeover { max_base_lots },
+        ),
+        remaining,
+    )
+}
+
+pub fn liquidate_against_book_ix(
+    authority: &Pubkey,
+    fx: &ClearinghouseFixture,
+    cranker: &Pubkey,
+    margin_account: &Pubkey,
+    market: &MarketFixture,
+    remaining: &[Pubkey],
+) -> Instruction {
+    with_remaining(
+        ix(
+            bulwark::accounts::LiquidateAgainstBook {
+                authority: *authority,
+                clearinghouse: fx.key,
+                cranker: *cranker,
+                margin_account: *margin_account,
+                market: market.key,
+                order_book: market.order_book,
+                oracle: market.oracle.key,
+                collateral_vault: fx.collateral_vault,
+                insurance_vault: fx.insurance_vault,
+                token_program: TOKEN_PROGRAM_ID,
+            },
+            bulwark::instruction::LiquidateAgainstBook {},
+        ),
+        remaining,
+    )
+}
+
+pub fn auto_deleverage_ix(
+    fx: &ClearinghouseFixture,
+    market: &MarketFixture,
+    target: &Pubkey,
+    max_base_lots: u64,
+    remaining: &[Pubkey],
+) -> Instruction {
+    with_remaining(
+        ix(
+            bulwark::accounts::AutoDeleverage {
+                clearinghouse: fx.key,
+                market: market.key,
+                order_book: market.order_book,
+                oracle: market.oracle.key,
+                target: *target,
+                collateral_vault: fx.collateral_vault,
+                insurance_vault: fx.insurance_vault,
+                token_program: TOKEN_PROGRAM_ID,
+            },
+            bulwark::instruction::AutoDeleverage { max_base_lots },
+        ),
+        remaining,
+    )
+}
+
+pub fn create_insurance_stake_ix(owner: &Pubkey, payer: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
+    ix(
+        bulwark::accounts::CreateInsuranceStake {
+            owner: *owner,
+            payer: *payer,
+            clearinghouse: *clearinghouse,
+            insurance_stake: insurance_stake_pda(clearinghouse, owner),
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        bulwark::instruction::CreateInsuranceStake {},
+    )
+}
+
+pub fn stake_insurance_ix(owner: &Pubkey, fx: &ClearinghouseFixture, source: &Pubkey, amount: u64) -> Instruction {
+    ix(
+        bulwark::accounts::StakeInsurance {
+            owner: *owner,
+            clearinghouse: fx.key,
+            insurance_stake: insurance_stake_pda(&fx.key, owner),
+            insurance_vault: fx.insurance_vault,
+            source: *source,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        bulwark::instruction::StakeInsurance { amount },
+    )
+}
+
+pub fn request_unstake_ix(owner: &Pubkey, clearinghouse: &Pubkey, shares: u64) -> Instruction {
+    ix(
+        bulwark::accounts::RequestUnstake {
+            owner: *owner,
+            clearinghouse: *clearinghouse,
+            insurance_stake: insurance_stake_pda(clearinghouse, owner),
+        },
+        bulwark::instruction::RequestUnstake { shares },
+    )
+}
+
+pub fn unstake_insurance_ix(owner: &Pubkey, fx: &ClearinghouseFixture, destination: &Pubkey) -> Instruction {
+    ix(
+        bulwark::accounts::UnstakeInsurance {
+            owner: *owner,
+            clearinghouse: fx.key,
+            insurance_stake: insurance_stake_pda(&fx.key, owner),
+            insurance_vault: fx.insurance_vault,
+            destination: *destination,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        bulwark::instruction::UnstakeInsurance {},
+    )
+}
+
+impl TestEnv {
+    /// Open `user`'s insurance stake and stake `amount` from its wallet.
+    pub async fn stake_insurance(&mut self, fx: &ClearinghouseFixture, user: &User, amount: u64) -> TxOutcome {
+        let owner = user.owner.insecure_clone();
+        let payer = self.payer();
+        let stake = insurance_stake_pda(&fx.key, &owner.pubkey());
+        let mut ixs = vec![];
+        if self.account_data(stake).await.is_none() {
+            ixs.push(create_insurance_stake_ix(&owner.pubkey(), &payer.pubkey(), &fx.key));
+        }
+        ixs.push(stake_insurance_ix(&owner.pubkey(), fx, &user.token_account, amount));
+        self.send(&ixs, &[&owner]).await
+    }
+
+    pub async fn insurance_stake(
+        &mut self,
+        fx: &ClearinghouseFixture,
+        owner: &Keypair,
+    ) -> bulwark::state::InsuranceStake {
+        self.load(insurance_stake_pda(&fx.key, &owner.pubkey())).await
+    }
+}
+
+pub const USD: u64 = 1_000_000;
+
+/// One clearinghouse with one market and a price the test moves: the common stage of the
+/// waterfall tests. Every helper that sends checks the invariants afterwards.
+pub struct Desk {
+    pub env: TestEnv,
+    pub fx: ClearinghouseFixture,
+    pub market: MarketFixture,
+    /// Oracle price in `PRICE_PRECISION` (collateral is the unit of account here).
+    pub price: i64,
+}
+
+impl Desk {
+    pub async fn new(params: bulwark::state::MarketParams) -> Self {
+        Self::with_options(params, ClearinghouseOptions { timelock_seconds: 0, ..Default::default() }).await
+    }
+
+    pub async fn with_options(params: bulwark::state::MarketParams, opts: ClearinghouseOptions) -> Self {
+        let mut env = TestEnv::new().await;
+        let mut fx = env.setup_clearinghouse(opts).await;
+        let market = env.setup_market(&mut fx, params, 100).await;
+        Self { env, fx, market, price: 100 * USD as i64 }
+    }
+
+    /// A user with a $1M wallet and `deposit` in its margin account.
+    pub async fn user(&mut self, deposit: u64) -> User {
+        let user = self.env.create_user(&mut self.fx, 1_000_000 * USD).await;
+        if deposit > 0 {
+            self.env.deposit(&self.fx, &user, deposit).await.ok();
+        }
+        user
+    }
+
+    pub async fn check(&mut self) {
+        self.env.check_invariants(&self.fx).await;
+    }
+
+    /// `maker` rests `lots` at `price_ticks` on `maker_side`; `taker` takes it all.
+    pub async fn trade(&mut self, maker: &User, taker: &User, maker_side: u8, price_ticks: u64, lots: u64) {
+        use bulwark::state::{SIDE_ASK, SIDE_BID};
+        self.env
+            .place(&self.fx, maker, &self.market, order(maker_side, ORDER_TYPE_POST_ONLY, price_ticks, lots), &[])
+            .await
+            .ok();
+        let taker_side = if maker_side == SIDE_ASK { SIDE_BID } else { SIDE_ASK };
+        let args = order(taker_side, ORDER_TYPE_IMMEDIATE_OR_CANCEL, price_ticks, lots);
+        let out = self.env.place(&self.fx, taker, &self.market, args, &[maker.margin_account]).await.ok();
+        assert_eq!(out.events::<bulwark::events::FillV1>().iter().map(|f| f.base_lots).sum::<u64>(), lots);
+        self.check().await;
+    }
+
+    /// Publish `price` and let the feed's EMA settle on it (publish, wait 50 minutes, publish),
+    /// so a large move is not refused as too volatile.
+    pub async fn set_price(&mut self, price: i64) {
+        self.env.publish(&self.market.oracle, price, 0, true, 0).await;
+        self.env.warp(3_000, 5).await;
+        self.env.publish(&self.market.oracle, price, 0, true, 0).await;
+        self.price = price;
+    }
+
+    /// Republish the current price (after a clock warp made it stale).
+    pub async fn refresh_price(&mut self) {
+        let price = self.price;
+        self.env.publish(&self.market.oracle, price, 0, true, 0).await;
+    }
+
+    pub async fn margin(&mut self, user: &User) -> bulwark::state::MarginAccount {
+        self.env.margin(user.margin_account).await
+    }
+
+    pub async fn balance(&mut self, user: &User) -> u64 {
+        self.margin(user).await.collateral_balance
+    }
+
+    pub async fn position(&mut self, user: &User) -> bulwark::state::PerpPosition {
+        let market = self.market.index;
+        let account = self.margin(user).await;
+        let found = account.open_positions().find(|p| p.market_index == market).copied();
+        found.unwrap_or_default()
+    }
+
+    /// The account's health at the desk's price, by the program's own functions.
+    pub async fn health(&mut self, user: &User) -> bulwark::math::margin::Health {
+        let market = self.env.market(&self.market).await;
+        let account = self.margin(user).await;
+        let prices = [bulwark::controller::pricing::MarketPrice::new(&market, self.price)];
+        bulwark::controller::pricing::health(&account, &prices).expect("health")
+    }
+
+    pub async fn insurance(&mut self) -> u64 {
+        self.env.clearinghouse(&self.fx).await.insurance_balance
+    }
+
+    pub async fn takeover(&mut self, liquidator: &User, target: &User, max_base_lots: u64) -> TxOutcome {
+        let owner = liquidator.owner.insecure_clone();
+        let ix = liquidate_takeover_ix(
+            &owner.pubkey(),
+            &self.fx,
+            &liquidator.margin_account,
+            &target.margin_account,
+            &self.market,
+            max_base_lots,
+            &[],
+        );
+        let out = self.env.send(&[ix], &[&owner]).await;
+        self.check().await;
+        out
+    }
+
+    pub async fn book_liquidate(&mut self, cranker: &User, target: &User, makers: &[&User]) -> TxOutcome {
+        let owner = cranker.owner.insecure_clone();
+        let makers: Vec<Pubkey> = makers.iter().map(|u| u.margin_account).collect();
+        let ix = liquidate_against_book_ix(
+            &owner.pubkey(),
+            &self.fx,
+            &cranker.margin_account,
+            &target.margin_account,
+            &self.market,
+            &makers,
+        );
+        let out = self.env.send(&[ix], &[&owner]).await;
+        self.check().await;
+        out
+    }
+
+    pub async fn adl(&mut self, target: &User, counterparties: &[Pubkey], max_base_lots: u64) -> TxOutcome {
+        let ix = auto_deleverage_ix(&self.fx, &self.market, &target.margin_account, max_base_lots, counterparties);
+        let out = self.env.send(&[ix], &[]).await;
+        self.check().await;
+        out
+    }
+
+    pub async fn update_status(&mut self, user: &User) -> TxOutcome {
+        let ix = update_liquidation_status_ix(
+            &self.fx.key,
+            &user.margin_account,
+            &[self.market.key, self.market.oracle.key],
+        );
+        let out = self.env.send(&[ix], &[]).await;
+        self.check().await;
+        out
+    }
+}
