@@ -326,8 +326,8 @@ pub struct ClearinghouseOptions {
 }
 
 /// Waterfall parameters the tests use unless they say otherwise: 10% buffer, 5% book band,
-/// 20% of a book liquidation's fee (at most $10) to the cranker, 100 slots of ADL grace and a
-/// one-hour unstake cooldown.
+/// 20% of a book liquidation's fee (at most $10) to the cranker, 100 slots of ADL grace, a
+/// one-hour unstake cooldown and fills within 10% of the oracle.
 pub fn default_waterfall() -> WaterfallParams {
     WaterfallParams {
         adl_grace_slots: 100,
@@ -336,7 +336,7 @@ pub fn default_waterfall() -> WaterfallParams {
         liquidation_buffer_bps: 1_000,
         book_liquidation_band_bps: 500,
         book_liquidation_reward_bps: 2_000,
-        padding: [0; 4],
+        max_fill_deviation_bps: 1_000,
     }
 }
 
@@ -601,6 +601,22 @@ pub fn simple_market_params() -> MarketParams {
         base_decimals: 6,
         padding: [0; 7],
     }
+}
+
+/// The makers of the side a taker on `side` would hit, in book order (at most 8 distinct runs);
+/// the taker's own orders need no account (self-trade prevention cancels them).
+pub fn makers_for(book: &OrderBook, side: u8, taker: &Pubkey) -> Vec<Pubkey> {
+    let opposite = if side == SIDE_BID { SIDE_ASK } else { SIDE_BID };
+    let mut makers: Vec<Pubkey> = Vec::new();
+    for o in book.orders(opposite) {
+        if o.maker != *taker && makers.last() != Some(&o.maker) {
+            makers.push(o.maker);
+        }
+        if makers.len() == 8 {
+            break;
+        }
+    }
+    makers
 }
 
 pub fn order(side: u8, order_type: u8, price_ticks: u64, base_lots: u64) -> PlaceOrderArgs {

@@ -54,3 +54,8 @@ pub const MAX_UNSTAKE_COOLDOWN_SECONDS: i64 = 30 * 24 * 60 * 60;
 pub const MAX_BOOK_LIQUIDATION_BAND_BPS: u32 = 5_000;
 /// Counterparties one `auto_deleverage` may fill against (each is valued in full).
 pub const MAX_ADL_COUNTERPARTIES: usize = 6;
+/// After its cooldown, an unstake request may be claimed for this long, then it lapses (so a
+/// staker cannot hold a ready request and leave the moment a payout looms).
+pub const UNSTAKE_CLAIM_WINDOW_SECONDS: i64 = 24 * 60 * 60;
+/// A vault whose share is worth less than this fraction of an atom counts as wiped out.
+pub const MIN_INSURANCE_ATOMS_PER_MILLION_SHARES: u128 = 1;

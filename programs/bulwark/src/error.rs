@@ -171,4 +171,8 @@ pub enum BulwarkError {
     NoUnstakeRequest,
     #[msg("Unstake cooldown has not elapsed")]
     UnstakeCooldownActive,
+    #[msg("Order would rest crossing the book: pass the makers it crosses, or lower the limit")]
+    RestingOrderWouldCross,
+    #[msg("Unstake request expired: request again")]
+    UnstakeRequestExpired,
 }

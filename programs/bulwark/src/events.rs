@@ -130,6 +130,8 @@ pub const CANCEL_REASON_EXPIRED: u8 = 3;
 pub const CANCEL_REASON_REDUCE_ONLY: u8 = 4;
 /// Cancelled because the account is being liquidated or auto-deleveraged.
 pub const CANCEL_REASON_LIQUIDATION: u8 = 5;
+/// Cancelled when reached because its price was past the fill band on the taker's good side.
+pub const CANCEL_REASON_PRICE_BAND: u8 = 6;
 
 #[event]
 pub struct MarketListedV1 {
@@ -252,10 +254,12 @@ pub struct AdlFillV1 {
     pub quote: u64,
     pub haircut: u64,
     pub score: u128,
-    /// Whole-position shortfall figures at the start of this instruction.
+    /// Whole-account shortfall figures at the start of this instruction.
     pub deficit: u64,
     pub insurance_pays: u64,
     pub uncovered: u64,
+    /// This market's share of `uncovered` (by notional), handed out over its position.
+    pub market_uncovered: u64,
 }
 
 /// A ranked counterparty that could not pay its haircut without going below zero equity.

@@ -151,12 +151,10 @@ async fn force_out_after_the_grace_slots_at_the_oracle_with_zero_haircut() {
 async fn adl_refuses_ineligible_counterparties() {
     let mut desk = Desk::new(simple_market_params()).await;
     let (alice, bob, _carol) = two_shorts(&mut desk).await;
-    // Dan is long like Alice; Eve sold at $80, so her short loses at $85; Gina holds nothing.
+    // Dan is long like Alice; Eve sells him 10 at $84 once the price is $85: her short loses.
     let mm = desk.user(100_000 * USD).await;
     let dan = desk.user(2_000 * USD).await;
-    desk.trade(&mm, &dan, SIDE_ASK, 84, 10).await;
     let eve = desk.user(2_000 * USD).await;
-    desk.trade(&eve, &mm, SIDE_ASK, 80, 10).await;
     let gina = desk.user(2_000 * USD).await;
     // Hank trades only in a second market.
     let second = desk.env.setup_market(&mut desk.fx, simple_market_params(), 100).await;
@@ -170,6 +168,7 @@ async fn adl_refuses_ineligible_counterparties() {
     let ivy = desk.env.create_user(&mut other, 0).await;
 
     desk.set_price(85_000_000).await;
+    desk.trade(&eve, &dan, SIDE_ASK, 84, 10).await;
     let cases: [(Pubkey, BulwarkError); 5] = [
         (dan.margin_account, BulwarkError::AdlCounterpartySameSide),
         (eve.margin_account, BulwarkError::AdlCounterpartyNotInProfit),

@@ -91,7 +91,7 @@ async fn stakers_share_fee_income_and_leave_after_the_cooldown() {
 }
 
 #[tokio::test]
-async fn a_wiped_out_vault_issues_no_shares() {
+async fn a_wiped_out_vault_starts_a_new_share_epoch() {
     let params = MarketParams { taker_fee_bps: 0, maker_fee_bps: 0, ..simple_market_params() };
     let mut desk = Desk::new(params).await;
     let staker = desk.user(0).await;
@@ -105,6 +105,40 @@ async fn a_wiped_out_vault_issues_no_shares() {
     assert_eq!(out.events::<InsurancePayoutV1>()[0].amount, 100 * USD);
     assert_eq!(out.events::<AdlFillV1>()[0].haircut, 400 * USD);
     assert_eq!(desk.insurance().await, 0);
+
+    // A new staker is not diluted into worthless shares: a new epoch starts at one share per atom.
     let late = desk.user(0).await;
-    desk.env.stake_insurance(&desk.fx, &late, 50 * USD).await.expect_err(BulwarkError::InsuranceVaultDepleted);
+    let out = desk.env.stake_insurance(&desk.fx, &late, 50 * USD).await.ok();
+    let staked = &out.events::<InsuranceStakedV1>()[0];
+    assert_eq!((staked.shares, staked.total_shares, staked.insurance_balance), (50 * USD, 50 * USD, 50 * USD));
+    assert_eq!(desk.env.clearinghouse(&desk.fx).await.insurance_share_epoch, 1);
+    // The wiped-out staker's old shares claim nothing of the new money.
+    let owner = staker.owner.insecure_clone();
+    desk.env
+        .send(&[request_unstake_ix(&owner.pubkey(), &desk.fx.key, 1)], &[&owner])
+        .await
+        .expect_err(BulwarkError::InvalidUnstakeRequest);
+    desk.check().await;
+}
+
+#[tokio::test]
+async fn an_unstake_request_lapses_after_its_claim_window() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let staker = desk.user(0).await;
+    desk.env.stake_insurance(&desk.fx, &staker, 100 * USD).await.ok();
+    let owner = staker.owner.insecure_clone();
+    desk.env.send(&[request_unstake_ix(&owner.pubkey(), &desk.fx.key, 100 * USD)], &[&owner]).await.ok();
+    // Cooldown (1 h) plus the one-day claim window, plus a second.
+    desk.env.warp(3_600 + 86_400 + 1, 1).await;
+    let unstake = unstake_insurance_ix(&owner.pubkey(), &desk.fx, &staker.token_account);
+    desk.env.send(&[unstake.clone()], &[&owner]).await.expect_err(BulwarkError::UnstakeRequestExpired);
+    // Nor may the tokens go back into the insurance vault itself (Anchor's own duplicate check
+    // fires before the program's constraint).
+    let mut into_insurance = unstake;
+    into_insurance.accounts[4].pubkey = desk.fx.insurance_vault;
+    desk.env
+        .send(&[into_insurance], &[&owner])
+        .await
+        .expect_anchor_err(anchor_lang::error::ErrorCode::ConstraintDuplicateMutableAccount);
+    assert_eq!(desk.insurance().await, 100 * USD);
 }

@@ -11,3 +11,4 @@ mod liquidation;
 mod oracles;
 mod trading;
 mod trading_properties;
+mod waterfall_properties;

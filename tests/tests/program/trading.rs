@@ -528,3 +528,53 @@ async fn market_risk_changes_follow_the_timelock_rule() {
     assert_eq!(env.market(&market).await.params.max_open_interest_lots, 2_000_000);
     env.check_invariants(&fx).await;
 }
+
+#[tokio::test]
+async fn fills_stay_within_the_oracle_band() {
+    // Oracle $100, fills within 10%: [90, 110].
+    let mut v = venue(simple_market_params()).await;
+    let mallory = v.user(FUNDS).await;
+    let accomplice = v.user(FUNDS).await;
+
+    // An ask at $50 rests (nothing to cross), but it is never filled: a taker reaching it
+    // cancels it, so no value moves between the two accounts.
+    v.place(&mallory, order(SIDE_ASK, ORDER_TYPE_LIMIT, 50, 10), &[]).await.ok();
+    let out = v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 50, 10), &[&mallory]).await.ok();
+    assert!(out.events::<FillV1>().is_empty());
+    let cancelled = out.events::<OrderCancelledV1>();
+    assert_eq!((cancelled[0].margin_account, cancelled[0].reason), (mallory.margin_account, CANCEL_REASON_PRICE_BAND));
+    assert_eq!(v.position(&accomplice).await.base_lots, 0);
+    assert_eq!(v.position(&mallory).await.open_ask_lots, 0);
+    assert_eq!((v.balance(&mallory).await, v.balance(&accomplice).await), (FUNDS, FUNDS));
+
+    // An ask at $115 is past the band: a bid up to $120 does not reach it, and may not rest
+    // crossing it either.
+    v.place(&mallory, order(SIDE_ASK, ORDER_TYPE_LIMIT, 115, 10), &[]).await.ok();
+    v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_LIMIT, 120, 10), &[&mallory])
+        .await
+        .expect_err(BulwarkError::RestingOrderWouldCross);
+    let out = v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 120, 10), &[&mallory]).await.ok();
+    assert!(out.events::<FillV1>().is_empty());
+    let book = v.env.book(&v.market).await;
+    assert_eq!(book.orders(SIDE_ASK).len(), 1, "the $115 ask waits for the price to come to it");
+}
+
+#[tokio::test]
+async fn a_position_under_the_minimum_can_still_be_closed() {
+    let mut v = venue(MarketParams { min_order_lots: 5, ..simple_market_params() }).await;
+    let alice = v.user(FUNDS).await;
+    let bob = v.user(FUNDS).await;
+    v.place(&bob, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 7), &[]).await.ok();
+    v.place(&alice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 7), &[&bob]).await.ok();
+    v.place(&bob, order(SIDE_BID, ORDER_TYPE_LIMIT, 100, 20), &[]).await.ok();
+    let close =
+        |lots| PlaceOrderArgs { reduce_only: true, ..order(SIDE_ASK, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, lots) };
+    v.place(&alice, close(5), &[&bob]).await.ok();
+    assert_eq!(v.position(&alice).await.base_lots, 2);
+    // 2 lots: too small to open, but closing the whole position is always allowed.
+    v.place(&alice, order(SIDE_ASK, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 2), &[&bob])
+        .await
+        .expect_err(BulwarkError::OrderBelowMinimumSize);
+    v.place(&alice, close(2), &[&bob]).await.ok();
+    assert_eq!(v.position(&alice).await.base_lots, 0);
+}

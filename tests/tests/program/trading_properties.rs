@@ -34,22 +34,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The makers of the side a taker on `side` would hit, in book order (at most 8 distinct runs);
-/// the taker's own orders need no account (self-trade prevention cancels them).
-fn makers_for(book: &OrderBook, side: u8, taker: &Pubkey) -> Vec<Pubkey> {
-    let opposite = if side == SIDE_BID { SIDE_ASK } else { SIDE_BID };
-    let mut makers: Vec<Pubkey> = Vec::new();
-    for o in book.orders(opposite) {
-        if o.maker != *taker && makers.last() != Some(&o.maker) {
-            makers.push(o.maker);
-        }
-        if makers.len() == 8 {
-            break;
-        }
-    }
-    makers
-}
-
 /// Returns (operations that succeeded, fills).
 async fn run_sequence(ops: Vec<Op>) -> (u32, u32) {
     let (mut succeeded, mut fills) = (0u32, 0u32);

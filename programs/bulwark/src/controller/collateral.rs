@@ -31,6 +31,9 @@ pub fn credit_deposit(
     );
     breaker.set_window(&record_deposit(&window, amount).map_err(crate::math_err)?);
     account.last_active_slot = clock.slot;
+    // Fresh collateral restarts the ADL grace clock: it is set again the next time the account
+    // is seen liquidatable.
+    account.liquidatable_since_slot = 0;
     Ok(account.collateral_balance)
 }
 

@@ -9,9 +9,10 @@ use crate::controller::market::record_open_interest;
 use crate::controller::position::{
     fill_account, find_position, position_index, reducible_lots, release_order, reserve_order, settle_funding,
 };
-use crate::controller::waterfall::cover_flat_deficit;
+use crate::controller::waterfall::{cover_flat_deficit, flat_debt};
 use crate::error::BulwarkError;
 use crate::events::*;
+use crate::math::liquidation::band_limit_ticks;
 use crate::math::perp::{fill_quote, maker_fee, taker_fee};
 use crate::math::safe::{to_i64, SafeMath};
 use crate::state::{
@@ -116,12 +117,12 @@ pub fn place_order<'info>(
     book: &mut OrderBook,
     makers: &'info [AccountInfo<'info>],
     args: &PlaceOrderArgs,
+    oracle_price: i64,
     now_unix: i64,
 ) -> Result<MatchOutcome> {
     require!(args.side == SIDE_BID || args.side == SIDE_ASK, BulwarkError::InvalidOrder);
     require!(args.order_type <= ORDER_TYPE_MARKET, BulwarkError::InvalidOrder);
     require!(args.price_ticks > 0 && args.base_lots > 0, BulwarkError::InvalidOrder);
-    require!(args.base_lots >= market.params.min_order_lots, BulwarkError::OrderBelowMinimumSize);
     require!(args.expiry_unix == 0 || args.expiry_unix > now_unix, BulwarkError::OrderExpired);
 
     let taker_balance_before = taker.collateral_balance as i128;
@@ -129,10 +130,23 @@ pub fn place_order<'info>(
     settle_funding(taker, taker_slot, market)?;
 
     let mut remaining = args.base_lots;
+    let mut closes_all = false;
     if args.reduce_only {
-        remaining = remaining.min(reducible_lots(&taker.positions[taker_slot], args.side));
+        let reducible = reducible_lots(&taker.positions[taker_slot], args.side);
+        remaining = remaining.min(reducible);
         require!(remaining > 0, BulwarkError::ReduceOnlyWouldIncrease);
+        closes_all = remaining == reducible;
     }
+    // A position under the minimum (left by a partial close) may still be closed whole.
+    require!(args.base_lots >= market.params.min_order_lots || closes_all, BulwarkError::OrderBelowMinimumSize);
+    // No fill strays further than the band from the oracle, whatever the limit says: a trade at
+    // an arbitrary price could move value between accounts, and deficits onto insurance.
+    let deviation = clearinghouse.waterfall.max_fill_deviation_bps;
+    let band_low = band_limit_ticks(oracle_price, market.params.tick_size, deviation, true).map_err(crate::math_err)?;
+    let band_high =
+        band_limit_ticks(oracle_price, market.params.tick_size, deviation, false).map_err(crate::math_err)?;
+    let fill_limit =
+        if args.side == SIDE_BID { args.price_ticks.min(band_high) } else { args.price_ticks.max(band_low) };
     let maker_side = opposite(args.side);
     if args.order_type == ORDER_TYPE_POST_ONLY {
         if let Some(best) = book.best_price(maker_side) {
@@ -145,7 +159,7 @@ pub fn place_order<'info>(
     let mut touches = 0;
     while remaining > 0 && touches < MAX_MAKER_TOUCHES_PER_ORDER {
         let Some(best) = book.orders(maker_side).first().copied() else { break };
-        if !crosses(args.side, args.price_ticks, best.price_ticks) {
+        if !crosses(args.side, fill_limit, best.price_ticks) {
             break;
         }
         touches += 1;
@@ -168,6 +182,14 @@ pub fn place_order<'info>(
             emit_cancel(market_key, &best, maker_side, CANCEL_REASON_EXPIRED);
             continue;
         }
+        // A maker price past the band on the taker's good side (an ask under it, a bid over
+        // it) is stale or a gift: it is cancelled, never filled.
+        let off_band = if maker_side == SIDE_ASK { best.price_ticks < band_low } else { best.price_ticks > band_high };
+        if off_band {
+            drop_order(book, maker_side, 0, &mut maker, market)?;
+            emit_cancel(market_key, &best, maker_side, CANCEL_REASON_PRICE_BAND);
+            continue;
+        }
         settle_funding(&mut maker, maker_slot, market)?;
         let mut lots = remaining.min(best.base_lots);
         if best.flags & ORDER_FLAG_REDUCE_ONLY != 0 {
@@ -175,6 +197,7 @@ pub fn place_order<'info>(
             if lots == 0 {
                 drop_order(book, maker_side, 0, &mut maker, market)?;
                 emit_cancel(market_key, &best, maker_side, CANCEL_REASON_REDUCE_ONLY);
+                outcome.balance_change += maker.collateral_balance as i128 - maker_balance_before;
                 continue;
             }
         }
@@ -185,7 +208,17 @@ pub fn place_order<'info>(
         let signed = to_i64(lots).map_err(crate::math_err)?;
         let maker_lots = if maker_side == SIDE_BID { signed } else { -signed };
 
-        let maker_fill = fill_account(&mut maker, maker_slot, maker_lots, quote, maker_fee)?;
+        // Try the maker's side first: a maker this fill would leave flat with a debt insurance
+        // cannot pay loses the order instead of blocking the book (it is ADL's to resolve).
+        let mut maker_after = *maker;
+        let maker_fill = fill_account(&mut maker_after, maker_slot, maker_lots, quote, maker_fee)?;
+        if flat_debt(&maker_after) > clearinghouse.insurance_balance as u128 {
+            drop_order(book, maker_side, 0, &mut maker, market)?;
+            emit_cancel(market_key, &best, maker_side, CANCEL_REASON_LIQUIDATION);
+            outcome.balance_change += maker.collateral_balance as i128 - maker_balance_before;
+            continue;
+        }
+        *maker = maker_after;
         let taker_fill = fill_account(taker, taker_slot, -maker_lots, quote, taker_fee)?;
         let oi_before = market.open_interest_long_lots as i128;
         record_open_interest(market, maker_fill.base_lots_before, maker_fill.base_lots_after)?;
@@ -226,6 +259,10 @@ pub fn place_order<'info>(
 
     if remaining > 0 {
         if args.rests() {
+            // A crossed book would make every later taker's fill depend on who it passes.
+            if let Some(best) = book.best_price(maker_side) {
+                require!(!crosses(args.side, args.price_ticks, best), BulwarkError::RestingOrderWouldCross);
+            }
             let order_id = book.next_order_id;
             book.next_order_id = order_id.safe_add(1).map_err(crate::math_err)?;
             let order = Order {

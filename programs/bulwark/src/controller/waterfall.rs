@@ -16,6 +16,15 @@ pub fn is_flat(account: &MarginAccount) -> bool {
     account.positions.iter().all(|p| p.base_lots == 0)
 }
 
+/// The debt a flat account carries (0 while it holds any base): what insurance would pay.
+pub fn flat_debt(account: &MarginAccount) -> u128 {
+    if !is_flat(account) {
+        return 0;
+    }
+    let debt: u128 = account.positions.iter().map(|p| p.quote_entry.min(0).unsigned_abs() as u128).sum();
+    debt.saturating_sub(account.collateral_balance as u128)
+}
+
 /// Re-derive the liquidation flags from `health`: being-liquidated while liquidatable (it
 /// stays on until the account is back above the buffer), bankrupt while equity is negative,
 /// and the slot the account was first seen liquidatable (the ADL grace clock). Returns whether

@@ -10,7 +10,7 @@ use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{book_balance_change, cover_flat_deficit, update_liquidation_status};
 use crate::error::BulwarkError;
 use crate::events::{emit_event, AdlCounterpartySkippedV1, AdlFillV1, CANCEL_REASON_LIQUIDATION};
-use crate::math::adl::{adl_score, haircut_for_fill, shortfall};
+use crate::math::adl::{adl_score, haircut_for_fill, shortfall, uncovered_for_market};
 use crate::math::liquidation::marginal_close_value;
 use crate::math::oracle::OracleTolerance;
 use crate::math::perp::base_value;
@@ -101,6 +101,8 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         let target_slot = find_position(&target, market.index).ok_or(BulwarkError::NoPositionInMarket)?;
         let target_lots = target.positions[target_slot].base_lots;
         require!(target_lots != 0, BulwarkError::NoPositionInMarket);
+        // Every balance this instruction touches, funding included, is booked at the end.
+        let mut balance_change: i128 = -(target.collateral_balance as i128);
         settle_funding(&mut target, target_slot, &market)?;
         let target_health = health(&target, &prices)?;
         check_eligibility(
@@ -120,9 +122,22 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         let split = shortfall(target_health.equity, ch.insurance_balance);
         let target_is_long = target_lots > 0;
         let mut remaining_lots = target_lots.unsigned_abs();
-        let mut uncovered_left = split.uncovered;
+        // This market's share of the shortfall, by notional: a small position elsewhere is not
+        // made to carry a large loss here.
+        let mut notional_here = 0i128;
+        let mut notional_total = 0i128;
+        for position in target.open_positions() {
+            let Some(p) = prices.iter().find(|m| m.index == position.market_index) else { continue };
+            let notional = base_value(position.base_lots, p.price, &p.spec).map_err(crate::math_err)?.abs();
+            notional_total = notional_total.safe_add(notional).map_err(crate::math_err)?;
+            if position.market_index == market.index {
+                notional_here = notional;
+            }
+        }
+        let market_uncovered =
+            uncovered_for_market(split.uncovered, notional_here, notional_total).map_err(crate::math_err)?;
+        let mut uncovered_left = market_uncovered;
         let mut to_fill = if max_base_lots == 0 { remaining_lots } else { max_base_lots.min(remaining_lots) };
-        let mut balance_change: i128 = -(target.collateral_balance as i128);
         let mut previous_score = u128::MAX;
         let mut filled_any = false;
 
@@ -132,11 +147,14 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
             let loader = AccountLoader::<MarginAccount>::try_from(info)?;
             let mut counterparty = loader.load_mut()?;
             require_keys_eq!(counterparty.clearinghouse, clearinghouse_key, BulwarkError::ClearinghouseMismatch);
+            let balance_before = counterparty.collateral_balance as i128;
             let slot = find_position(&counterparty, market.index).ok_or(BulwarkError::AdlCounterpartyNoPosition)?;
             let lots = counterparty.positions[slot].base_lots;
             require!(lots != 0, BulwarkError::AdlCounterpartyNoPosition);
             require!((lots > 0) != target_is_long, BulwarkError::AdlCounterpartySameSide);
             settle_funding(&mut counterparty, slot, &market)?;
+            balance_change += counterparty.collateral_balance as i128 - balance_before;
+            let balance_before = counterparty.collateral_balance as i128;
 
             // Score exactly as the keeper does: PnL% of this position × the account's leverage.
             let position = counterparty.positions[slot];
@@ -173,7 +191,6 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
                 continue;
             }
 
-            let balance_before = counterparty.collateral_balance as i128;
             let target_fill = fill_account(&mut target, target_slot, -counterparty_fill, quote, 0)?;
             let their_fill = fill_account(&mut counterparty, slot, counterparty_fill, quote, 0)?;
             record_open_interest(&mut market, target_fill.base_lots_before, target_fill.base_lots_after)?;
@@ -201,6 +218,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
                 deficit: to_u64(split.deficit as i128).map_err(crate::math_err)?,
                 insurance_pays: to_u64(split.insurance_pays as i128).map_err(crate::math_err)?,
                 uncovered: to_u64(split.uncovered as i128).map_err(crate::math_err)?,
+                market_uncovered: to_u64(market_uncovered as i128).map_err(crate::math_err)?,
             });
         }
         require!(filled_any, BulwarkError::AdlNoFill);

@@ -101,6 +101,7 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
             expiry_unix: 0,
             client_order_id: 0,
         };
+        let balance_before_fills = account.collateral_balance as i128;
         let outcome = orders::place_order(
             market_key,
             clearinghouse_key,
@@ -111,11 +112,12 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
             &mut book,
             makers,
             &args,
+            price,
             clock.unix_timestamp,
         )?;
         require!(outcome.filled_lots > 0, BulwarkError::NoLiquidityInBand);
         // The account's own balance change is measured below, after the fee.
-        let makers_change = outcome.balance_change - (account.collateral_balance as i128 - balance_before);
+        let makers_change = outcome.balance_change - (account.collateral_balance as i128 - balance_before_fills);
 
         let fee = liquidation_fee(outcome.filled_quote, market.params.liquidation_fee_bps).map_err(crate::math_err)?;
         let split = split_book_fee(fee, waterfall.book_liquidation_reward_bps, waterfall.max_book_liquidation_reward)

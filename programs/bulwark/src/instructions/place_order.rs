@@ -83,6 +83,7 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
             &mut book,
             makers,
             &args,
+            price,
             clock.unix_timestamp,
         )?;
 

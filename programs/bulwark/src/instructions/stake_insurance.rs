@@ -1,6 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Token, TokenAccount, Transfer};
 
+use crate::constants::MIN_INSURANCE_ATOMS_PER_MILLION_SHARES;
 use crate::error::BulwarkError;
 use crate::events::{emit_event, InsuranceStakedV1};
 use crate::math::insurance::stake_quote;
@@ -31,6 +32,16 @@ pub fn handler(ctx: Context<StakeInsurance>, amount: u64) -> Result<()> {
     {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;
         require!(!ch.is_paused(), BulwarkError::ClearinghousePaused);
+        // A wiped-out vault (a share worth under a millionth of an atom) starts a new share
+        // epoch: the old shares are worthless and whatever dust is left becomes unowned.
+        let wiped_out = (ch.insurance_balance as u128).saturating_mul(1_000_000)
+            < (ch.insurance_total_shares as u128).saturating_mul(MIN_INSURANCE_ATOMS_PER_MILLION_SHARES);
+        if wiped_out {
+            ch.insurance_share_epoch = ch.insurance_share_epoch.safe_add(1).map_err(crate::math_err)?;
+            ch.insurance_total_shares = 0;
+        }
+        let mut stake = ctx.accounts.insurance_stake.load_mut()?;
+        stake.sync_epoch(ch.insurance_share_epoch);
         let quote = stake_quote(amount, ch.insurance_balance, ch.insurance_total_shares).map_err(crate::math_err)?;
         let quote = match quote {
             Some(q) => q,
@@ -39,7 +50,6 @@ pub fn handler(ctx: Context<StakeInsurance>, amount: u64) -> Result<()> {
             }
             None => return err!(BulwarkError::InsuranceStakeTooSmall),
         };
-        let mut stake = ctx.accounts.insurance_stake.load_mut()?;
         stake.shares = stake.shares.safe_add(quote.shares).map_err(crate::math_err)?;
         ch.insurance_total_shares = ch
             .insurance_total_shares

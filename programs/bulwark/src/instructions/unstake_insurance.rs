@@ -1,6 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
+use crate::constants::UNSTAKE_CLAIM_WINDOW_SECONDS;
 use crate::controller::vault::transfer_from_vault;
 use crate::error::BulwarkError;
 use crate::events::{emit_event, InsuranceUnstakedV1};
@@ -24,6 +25,7 @@ pub struct UnstakeInsurance<'info> {
         mut,
         constraint = destination.mint == clearinghouse.load()?.collateral_mint @ BulwarkError::CollateralMintMismatch,
         constraint = destination.key() != clearinghouse.load()?.collateral_vault @ BulwarkError::DuplicateAccount,
+        constraint = destination.key() != insurance_vault.key() @ BulwarkError::DuplicateAccount,
     )]
     pub destination: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
@@ -38,9 +40,14 @@ pub fn handler(ctx: Context<UnstakeInsurance>) -> Result<()> {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;
         require!(!ch.is_paused(), BulwarkError::ClearinghousePaused);
         let mut stake = ctx.accounts.insurance_stake.load_mut()?;
+        stake.sync_epoch(ch.insurance_share_epoch);
         let shares = stake.unstake_request_shares;
         require!(shares > 0, BulwarkError::NoUnstakeRequest);
         require!(now >= stake.unstake_available_unix, BulwarkError::UnstakeCooldownActive);
+        require!(
+            now <= stake.unstake_available_unix.saturating_add(UNSTAKE_CLAIM_WINDOW_SECONDS),
+            BulwarkError::UnstakeRequestExpired
+        );
         // Shares can only have been added since the request, never removed.
         let amount = redeem_amount(shares, ch.insurance_balance, ch.insurance_total_shares).map_err(crate::math_err)?;
         stake.shares -= shares;

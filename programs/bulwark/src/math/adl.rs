@@ -40,6 +40,15 @@ pub fn shortfall(equity: i128, insurance_balance: u64) -> Shortfall {
     Shortfall { deficit, insurance_pays, uncovered: deficit - insurance_pays }
 }
 
+/// A market's share of the uncovered shortfall, by its share of the account's notional,
+/// rounded down; all of it when the market is the account's whole notional.
+pub fn uncovered_for_market(uncovered: u128, market_notional: i128, total_notional: i128) -> MathResult<u128> {
+    if market_notional >= total_notional || total_notional <= 0 {
+        return Ok(uncovered);
+    }
+    uncovered.safe_mul(market_notional.max(0) as u128)?.safe_div(total_notional as u128)
+}
+
 /// The haircut for closing `fill_lots` of the target's `remaining_lots`, given `uncovered`
 /// still to hand out: `U·n/q` rounded down, and all of what is left on the final fill.
 pub fn haircut_for_fill(uncovered: u128, fill_lots: u64, remaining_lots: u64) -> MathResult<u128> {
@@ -113,6 +122,15 @@ mod tests {
         // Rounded down on a partial fill: 700·3/10 = 210, 1·1/3 = 0.
         assert_eq!(haircut_for_fill(700, 3, 10).unwrap(), 210);
         assert_eq!(haircut_for_fill(1, 1, 3).unwrap(), 0);
+    }
+
+    #[test]
+    fn shortfall_is_shared_by_notional() {
+        assert_eq!(uncovered_for_market(1_000, 3_000, 3_000).unwrap(), 1_000);
+        assert_eq!(uncovered_for_market(1_000, 1_000, 3_000).unwrap(), 333);
+        // The last market closed takes what is left, so nothing is lost across calls.
+        assert_eq!(uncovered_for_market(667, 2_000, 2_000).unwrap(), 667);
+        assert_eq!(uncovered_for_market(1_000, 0, 0).unwrap(), 1_000);
     }
 
     #[test]

@@ -58,7 +58,8 @@ impl WithdrawalBreaker {
     }
 }
 
-/// Liquidation, insurance and ADL parameters of a clearinghouse (changed only by timelock).
+/// Liquidation, insurance, ADL and fill-band parameters of a clearinghouse (changed only by
+/// timelock).
 #[zero_copy]
 // Plain Borsh derives: see `OracleConfig`.
 #[derive(Debug, Default, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
@@ -77,7 +78,8 @@ pub struct WaterfallParams {
     pub book_liquidation_band_bps: u32,
     /// Share of a book liquidation's fee paid to the cranker (the rest to insurance).
     pub book_liquidation_reward_bps: u32,
-    pub padding: [u8; 4],
+    /// Every fill, of any order, is within oracle ± this band.
+    pub max_fill_deviation_bps: u32,
 }
 const_assert_size!(WaterfallParams, 40);
 
@@ -88,7 +90,7 @@ impl WaterfallParams {
             && self.liquidation_buffer_bps <= BPS_DENOMINATOR as u32
             && (1..=MAX_BOOK_LIQUIDATION_BAND_BPS).contains(&self.book_liquidation_band_bps)
             && self.book_liquidation_reward_bps <= BPS_DENOMINATOR as u32
-            && self.padding == [0; 4];
+            && (1..=MAX_BOOK_LIQUIDATION_BAND_BPS).contains(&self.max_fill_deviation_bps);
         require!(ok, BulwarkError::InvalidParameter);
         Ok(())
     }
@@ -130,7 +132,9 @@ pub struct Clearinghouse {
     pub waterfall: WaterfallParams,
     /// Deficits the insurance vault has paid, all-time.
     pub insurance_paid_total: u64,
-    pub reserved: [u8; 208],
+    /// Bumped when the vault is wiped out: stakes from an earlier epoch hold no shares.
+    pub insurance_share_epoch: u64,
+    pub reserved: [u8; 200],
 }
 const_assert_size!(Clearinghouse, 1080);
 

@@ -11,8 +11,22 @@ pub struct InsuranceStake {
     /// Shares asked to leave (0: no request) and when they may.
     pub unstake_request_shares: u64,
     pub unstake_available_unix: i64,
+    /// The clearinghouse's share epoch these shares belong to.
+    pub share_epoch: u64,
     pub bump: u8,
     pub padding: [u8; 7],
     pub reserved: [u8; 64],
 }
-const_assert_size!(InsuranceStake, 32 * 2 + 8 * 4 + 64);
+const_assert_size!(InsuranceStake, 32 * 2 + 8 * 5 + 64);
+
+impl InsuranceStake {
+    /// Shares from an epoch the vault has since been wiped out of are worth nothing: drop them.
+    pub fn sync_epoch(&mut self, epoch: u64) {
+        if self.share_epoch != epoch {
+            self.shares = 0;
+            self.unstake_request_shares = 0;
+            self.unstake_available_unix = 0;
+            self.share_epoch = epoch;
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Random trades, price moves, funding, stakes and keeper cranks (takeover, book liquidation, ADL with
+//! off-chain ranking, status updates) over four traders. After every step the invariants hold;
+//! in every ADL the haircuts sum to the uncovered shortfall (exactly, once the target is flat;
+//! never more before), and no account without a position or with a loss pays.
+
+use std::collections::BTreeMap;
+
+use anchor_lang::prelude::*;
+use bulwark::events::{AdlFillV1, InsurancePayoutV1, LiquidationV1};
+use bulwark::math::adl::{adl_score, shortfall};
+use bulwark::math::liquidation::is_liquidatable;
+use bulwark::state::*;
+use bulwark_tests::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use solana_signer::Signer as _;
+
+const TRADERS: usize = 4;
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Sized at `pct`% of what the poorer side's free collateral allows (10% initial margin).
+    Trade {
+        maker: usize,
+        taker: usize,
+        maker_side: u8,
+        offset: i64,
+        pct: u64,
+    },
+    MovePrice {
+        bps: i64,
+    },
+    Stake {
+        dollars: u64,
+    },
+    /// The keeper's pass over every account: `how` picks takeover, book or ADL first.
+    Crank {
+        how: u8,
+        max_lots: u64,
+    },
+    WarpSlots {
+        slots: u64,
+    },
+    /// An hour passes and funding is cranked (so settlements move balances inside cranks).
+    Funding,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..TRADERS, 0..TRADERS, 0..2u8, -3..4i64, 5..95u64)
+            .prop_map(|(maker, taker, maker_side, offset, pct)| Op::Trade { maker, taker, maker_side, offset, pct }),
+        3 => (-2_500..2_500i64).prop_map(|bps| Op::MovePrice { bps }),
+        2 => (1..1_000u64).prop_map(|dollars| Op::Stake { dollars }),
+        4 => (0..3u8, prop_oneof![Just(0u64), 1..40u64]).prop_map(|(how, max_lots)| Op::Crank { how, max_lots }),
+        1 => (1..150u64).prop_map(|slots| Op::WarpSlots { slots }),
+        1 => Just(Op::Funding),
+    ]
+}
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    ops: u32,
+    liquidations: u32,
+    payouts: u32,
+    adl_calls: u32,
+    adl_fills: u32,
+    adl_complete: u32,
+}
+
+struct World {
+    desk: Desk,
+    traders: Vec<User>,
+    liquidator: User,
+    staker: User,
+}
+
+impl World {
+    fn everyone(&self) -> Vec<&User> {
+        self.traders.iter().chain([&self.liquidator]).collect()
+    }
+
+    async fn snapshot(&mut self) -> BTreeMap<Pubkey, (u64, PerpPosition)> {
+        let mut out = BTreeMap::new();
+        let keys: Vec<Pubkey> = self.everyone().iter().map(|u| u.margin_account).collect();
+        for key in keys {
+            let m = self.desk.env.margin(key).await;
+            let p = m.open_positions().find(|p| p.market_index == self.desk.market.index).copied().unwrap_or_default();
+            out.insert(key, (m.collateral_balance, p));
+        }
+        out
+    }
+
+    /// ADL counterparties for `target`, ranked by the program's own score function.
+    async fn ranked_counterparties(&mut self, target: &User, target_lots: i64) -> Vec<Pubkey> {
+        let mut ranked: Vec<(u128, Pubkey)> = Vec::new();
+        let users: Vec<User> = self
+            .everyone()
+            .into_iter()
+            .map(|u| User {
+                owner: u.owner.insecure_clone(),
+                margin_account: u.margin_account,
+                token_account: u.token_account,
+            })
+            .collect();
+        for user in &users {
+            if user.margin_account == target.margin_account {
+                continue;
+            }
+            let p = self.desk.position(user).await;
+            if p.base_lots == 0 || (p.base_lots > 0) == (target_lots > 0) {
+                continue;
+            }
+            let value = p.base_lots as i128 * self.desk.price as i128;
+            let upnl = value + p.quote_entry as i128;
+            if upnl <= 0 {
+                continue;
+            }
+            let h = self.desk.health(user).await;
+            ranked.push((adl_score(upnl, p.quote_entry as i128, value.abs(), h.equity), user.margin_account));
+        }
+        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        ranked.into_iter().take(6).map(|(_, k)| k).collect()
+    }
+
+    async fn adl(&mut self, target_index: usize, max_lots: u64, tally: &mut Tally) {
+        let target = clone_user(&self.traders[target_index]);
+        let p = self.desk.position(&target).await;
+        if p.base_lots == 0 {
+            return;
+        }
+        let counterparties = self.ranked_counterparties(&target, p.base_lots).await;
+        let before = self.snapshot().await;
+        let equity = self.desk.health(&target).await.equity;
+        let expected = shortfall(equity, self.desk.insurance().await);
+        let out = self.desk.adl(&target, &counterparties, max_lots).await;
+        if std::env::var("BULWARK_PROPTEST_DEBUG").is_ok() {
+            println!("adl on {target_index} with {}: {:?}", counterparties.len(), out.custom_error());
+        }
+        if out.result.is_err() {
+            return;
+        }
+        tally.adl_calls += 1;
+        let fills = out.events::<AdlFillV1>();
+        tally.adl_fills += fills.len() as u32;
+        let total: u128 = fills.iter().map(|f| f.haircut as u128).sum();
+        for f in &fills {
+            assert_eq!(f.uncovered as u128, expected.uncovered, "ADL sized its shortfall differently");
+            // Every payer held the opposite side, in profit, before.
+            let (_, cp) = before[&f.counterparty];
+            assert!(cp.base_lots != 0 && (cp.base_lots > 0) != (p.base_lots > 0), "payer not opposite");
+            assert!(cp.base_lots as i128 * self.desk.price as i128 + cp.quote_entry as i128 > 0, "payer not in profit");
+        }
+        assert!(total <= expected.uncovered, "haircut {total} over the shortfall {}", expected.uncovered);
+        if self.desk.position(&target).await.base_lots == 0 {
+            assert_eq!(total, expected.uncovered, "complete ADL must cut exactly the shortfall");
+            tally.adl_complete += 1;
+        }
+        // Nobody but the target and the payers moved.
+        let after = self.snapshot().await;
+        for (key, state) in &before {
+            let paid = fills.iter().any(|f| f.counterparty == *key);
+            if *key != target.margin_account && !paid {
+                assert_eq!(after[key], *state, "bystander {key} changed in an ADL");
+            }
+        }
+    }
+}
+
+fn clone_user(u: &User) -> User {
+    User { owner: u.owner.insecure_clone(), margin_account: u.margin_account, token_account: u.token_account }
+}
+
+async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
+    let mut tally = Tally::default();
+    let mut desk = Desk::new(simple_market_params()).await;
+    let mut traders = Vec::new();
+    for dollars in deposits {
+        traders.push(desk.user(dollars * USD).await);
+    }
+    let liquidator = desk.user(1_000_000 * USD).await;
+    let staker = desk.user(0).await;
+    let mut w = World { desk, traders, liquidator, staker };
+
+    for op in ops {
+        tally.ops += 1;
+        match op {
+            Op::Trade { maker, taker, maker_side, offset, pct } => {
+                if maker == taker {
+                    continue;
+                }
+                let ticks = (w.desk.price / USD as i64 + offset).max(1) as u64;
+                let (m, t) = (clone_user(&w.traders[maker]), clone_user(&w.traders[taker]));
+                let free = w.desk.health(&m).await.free_collateral().min(w.desk.health(&t).await.free_collateral());
+                let lots = (free * 10 * pct as i128 / 100 / w.desk.price as i128).max(1) as u64;
+                let desk = &mut w.desk;
+                let resting = order(maker_side, ORDER_TYPE_LIMIT, ticks, lots);
+                if desk.env.place(&desk.fx, &m, &desk.market, resting, &[]).await.result.is_ok() {
+                    let taker_side = if maker_side == SIDE_ASK { SIDE_BID } else { SIDE_ASK };
+                    let book = desk.env.book(&desk.market).await;
+                    let makers = makers_for(&book, taker_side, &t.margin_account);
+                    let args = order(taker_side, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ticks, lots);
+                    let out = desk.env.place(&desk.fx, &t, &desk.market, args, &makers).await;
+                    if std::env::var("BULWARK_PROPTEST_DEBUG").is_ok() {
+                        println!(
+                            "trade {lots}@{ticks} -> {:?} fills {}",
+                            out.custom_error(),
+                            out.events::<bulwark::events::FillV1>().len()
+                        );
+                    }
+                }
+            }
+            Op::MovePrice { bps } => {
+                let price = (w.desk.price + w.desk.price * bps / 10_000).max(5 * USD as i64);
+                w.desk.set_price(price).await;
+                // The deep-pocketed liquidator re-quotes 2% either side, so the book path has
+                // something to fill against when the band allows.
+                let mm = clone_user(&w.liquidator);
+                let desk = &mut w.desk;
+                let owner = mm.owner.insecure_clone();
+                desk.env
+                    .send(&[cancel_order_ix(&owner.pubkey(), &mm.margin_account, &desk.market, None)], &[&owner])
+                    .await;
+                let ticks = (price / USD as i64) as u64;
+                for (side, at) in [(SIDE_BID, ticks * 98 / 100), (SIDE_ASK, ticks * 102 / 100 + 1)] {
+                    desk.env
+                        .place(&desk.fx, &mm, &desk.market, order(side, ORDER_TYPE_POST_ONLY, at.max(1), 100), &[])
+                        .await;
+                }
+            }
+            Op::Stake { dollars } => {
+                let staker = clone_user(&w.staker);
+                w.desk.env.stake_insurance(&w.desk.fx, &staker, dollars * USD).await;
+            }
+            Op::Funding => {
+                w.desk.env.warp(3_600, 10).await;
+                w.desk.refresh_price().await;
+                let ix = update_funding_ix(&w.desk.fx.key, &w.desk.market);
+                w.desk.env.send(&[ix], &[]).await;
+            }
+            Op::WarpSlots { slots } => {
+                w.desk.env.warp(1, slots).await;
+                w.desk.refresh_price().await;
+            }
+            Op::Crank { how, max_lots } => {
+                let buffer = w.desk.env.clearinghouse(&w.desk.fx).await.waterfall.liquidation_buffer_bps;
+                for i in 0..TRADERS {
+                    let target = clone_user(&w.traders[i]);
+                    if w.desk.position(&target).await.base_lots == 0 {
+                        continue;
+                    }
+                    let h = w.desk.health(&target).await;
+                    if std::env::var("BULWARK_PROPTEST_DEBUG").is_ok() {
+                        println!("health {i}: {:?} at {}", h, w.desk.price);
+                    }
+                    let flagged = w.desk.margin(&target).await.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
+                    if !is_liquidatable(&h, flagged, buffer).unwrap() {
+                        continue;
+                    }
+                    let liquidator = clone_user(&w.liquidator);
+                    let out = match how {
+                        0 => Some(w.desk.takeover(&liquidator, &target, max_lots).await),
+                        1 => {
+                            let book = w.desk.env.book(&w.desk.market).await;
+                            let side = if w.desk.position(&target).await.base_lots > 0 { SIDE_ASK } else { SIDE_BID };
+                            let makers: Vec<User> = makers_for(&book, side, &target.margin_account)
+                                .into_iter()
+                                .map(|k| clone_user(w.everyone().into_iter().find(|u| u.margin_account == k).unwrap()))
+                                .collect();
+                            let refs: Vec<&User> = makers.iter().collect();
+                            Some(w.desk.book_liquidate(&liquidator, &target, &refs).await)
+                        }
+                        _ => None,
+                    };
+                    if std::env::var("BULWARK_PROPTEST_DEBUG").is_ok() {
+                        println!("crank {how} on {i}: {:?}", out.as_ref().map(|o| o.custom_error()));
+                    }
+                    match out {
+                        Some(out) if out.result.is_ok() => {
+                            tally.liquidations += out.events::<LiquidationV1>().len() as u32;
+                            tally.payouts += out.events::<InsurancePayoutV1>().len() as u32;
+                        }
+                        _ => {
+                            // Nobody took it (or ADL was asked for): start the grace clock, try ADL.
+                            w.desk.update_status(&target).await;
+                            w.adl(i, max_lots, &mut tally).await;
+                        }
+                    }
+                }
+            }
+        }
+        w.desk.check().await;
+    }
+    tally
+}
+
+#[test]
+fn random_waterfalls_keep_the_invariants_and_cut_exactly_the_shortfall() {
+    let cases: u32 = std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let started = std::time::Instant::now();
+    let totals = std::cell::Cell::new(Tally::default());
+    let strategy = (proptest::collection::vec(100..3_000u64, TRADERS), proptest::collection::vec(op(), 6..24));
+    runner
+        .run(&strategy, |(deposits, ops)| {
+            let t = runtime.block_on(run_sequence(deposits, ops));
+            let mut all = totals.get();
+            all.ops += t.ops;
+            all.liquidations += t.liquidations;
+            all.payouts += t.payouts;
+            all.adl_calls += t.adl_calls;
+            all.adl_fills += t.adl_fills;
+            all.adl_complete += t.adl_complete;
+            totals.set(all);
+            Ok(())
+        })
+        .unwrap();
+    let t = totals.get();
+    println!(
+        "{cases} random waterfalls, {} operations: {} liquidations, {} insurance payouts, {} ADL calls \
+         ({} fills, {} complete closes) in {:.1?}",
+        t.ops,
+        t.liquidations,
+        t.payouts,
+        t.adl_calls,
+        t.adl_fills,
+        t.adl_complete,
+        started.elapsed()
+    );
+    // The sequences must reach the waterfall, not just trade.
+    assert!(t.liquidations * 10 >= cases, "too few liquidations: {}", t.liquidations);
+    assert!(t.adl_calls * 20 >= cases, "too few ADLs: {}", t.adl_calls);
+}
