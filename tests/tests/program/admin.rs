@@ -328,3 +328,29 @@ async fn feed_authority_and_feed_parameters() {
             .expect_err(BulwarkError::InvalidParameter);
     }
 }
+
+#[tokio::test]
+async fn waterfall_changes_always_wait_the_timelock() {
+    let mut env = TestEnv::new().await;
+    let fx = env.setup_clearinghouse(ClearinghouseOptions { timelock_seconds: DAY, ..Default::default() }).await;
+    let admin = fx.admin.insecure_clone();
+    // Even a longer grace and cooldown wait: each knob cuts both ways.
+    let params =
+        WaterfallParams { adl_grace_slots: 500, insurance_unstake_cooldown_seconds: 7_200, ..default_waterfall() };
+    let change = ParamChange::SetWaterfall { params };
+    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, change)], &[&admin]).await.ok();
+    assert_eq!(env.clearinghouse(&fx).await.waterfall, default_waterfall(), "not applied yet");
+    env.warp(DAY - 1, 10).await;
+    env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin])
+        .await
+        .expect_err(BulwarkError::TimelockNotElapsed);
+    env.warp(1, 1).await;
+    let out = env.send(&[execute_param_change_ix(&admin.pubkey(), &fx.key)], &[&admin]).await.ok();
+    assert_eq!(out.events::<ParamChangeAppliedV1>()[0].kind, 7);
+    assert_eq!(env.clearinghouse(&fx).await.waterfall, params);
+    // Invalid values are refused at proposal.
+    let bad = ParamChange::SetWaterfall { params: WaterfallParams { max_fill_deviation_bps: 0, ..params } };
+    env.send(&[propose_param_change_ix(&admin.pubkey(), &fx.key, bad)], &[&admin])
+        .await
+        .expect_err(BulwarkError::InvalidParameter);
+}

@@ -9,6 +9,7 @@ fn account_sizes() {
         ("PriceFeed", account_space::<PriceFeed>()),
         ("Market", account_space::<Market>()),
         ("OrderBook", account_space::<OrderBook>()),
+        ("InsuranceStake", account_space::<InsuranceStake>()),
     ];
     for (name, size) in sizes {
         println!("{name}: {size} bytes (with discriminator)");
@@ -23,6 +24,7 @@ fn account_sizes() {
     // Under 10 KiB, so the program can allocate it by CPI at listing.
     assert_eq!(account_space::<OrderBook>(), 5_176);
     assert!(account_space::<OrderBook>() <= 10_240);
+    assert_eq!(account_space::<InsuranceStake>(), 176);
     // Keeper memcmp filters depend on these offsets.
     assert_eq!(MARGIN_ACCOUNT_CLEARINGHOUSE_OFFSET, 8);
     assert_eq!(MARGIN_ACCOUNT_OWNER_OFFSET, 40);

@@ -266,3 +266,31 @@ async fn liquidation_rejects_bad_accounts() {
     desk.takeover(&liquidator, &liquidator2, 0).await.expect_err(BulwarkError::NoPositionInMarket);
     assert_eq!(desk.position(&alice).await.base_lots, 100);
 }
+
+#[tokio::test]
+async fn closing_a_bankrupt_position_by_trade_is_covered_or_refused() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let (_mm, alice) = alice_long(&mut desk).await;
+    let bidder = desk.user(10_000 * USD).await;
+    desk.set_price(88_000_000).await;
+    assert_eq!(desk.health(&alice).await.equity, -110_000_000);
+    desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 88, 100), &[]).await.ok();
+    let close = PlaceOrderArgs { reduce_only: true, ..order(SIDE_ASK, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 88, 100) };
+
+    // Insurance holds $4: it cannot pay the $118.8 this close leaves, so the close is refused.
+    desk.env
+        .place(&desk.fx, &alice, &desk.market, close, &[bidder.margin_account])
+        .await
+        .expect_err(BulwarkError::InsufficientInsurance);
+    let staker = desk.user(0).await;
+    desk.env.stake_insurance(&desk.fx, &staker, 1_000 * USD).await.ok();
+
+    // Realised −1,200 and the $8.8 taker fee against $1,090: insurance pays $118.8.
+    let out = desk.env.place(&desk.fx, &alice, &desk.market, close, &[bidder.margin_account]).await.ok();
+    desk.check().await;
+    let payout = &out.events::<InsurancePayoutV1>()[0];
+    assert_eq!((payout.margin_account, payout.amount), (alice.margin_account, 118_800_000));
+    let m = desk.margin(&alice).await;
+    assert_eq!(m.collateral_balance, 0);
+    assert!(m.open_positions().next().is_none());
+}
