@@ -79,13 +79,14 @@ impl World {
         self.traders.iter().chain([&self.liquidator]).collect()
     }
 
-    async fn snapshot(&mut self) -> BTreeMap<Pubkey, (u64, PerpPosition)> {
+    /// Per account: equity (funding settled or not, it is the same) and the position.
+    async fn snapshot(&mut self) -> BTreeMap<Pubkey, (i128, i64, i64)> {
         let mut out = BTreeMap::new();
-        let keys: Vec<Pubkey> = self.everyone().iter().map(|u| u.margin_account).collect();
-        for key in keys {
-            let m = self.desk.env.margin(key).await;
-            let p = m.open_positions().find(|p| p.market_index == self.desk.market.index).copied().unwrap_or_default();
-            out.insert(key, (m.collateral_balance, p));
+        let users: Vec<User> = self.everyone().into_iter().map(clone_user).collect();
+        for user in &users {
+            let equity = self.desk.health(user).await.equity;
+            let p = self.desk.position(user).await;
+            out.insert(user.margin_account, (equity, p.base_lots, p.quote_entry));
         }
         out
     }
@@ -93,15 +94,7 @@ impl World {
     /// ADL counterparties for `target`, ranked by the program's own score function.
     async fn ranked_counterparties(&mut self, target: &User, target_lots: i64) -> Vec<Pubkey> {
         let mut ranked: Vec<(u128, Pubkey)> = Vec::new();
-        let users: Vec<User> = self
-            .everyone()
-            .into_iter()
-            .map(|u| User {
-                owner: u.owner.insecure_clone(),
-                margin_account: u.margin_account,
-                token_account: u.token_account,
-            })
-            .collect();
+        let users: Vec<User> = self.everyone().into_iter().map(clone_user).collect();
         for user in &users {
             if user.margin_account == target.margin_account {
                 continue;
@@ -146,9 +139,9 @@ impl World {
         for f in &fills {
             assert_eq!(f.uncovered as u128, expected.uncovered, "ADL sized its shortfall differently");
             // Every payer held the opposite side, in profit, before.
-            let (_, cp) = before[&f.counterparty];
-            assert!(cp.base_lots != 0 && (cp.base_lots > 0) != (p.base_lots > 0), "payer not opposite");
-            assert!(cp.base_lots as i128 * self.desk.price as i128 + cp.quote_entry as i128 > 0, "payer not in profit");
+            let (_, base, quote) = before[&f.counterparty];
+            assert!(base != 0 && (base > 0) != (p.base_lots > 0), "payer not opposite");
+            assert!(base as i128 * self.desk.price as i128 + quote as i128 > 0, "payer not in profit");
         }
         assert!(total <= expected.uncovered, "haircut {total} over the shortfall {}", expected.uncovered);
         if self.desk.position(&target).await.base_lots == 0 {
