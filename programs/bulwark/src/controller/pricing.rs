@@ -135,3 +135,24 @@ pub fn health(account: &MarginAccount, prices: &[MarketPrice]) -> Result<Health>
     }
     account_health(account.collateral_balance, &valuations[..n]).map_err(crate::math_err)
 }
+
+/// Prices for an instruction on `market`: its own oracle price (validated with `tolerance`)
+/// and the (market, oracle) pairs at the front of `remaining`, the market's own entry last.
+/// Returns the market's price, every price, and how many remaining accounts were consumed.
+#[allow(clippy::too_many_arguments)]
+pub fn load_prices_with_market<'info>(
+    clearinghouse: &Clearinghouse,
+    clearinghouse_key: &Pubkey,
+    market: &Market,
+    oracle: &AccountInfo,
+    remaining: &'info [AccountInfo<'info>],
+    clock: &Clock,
+    tolerance: OracleTolerance,
+) -> Result<(i64, Vec<MarketPrice>, usize)> {
+    let collateral_usd = collateral_price(clearinghouse, clock)?;
+    let price = market_price(market, oracle, collateral_usd, clock, tolerance)?;
+    let (mut prices, used) = load_market_prices(remaining, clearinghouse_key, collateral_usd, clock, tolerance)?;
+    prices.retain(|p| p.index != market.index);
+    prices.push(MarketPrice::new(market, price));
+    Ok((price, prices, used))
+}

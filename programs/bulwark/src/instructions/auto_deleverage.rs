@@ -5,7 +5,7 @@ use crate::constants::MAX_ADL_COUNTERPARTIES;
 use crate::controller::market::record_open_interest;
 use crate::controller::orders::cancel_orders;
 use crate::controller::position::{fill_account, find_position, settle_funding};
-use crate::controller::pricing::{collateral_price, health, load_market_prices, market_price, perp_spec, MarketPrice};
+use crate::controller::pricing::{health, load_prices_with_market, perp_spec};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{book_balance_change, cover_flat_deficit, update_liquidation_status};
 use crate::error::BulwarkError;
@@ -89,12 +89,15 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         let mut target = ctx.accounts.target.load_mut()?;
 
         let tolerance = OracleTolerance::STRICT;
-        let collateral_usd = collateral_price(&ch, &clock)?;
-        let price = market_price(&market, &ctx.accounts.oracle, collateral_usd, &clock, tolerance)?;
-        let (mut prices, used) =
-            load_market_prices(ctx.remaining_accounts, &clearinghouse_key, collateral_usd, &clock, tolerance)?;
-        prices.retain(|p| p.index != market.index);
-        prices.push(MarketPrice::new(&market, price));
+        let (price, prices, used) = load_prices_with_market(
+            &ch,
+            &clearinghouse_key,
+            &market,
+            &ctx.accounts.oracle,
+            ctx.remaining_accounts,
+            &clock,
+            tolerance,
+        )?;
         let counterparties = &ctx.remaining_accounts[used..];
         require!(counterparties.len() <= MAX_ADL_COUNTERPARTIES, BulwarkError::TooManyAdlCounterparties);
 

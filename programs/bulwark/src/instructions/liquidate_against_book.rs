@@ -4,7 +4,7 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::controller::liquidation::{finish_liquidation, plan_liquidation};
 use crate::controller::orders::{self, PlaceOrderArgs, ORDER_TYPE_MARKET};
 use crate::controller::position::apply_cash;
-use crate::controller::pricing::{collateral_price, load_market_prices, market_price, MarketPrice};
+use crate::controller::pricing::load_prices_with_market;
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{book_balance_change, book_trading_fees};
 use crate::error::BulwarkError;
@@ -67,13 +67,16 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
         let mut account = ctx.accounts.margin_account.load_mut()?;
 
         let tolerance = OracleTolerance::STRICT;
-        let collateral_usd = collateral_price(&ch, &clock)?;
-        let price = market_price(&market, &ctx.accounts.oracle, collateral_usd, &clock, tolerance)?;
-        let (mut prices, used) =
-            load_market_prices(ctx.remaining_accounts, &clearinghouse_key, collateral_usd, &clock, tolerance)?;
+        let (price, prices, used) = load_prices_with_market(
+            &ch,
+            &clearinghouse_key,
+            &market,
+            &ctx.accounts.oracle,
+            ctx.remaining_accounts,
+            &clock,
+            tolerance,
+        )?;
         let makers = &ctx.remaining_accounts[used..];
-        prices.retain(|p| p.index != market.index);
-        prices.push(MarketPrice::new(&market, price));
 
         let balance_before = account.collateral_balance as i128;
         let mut book = ctx.accounts.order_book.load_mut()?;

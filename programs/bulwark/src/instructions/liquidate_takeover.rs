@@ -4,7 +4,7 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::controller::liquidation::{finish_liquidation, plan_liquidation};
 use crate::controller::market::record_open_interest;
 use crate::controller::position::{fill_account, position_index, settle_funding};
-use crate::controller::pricing::{collateral_price, health, load_market_prices, market_price, MarketPrice};
+use crate::controller::pricing::{health, load_prices_with_market};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::book_balance_change;
 use crate::error::BulwarkError;
@@ -67,12 +67,15 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lo
 
         // Liquidations need every price valid.
         let tolerance = OracleTolerance::STRICT;
-        let collateral_usd = collateral_price(&ch, &clock)?;
-        let price = market_price(&market, &ctx.accounts.oracle, collateral_usd, &clock, tolerance)?;
-        let (mut prices, _) =
-            load_market_prices(ctx.remaining_accounts, &clearinghouse_key, collateral_usd, &clock, tolerance)?;
-        prices.retain(|p| p.index != market.index);
-        prices.push(MarketPrice::new(&market, price));
+        let (price, prices, _) = load_prices_with_market(
+            &ch,
+            &clearinghouse_key,
+            &market,
+            &ctx.accounts.oracle,
+            ctx.remaining_accounts,
+            &clock,
+            tolerance,
+        )?;
 
         let balances_before = account.collateral_balance as i128 + liquidator.collateral_balance as i128;
         let mut book = ctx.accounts.order_book.load_mut()?;
