@@ -16,29 +16,11 @@ pub const SYSTEM_PROGRAM_ID: Pubkey = anchor_lang::solana_program::system_progra
 
 // ---- PDAs ---------------------------------------------------------------------------------
 
-pub fn clearinghouse_pda(creator: &Pubkey, mint: &Pubkey, id: u16) -> Pubkey {
-    Pubkey::find_program_address(
-        &[CLEARINGHOUSE_SEED, creator.as_ref(), mint.as_ref(), &id.to_le_bytes()],
-        &bulwark::ID,
-    )
-    .0
-}
-pub fn collateral_vault_pda(clearinghouse: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[COLLATERAL_VAULT_SEED, clearinghouse.as_ref()], &bulwark::ID).0
-}
-pub fn insurance_vault_pda(clearinghouse: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[INSURANCE_VAULT_SEED, clearinghouse.as_ref()], &bulwark::ID).0
-}
-pub fn margin_account_pda(clearinghouse: &Pubkey, owner: &Pubkey, sub_account_id: u16) -> Pubkey {
-    Pubkey::find_program_address(
-        &[MARGIN_ACCOUNT_SEED, clearinghouse.as_ref(), owner.as_ref(), &sub_account_id.to_le_bytes()],
-        &bulwark::ID,
-    )
-    .0
-}
-pub fn price_feed_pda(authority: &Pubkey, feed_id: u64) -> Pubkey {
-    Pubkey::find_program_address(&[PRICE_FEED_SEED, authority.as_ref(), &feed_id.to_le_bytes()], &bulwark::ID).0
-}
+pub use bulwark_sdk::pda::{
+    clearinghouse as clearinghouse_pda, collateral_vault as collateral_vault_pda,
+    insurance_vault as insurance_vault_pda, margin_account as margin_account_pda, market as market_pda,
+    order_book as order_book_pda, price_feed as price_feed_pda,
+};
 
 // ---- instruction builders -----------------------------------------------------------------
 
@@ -467,13 +449,6 @@ impl TestEnv {
 pub use bulwark::controller::orders::{
     PlaceOrderArgs, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ORDER_TYPE_LIMIT, ORDER_TYPE_MARKET, ORDER_TYPE_POST_ONLY,
 };
-
-pub fn market_pda(clearinghouse: &Pubkey, index: u16) -> Pubkey {
-    Pubkey::find_program_address(&[MARKET_SEED, clearinghouse.as_ref(), &index.to_le_bytes()], &bulwark::ID).0
-}
-pub fn order_book_pda(market: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[ORDER_BOOK_SEED, market.as_ref()], &bulwark::ID).0
-}
 
 pub fn create_market_ix(
     admin: &Pubkey,

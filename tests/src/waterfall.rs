@@ -2,7 +2,6 @@
 
 use anchor_lang::prelude::*;
 use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
-use bulwark::constants::INSURANCE_STAKE_SEED;
 use solana_keypair::Keypair;
 use solana_signer::Signer as _;
 use spl_token_interface::ID as TOKEN_PROGRAM_ID;
@@ -15,9 +14,7 @@ fn with_remaining(mut instruction: Instruction, remaining: &[Pubkey]) -> Instruc
     instruction
 }
 
-pub fn insurance_stake_pda(clearinghouse: &Pubkey, owner: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[INSURANCE_STAKE_SEED, clearinghouse.as_ref(), owner.as_ref()], &bulwark::ID).0
-}
+pub use bulwark_sdk::pda::insurance_stake as insurance_stake_pda;
 
 pub fn update_liquidation_status_ix(
     clearinghouse: &Pubkey,

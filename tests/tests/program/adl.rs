@@ -4,7 +4,6 @@
 use anchor_lang::prelude::*;
 use bulwark::error::BulwarkError;
 use bulwark::events::*;
-use bulwark::math::adl::adl_score;
 use bulwark::math::perp::bankruptcy_price;
 use bulwark::state::*;
 use bulwark_tests::*;
@@ -29,12 +28,12 @@ async fn two_shorts(desk: &mut Desk) -> (User, User, User) {
     (alice, bob, carol)
 }
 
-/// The score the program computes, from the account as stored.
+/// The score the program computes, by the SDK (which calls the program's math).
 async fn score(desk: &mut Desk, user: &User) -> u128 {
-    let p = desk.position(user).await;
-    let value = p.base_lots as i128 * desk.price as i128; // 1 lot = 1 unit, 1e6 atoms per $
-    let h = desk.health(user).await;
-    adl_score(value + p.quote_entry as i128, p.quote_entry as i128, value.abs(), h.equity)
+    let market = desk.env.market(&desk.market).await;
+    let account = desk.margin(user).await;
+    let prices = [bulwark_sdk::health::market_price(&market, desk.price)];
+    bulwark_sdk::adl::score(&account, market.index, &prices).expect("an eligible counterparty")
 }
 
 #[tokio::test]

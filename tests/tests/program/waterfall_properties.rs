@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anchor_lang::prelude::*;
 use bulwark::events::{AdlFillV1, InsurancePayoutV1, LiquidationV1};
-use bulwark::math::adl::{adl_score, shortfall};
+use bulwark::math::adl::shortfall;
 use bulwark::math::liquidation::is_liquidatable;
 use bulwark::state::*;
 use bulwark_tests::*;
@@ -91,28 +91,23 @@ impl World {
         out
     }
 
-    /// ADL counterparties for `target`, ranked by the program's own score function.
+    /// ADL counterparties for `target`, ranked and selected by the SDK (the program's math).
     async fn ranked_counterparties(&mut self, target: &User, target_lots: i64) -> Vec<Pubkey> {
-        let mut ranked: Vec<(u128, Pubkey)> = Vec::new();
-        let users: Vec<User> = self.everyone().into_iter().map(clone_user).collect();
-        for user in &users {
-            if user.margin_account == target.margin_account {
-                continue;
-            }
-            let p = self.desk.position(user).await;
-            if p.base_lots == 0 || (p.base_lots > 0) == (target_lots > 0) {
-                continue;
-            }
-            let value = p.base_lots as i128 * self.desk.price as i128;
-            let upnl = value + p.quote_entry as i128;
-            if upnl <= 0 {
-                continue;
-            }
-            let h = self.desk.health(user).await;
-            ranked.push((adl_score(upnl, p.quote_entry as i128, value.abs(), h.equity), user.margin_account));
+        let market = self.desk.env.market(&self.desk.market).await;
+        let prices = [bulwark_sdk::health::market_price(&market, self.desk.price)];
+        let keys: Vec<Pubkey> = self.everyone().iter().map(|u| u.margin_account).collect();
+        let mut accounts = Vec::new();
+        for key in &keys {
+            accounts.push(self.desk.env.margin(*key).await);
         }
-        ranked.sort_by(|a, b| b.0.cmp(&a.0));
-        ranked.into_iter().take(6).map(|(_, k)| k).collect()
+        let ranked = bulwark_sdk::adl::rank_counterparties(
+            &target.margin_account,
+            target_lots,
+            market.index,
+            keys.iter().zip(accounts.iter()),
+            &prices,
+        );
+        bulwark_sdk::adl::select(&ranked, target_lots.unsigned_abs())
     }
 
     async fn adl(&mut self, target_index: usize, max_lots: u64, tally: &mut Tally) {
