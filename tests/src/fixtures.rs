@@ -1,18 +1,13 @@
 //! Instruction builders, PDAs and ready-made clearinghouses, feeds and users.
 
 use anchor_lang::prelude::*;
-use anchor_lang::solana_program::instruction::Instruction;
-use anchor_lang::{InstructionData, ToAccountMetas};
 use bulwark::constants::*;
 use bulwark::instructions::{InitializeClearinghouseArgs, PriceFeedUpdate};
 use bulwark::state::*;
 use solana_keypair::Keypair;
 use solana_signer::Signer as _;
-use spl_token_interface::ID as TOKEN_PROGRAM_ID;
 
 use crate::harness::TestEnv;
-
-pub const SYSTEM_PROGRAM_ID: Pubkey = anchor_lang::solana_program::system_program::ID;
 
 // ---- PDAs ---------------------------------------------------------------------------------
 
@@ -22,205 +17,9 @@ pub use bulwark_sdk::pda::{
     order_book as order_book_pda, price_feed as price_feed_pda,
 };
 
-// ---- instruction builders -----------------------------------------------------------------
+// ---- instruction builders: the SDK's ------------------------------------------------------
 
-pub(crate) fn ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
-    Instruction { program_id: bulwark::ID, accounts: accounts.to_account_metas(None), data: data.data() }
-}
-
-pub fn initialize_clearinghouse_ix(admin: &Pubkey, mint: &Pubkey, args: InitializeClearinghouseArgs) -> Instruction {
-    let clearinghouse = clearinghouse_pda(admin, mint, args.id);
-    ix(
-        bulwark::accounts::InitializeClearinghouse {
-            admin: *admin,
-            clearinghouse,
-            collateral_mint: *mint,
-            collateral_vault: collateral_vault_pda(&clearinghouse),
-            insurance_vault: insurance_vault_pda(&clearinghouse),
-            token_program: TOKEN_PROGRAM_ID,
-            system_program: SYSTEM_PROGRAM_ID,
-        },
-        bulwark::instruction::InitializeClearinghouse { args },
-    )
-}
-
-pub fn create_margin_account_ix(
-    clearinghouse: &Pubkey,
-    owner: &Pubkey,
-    payer: &Pubkey,
-    sub_account_id: u16,
-) -> Instruction {
-    ix(
-        bulwark::accounts::CreateMarginAccount {
-            owner: *owner,
-            payer: *payer,
-            clearinghouse: *clearinghouse,
-            margin_account: margin_account_pda(clearinghouse, owner, sub_account_id),
-            system_program: SYSTEM_PROGRAM_ID,
-        },
-        bulwark::instruction::CreateMarginAccount { sub_account_id },
-    )
-}
-
-pub fn set_delegate_ix(owner: &Pubkey, margin_account: &Pubkey, delegate: Pubkey) -> Instruction {
-    ix(
-        bulwark::accounts::SetDelegate { owner: *owner, margin_account: *margin_account },
-        bulwark::instruction::SetDelegate { delegate },
-    )
-}
-
-pub fn deposit_ix(
-    authority: &Pubkey,
-    clearinghouse: &Pubkey,
-    margin_account: &Pubkey,
-    collateral_vault: &Pubkey,
-    source: &Pubkey,
-    amount: u64,
-) -> Instruction {
-    ix(
-        bulwark::accounts::Deposit {
-            authority: *authority,
-            clearinghouse: *clearinghouse,
-            margin_account: *margin_account,
-            collateral_vault: *collateral_vault,
-            source: *source,
-            token_program: TOKEN_PROGRAM_ID,
-        },
-        bulwark::instruction::Deposit { amount },
-    )
-}
-
-pub fn withdraw_ix(
-    owner: &Pubkey,
-    clearinghouse: &Pubkey,
-    margin_account: &Pubkey,
-    collateral_vault: &Pubkey,
-    destination: &Pubkey,
-    amount: u64,
-) -> Instruction {
-    ix(
-        bulwark::accounts::Withdraw {
-            owner: *owner,
-            clearinghouse: *clearinghouse,
-            margin_account: *margin_account,
-            collateral_vault: *collateral_vault,
-            destination: *destination,
-            token_program: TOKEN_PROGRAM_ID,
-        },
-        bulwark::instruction::Withdraw { amount },
-    )
-}
-
-pub fn close_margin_account_ix(
-    owner: &Pubkey,
-    clearinghouse: &Pubkey,
-    margin_account: &Pubkey,
-    rent_receiver: &Pubkey,
-) -> Instruction {
-    ix(
-        bulwark::accounts::CloseMarginAccount {
-            owner: *owner,
-            clearinghouse: *clearinghouse,
-            margin_account: *margin_account,
-            rent_receiver: *rent_receiver,
-        },
-        bulwark::instruction::CloseMarginAccount {},
-    )
-}
-
-pub fn create_price_feed_ix(
-    authority: &Pubkey,
-    payer: &Pubkey,
-    feed_id: u64,
-    exponent: i32,
-    ema_window_seconds: u32,
-) -> Instruction {
-    ix(
-        bulwark::accounts::CreatePriceFeed {
-            authority: *authority,
-            payer: *payer,
-            price_feed: price_feed_pda(authority, feed_id),
-            system_program: SYSTEM_PROGRAM_ID,
-        },
-        bulwark::instruction::CreatePriceFeed { feed_id, exponent, ema_window_seconds },
-    )
-}
-
-pub fn update_price_feed_ix(authority: &Pubkey, price_feed: &Pubkey, update: PriceFeedUpdate) -> Instruction {
-    ix(
-        bulwark::accounts::UpdatePriceFeed { authority: *authority, price_feed: *price_feed },
-        bulwark::instruction::UpdatePriceFeed { update },
-    )
-}
-
-pub fn refresh_collateral_price_ix(
-    clearinghouse: &Pubkey,
-    market_feed: Option<Pubkey>,
-    redemption_rate_feed: Option<Pubkey>,
-    redemption_health_feed: Option<Pubkey>,
-) -> Instruction {
-    ix(
-        bulwark::accounts::RefreshCollateralPrice {
-            clearinghouse: *clearinghouse,
-            market_feed,
-            redemption_rate_feed,
-            redemption_health_feed,
-        },
-        bulwark::instruction::RefreshCollateralPrice {},
-    )
-}
-
-pub fn propose_param_change_ix(admin: &Pubkey, clearinghouse: &Pubkey, change: ParamChange) -> Instruction {
-    propose_market_param_change_ix(admin, clearinghouse, None, change)
-}
-
-pub fn propose_market_param_change_ix(
-    admin: &Pubkey,
-    clearinghouse: &Pubkey,
-    market: Option<Pubkey>,
-    change: ParamChange,
-) -> Instruction {
-    ix(
-        bulwark::accounts::AdminParamChange { admin: *admin, clearinghouse: *clearinghouse, market },
-        bulwark::instruction::ProposeParamChange { change },
-    )
-}
-
-pub fn execute_param_change_ix(executor: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
-    execute_market_param_change_ix(executor, clearinghouse, None)
-}
-
-pub fn execute_market_param_change_ix(
-    executor: &Pubkey,
-    clearinghouse: &Pubkey,
-    market: Option<Pubkey>,
-) -> Instruction {
-    ix(
-        bulwark::accounts::ExecuteParamChange { executor: *executor, clearinghouse: *clearinghouse, market },
-        bulwark::instruction::ExecuteParamChange {},
-    )
-}
-
-pub fn cancel_param_change_ix(admin: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
-    ix(
-        bulwark::accounts::AdminParamChange { admin: *admin, clearinghouse: *clearinghouse, market: None },
-        bulwark::instruction::CancelParamChange {},
-    )
-}
-
-pub fn pause_ix(guardian: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
-    ix(
-        bulwark::accounts::GuardianSetStatus { guardian: *guardian, clearinghouse: *clearinghouse },
-        bulwark::instruction::Pause {},
-    )
-}
-
-pub fn unpause_ix(guardian: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
-    ix(
-        bulwark::accounts::GuardianSetStatus { guardian: *guardian, clearinghouse: *clearinghouse },
-        bulwark::instruction::Unpause {},
-    )
-}
+pub use bulwark_sdk::ix::*;
 
 // ---- configurations -----------------------------------------------------------------------
 
@@ -276,12 +75,11 @@ pub struct Feed {
     pub authority: Keypair,
 }
 
+/// A clearinghouse and the keypairs that run it; derefs to its SDK keys.
 pub struct ClearinghouseFixture {
-    pub key: Pubkey,
+    pub keys: ClearinghouseKeys,
     pub mint: Pubkey,
     pub mint_authority: Keypair,
-    pub collateral_vault: Pubkey,
-    pub insurance_vault: Pubkey,
     pub admin: Keypair,
     pub guardian: Keypair,
     /// Every margin account created through the fixture, for the invariant checker.
@@ -319,6 +117,13 @@ pub fn default_waterfall() -> WaterfallParams {
         book_liquidation_band_bps: 500,
         book_liquidation_reward_bps: 2_000,
         max_fill_deviation_bps: 1_000,
+    }
+}
+
+impl std::ops::Deref for ClearinghouseFixture {
+    type Target = ClearinghouseKeys;
+    fn deref(&self) -> &ClearinghouseKeys {
+        &self.keys
     }
 }
 
@@ -383,11 +188,9 @@ impl TestEnv {
         self.send(&[initialize_clearinghouse_ix(&admin.pubkey(), &mint, args)], &[&admin]).await.ok();
         let key = clearinghouse_pda(&admin.pubkey(), &mint, opts.id);
         ClearinghouseFixture {
-            key,
+            keys: ClearinghouseKeys::new(key),
             mint,
             mint_authority,
-            collateral_vault: collateral_vault_pda(&key),
-            insurance_vault: insurance_vault_pda(&key),
             admin,
             guardian,
             margin_accounts: vec![],
@@ -450,109 +253,17 @@ pub use bulwark::controller::orders::{
     PlaceOrderArgs, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ORDER_TYPE_LIMIT, ORDER_TYPE_MARKET, ORDER_TYPE_POST_ONLY,
 };
 
-pub fn create_market_ix(
-    admin: &Pubkey,
-    clearinghouse: &Pubkey,
-    index: u16,
-    oracle: OracleConfig,
-    params: MarketParams,
-) -> Instruction {
-    let market = market_pda(clearinghouse, index);
-    ix(
-        bulwark::accounts::CreateMarket {
-            admin: *admin,
-            clearinghouse: *clearinghouse,
-            market,
-            order_book: order_book_pda(&market),
-            system_program: SYSTEM_PROGRAM_ID,
-        },
-        bulwark::instruction::CreateMarket { index, oracle, params },
-    )
-}
-
-pub fn activate_market_ix(market: &Pubkey) -> Instruction {
-    ix(bulwark::accounts::ActivateMarket { market: *market }, bulwark::instruction::ActivateMarket {})
-}
-
-pub fn set_market_status_ix(guardian: &Pubkey, clearinghouse: &Pubkey, market: &Pubkey, status: u8) -> Instruction {
-    ix(
-        bulwark::accounts::SetMarketStatus { guardian: *guardian, clearinghouse: *clearinghouse, market: *market },
-        bulwark::instruction::SetMarketStatus { status },
-    )
-}
-
-/// A listed market and its feed.
+/// A listed market and the feed that prices it; derefs to its SDK keys.
 pub struct MarketFixture {
-    pub key: Pubkey,
-    pub order_book: Pubkey,
-    pub oracle: Feed,
-    pub index: u16,
+    pub keys: MarketKeys,
+    pub feed: Feed,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn place_order_ix(
-    authority: &Pubkey,
-    fx: &ClearinghouseFixture,
-    margin_account: &Pubkey,
-    market: &MarketFixture,
-    args: PlaceOrderArgs,
-    remaining: &[Pubkey],
-) -> Instruction {
-    let mut instruction = ix(
-        bulwark::accounts::PlaceOrder {
-            authority: *authority,
-            clearinghouse: fx.key,
-            margin_account: *margin_account,
-            market: market.key,
-            order_book: market.order_book,
-            oracle: market.oracle.key,
-            collateral_vault: fx.collateral_vault,
-            insurance_vault: fx.insurance_vault,
-            token_program: TOKEN_PROGRAM_ID,
-        },
-        bulwark::instruction::PlaceOrder { args },
-    );
-    instruction.accounts.extend(remaining.iter().map(|k| AccountMeta::new(*k, false)));
-    instruction
-}
-
-pub fn cancel_order_ix(
-    authority: &Pubkey,
-    margin_account: &Pubkey,
-    market: &MarketFixture,
-    order_id: Option<u64>,
-) -> Instruction {
-    let accounts = bulwark::accounts::CancelOrders {
-        authority: *authority,
-        margin_account: *margin_account,
-        market: market.key,
-        order_book: market.order_book,
-    };
-    match order_id {
-        Some(order_id) => ix(accounts, bulwark::instruction::CancelOrder { order_id }),
-        None => ix(accounts, bulwark::instruction::CancelAllOrders {}),
+impl std::ops::Deref for MarketFixture {
+    type Target = MarketKeys;
+    fn deref(&self) -> &MarketKeys {
+        &self.keys
     }
-}
-
-pub fn prune_expired_orders_ix(market: &MarketFixture, makers: &[Pubkey]) -> Instruction {
-    let mut instruction = ix(
-        bulwark::accounts::PruneExpiredOrders { market: market.key, order_book: market.order_book },
-        bulwark::instruction::PruneExpiredOrders {},
-    );
-    instruction.accounts.extend(makers.iter().map(|k| AccountMeta::new(*k, false)));
-    instruction
-}
-
-pub fn update_funding_ix(clearinghouse: &Pubkey, market: &MarketFixture) -> Instruction {
-    ix(
-        bulwark::accounts::UpdateFunding {
-            clearinghouse: *clearinghouse,
-            market: market.key,
-            order_book: market.order_book,
-            oracle: market.oracle.key,
-        },
-        bulwark::instruction::UpdateFunding {},
-    )
 }
 
 /// A simple contract: 1 lot = 1 unit, 1 tick = $1, 6-decimal collateral: 1,000,000 atoms
@@ -578,21 +289,7 @@ pub fn simple_market_params() -> MarketParams {
     }
 }
 
-/// The makers of the side a taker on `side` would hit, in book order (at most 8 distinct runs);
-/// the taker's own orders need no account (self-trade prevention cancels them).
-pub fn makers_for(book: &OrderBook, side: u8, taker: &Pubkey) -> Vec<Pubkey> {
-    let opposite = if side == SIDE_BID { SIDE_ASK } else { SIDE_BID };
-    let mut makers: Vec<Pubkey> = Vec::new();
-    for o in book.orders(opposite) {
-        if o.maker != *taker && makers.last() != Some(&o.maker) {
-            makers.push(o.maker);
-        }
-        if makers.len() == 8 {
-            break;
-        }
-    }
-    makers
-}
+pub use bulwark_sdk::book::makers_for;
 
 pub fn order(side: u8, order_type: u8, price_ticks: u64, base_lots: u64) -> PlaceOrderArgs {
     PlaceOrderArgs { side, order_type, price_ticks, base_lots, reduce_only: false, expiry_unix: 0, client_order_id: 0 }
@@ -625,7 +322,7 @@ impl TestEnv {
         let key = market_pda(&fx.key, index);
         self.send(&[activate_market_ix(&key)], &[]).await.ok();
         fx.markets.push(key);
-        MarketFixture { key, order_book: order_book_pda(&key), oracle, index }
+        MarketFixture { keys: MarketKeys::new(&fx.key, index, oracle.key), feed: oracle }
     }
 
     pub async fn place(

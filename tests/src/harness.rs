@@ -2,33 +2,18 @@
 //! and account loading.
 
 use anchor_lang::prelude::*;
-use anchor_lang::solana_program::entrypoint::ProgramResult;
 use anchor_lang::solana_program::instruction::{error::InstructionError, Instruction};
 use bulwark::error::BulwarkError;
 use solana_keypair::Keypair;
-use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
+use solana_program_test::{BanksClientError, ProgramTest, ProgramTestContext};
 use solana_signer::Signer as _;
 use solana_transaction::Transaction;
 use solana_transaction_error::TransactionError;
 
-use crate::events::install_event_capture;
-
-/// Adapter: `processor!` hands the builtin independent lifetimes, Anchor 1.x's `entry` wants
-/// one `'info` for all three arguments. The runtime keeps the id, every account and the data
-/// alive for the whole call, so unifying them to the call's lifetime is sound here.
-fn process_instruction(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {
-    let (program_id, accounts, data): (&Pubkey, &[AccountInfo], &[u8]) =
-        unsafe { std::mem::transmute((program_id, accounts, data)) };
-    bulwark::entry(program_id, accounts, data)
-}
+use bulwark_sdk::chain::embedded::{install_event_capture, AccountIndex, EmbeddedChain};
 
 /// A `ProgramTest` with Bulwark loaded natively; add accounts to it before `TestEnv::start`.
-pub fn program_test() -> ProgramTest {
-    let mut pt = ProgramTest::default();
-    pt.prefer_bpf(false);
-    pt.add_program("bulwark", bulwark::ID, processor!(process_instruction));
-    pt
-}
+pub use bulwark_sdk::chain::embedded::program_test;
 
 /// What a processed transaction left behind.
 #[derive(Debug)]
@@ -49,7 +34,7 @@ impl TxOutcome {
     }
 
     pub fn events<E: AnchorDeserialize + Discriminator>(&self) -> Vec<E> {
-        crate::events::decode_events(&self.logs)
+        bulwark_sdk::events::decode_events(&self.logs)
     }
 
     pub fn custom_error(&self) -> Option<u32> {
@@ -96,25 +81,24 @@ pub struct TestEnv {
     pub ctx: ProgramTestContext,
     /// Makes every transaction unique, so identical instructions never collide as duplicates.
     nonce: u32,
-}
-
-const COMPUTE_BUDGET_PROGRAM: Pubkey = pubkey!("ComputeBudget111111111111111111111111111111");
-
-fn compute_unit_limit(units: u32) -> Instruction {
-    let mut data = vec![2u8];
-    data.extend_from_slice(&units.to_le_bytes());
-    Instruction { program_id: COMPUTE_BUDGET_PROGRAM, accounts: vec![], data }
+    /// Every account a transaction here touched: the embedded chain's view of the bank.
+    pub index: AccountIndex,
 }
 
 impl TestEnv {
     pub async fn start(pt: ProgramTest) -> Self {
         let ctx = pt.start_with_context().await;
         install_event_capture();
-        Self { ctx, nonce: 0 }
+        Self { ctx, nonce: 0, index: AccountIndex::default() }
     }
 
     pub async fn new() -> Self {
         Self::start(program_test()).await
+    }
+
+    /// A `Chain` on this bank that sees every account the tests created.
+    pub fn chain(&self) -> EmbeddedChain {
+        EmbeddedChain::new(self.ctx.banks_client.clone(), self.index.clone())
     }
 
     pub fn payer(&self) -> Keypair {
@@ -125,13 +109,14 @@ impl TestEnv {
     /// failed transaction (inspect the outcome).
     pub async fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> TxOutcome {
         self.nonce += 1;
-        let mut all = vec![compute_unit_limit(1_400_000 - self.nonce)];
+        let mut all = vec![bulwark_sdk::ix::compute_unit_limit_ix(1_400_000 - self.nonce)];
         all.extend_from_slice(ixs);
         let payer = self.ctx.payer.insecure_clone();
         let mut keys: Vec<&Keypair> = vec![&payer];
         keys.extend(signers.iter().copied().filter(|k| k.pubkey() != payer.pubkey()));
         let blockhash = self.ctx.banks_client.get_latest_blockhash().await.expect("blockhash");
         let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
+        self.index.insert_transaction(&tx);
         match self.ctx.banks_client.process_transaction_with_metadata(tx).await {
             Ok(r) => {
                 let (logs, compute_units) =

@@ -1,171 +1,14 @@
 //! Builders and helpers for liquidation, insurance staking and ADL.
 
 use anchor_lang::prelude::*;
-use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
+
 use solana_keypair::Keypair;
 use solana_signer::Signer as _;
-use spl_token_interface::ID as TOKEN_PROGRAM_ID;
 
 use crate::fixtures::*;
 use crate::harness::{TestEnv, TxOutcome};
 
-fn with_remaining(mut instruction: Instruction, remaining: &[Pubkey]) -> Instruction {
-    instruction.accounts.extend(remaining.iter().map(|k| AccountMeta::new(*k, false)));
-    instruction
-}
-
 pub use bulwark_sdk::pda::insurance_stake as insurance_stake_pda;
-
-pub fn update_liquidation_status_ix(
-    clearinghouse: &Pubkey,
-    margin_account: &Pubkey,
-    remaining: &[Pubkey],
-) -> Instruction {
-    with_remaining(
-        ix(
-            bulwark::accounts::UpdateLiquidationStatus {
-                clearinghouse: *clearinghouse,
-                margin_account: *margin_account,
-            },
-            bulwark::instruction::UpdateLiquidationStatus {},
-        ),
-        remaining,
-    )
-}
-
-pub fn liquidate_takeover_ix(
-    authority: &Pubkey,
-    fx: &ClearinghouseFixture,
-    liquidator: &Pubkey,
-    margin_account: &Pubkey,
-    market: &MarketFixture,
-    max_base_lots: u64,
-    remaining: &[Pubkey],
-) -> Instruction {
-    with_remaining(
-        ix(
-            bulwark::accounts::LiquidateTakeover {
-                authority: *authority,
-                clearinghouse: fx.key,
-                liquidator: *liquidator,
-                margin_account: *margin_account,
-                market: market.key,
-                order_book: market.order_book,
-                oracle: market.oracle.key,
-                collateral_vault: fx.collateral_vault,
-                insurance_vault: fx.insurance_vault,
-                token_program: TOKEN_PROGRAM_ID,
-            },
-            bulwark::instruction::LiquidateTakeover { max_base_lots },
-        ),
-        remaining,
-    )
-}
-
-pub fn liquidate_against_book_ix(
-    authority: &Pubkey,
-    fx: &ClearinghouseFixture,
-    cranker: &Pubkey,
-    margin_account: &Pubkey,
-    market: &MarketFixture,
-    remaining: &[Pubkey],
-) -> Instruction {
-    with_remaining(
-        ix(
-            bulwark::accounts::LiquidateAgainstBook {
-                authority: *authority,
-                clearinghouse: fx.key,
-                cranker: *cranker,
-                margin_account: *margin_account,
-                market: market.key,
-                order_book: market.order_book,
-                oracle: market.oracle.key,
-                collateral_vault: fx.collateral_vault,
-                insurance_vault: fx.insurance_vault,
-                token_program: TOKEN_PROGRAM_ID,
-            },
-            bulwark::instruction::LiquidateAgainstBook {},
-        ),
-        remaining,
-    )
-}
-
-pub fn auto_deleverage_ix(
-    fx: &ClearinghouseFixture,
-    market: &MarketFixture,
-    target: &Pubkey,
-    max_base_lots: u64,
-    remaining: &[Pubkey],
-) -> Instruction {
-    with_remaining(
-        ix(
-            bulwark::accounts::AutoDeleverage {
-                clearinghouse: fx.key,
-                market: market.key,
-                order_book: market.order_book,
-                oracle: market.oracle.key,
-                target: *target,
-                collateral_vault: fx.collateral_vault,
-                insurance_vault: fx.insurance_vault,
-                token_program: TOKEN_PROGRAM_ID,
-            },
-            bulwark::instruction::AutoDeleverage { max_base_lots },
-        ),
-        remaining,
-    )
-}
-
-pub fn create_insurance_stake_ix(owner: &Pubkey, payer: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
-    ix(
-        bulwark::accounts::CreateInsuranceStake {
-            owner: *owner,
-            payer: *payer,
-            clearinghouse: *clearinghouse,
-            insurance_stake: insurance_stake_pda(clearinghouse, owner),
-            system_program: SYSTEM_PROGRAM_ID,
-        },
-        bulwark::instruction::CreateInsuranceStake {},
-    )
-}
-
-pub fn stake_insurance_ix(owner: &Pubkey, fx: &ClearinghouseFixture, source: &Pubkey, amount: u64) -> Instruction {
-    ix(
-        bulwark::accounts::StakeInsurance {
-            owner: *owner,
-            clearinghouse: fx.key,
-            insurance_stake: insurance_stake_pda(&fx.key, owner),
-            insurance_vault: fx.insurance_vault,
-            source: *source,
-            token_program: TOKEN_PROGRAM_ID,
-        },
-        bulwark::instruction::StakeInsurance { amount },
-    )
-}
-
-pub fn request_unstake_ix(owner: &Pubkey, clearinghouse: &Pubkey, shares: u64) -> Instruction {
-    ix(
-        bulwark::accounts::RequestUnstake {
-            owner: *owner,
-            clearinghouse: *clearinghouse,
-            insurance_stake: insurance_stake_pda(clearinghouse, owner),
-        },
-        bulwark::instruction::RequestUnstake { shares },
-    )
-}
-
-pub fn unstake_insurance_ix(owner: &Pubkey, fx: &ClearinghouseFixture, destination: &Pubkey) -> Instruction {
-    ix(
-        bulwark::accounts::UnstakeInsurance {
-            owner: *owner,
-            clearinghouse: fx.key,
-            insurance_stake: insurance_stake_pda(&fx.key, owner),
-            insurance_vault: fx.insurance_vault,
-            destination: *destination,
-            token_program: TOKEN_PROGRAM_ID,
-        },
-        bulwark::instruction::UnstakeInsurance {},
-    )
-}
 
 impl TestEnv {
     /// Open `user`'s insurance stake and stake `amount` from its wallet.
@@ -244,16 +87,16 @@ impl Desk {
     /// Publish `price` and let the feed's EMA settle on it (publish, wait 50 minutes, publish),
     /// so a large move is not refused as too volatile.
     pub async fn set_price(&mut self, price: i64) {
-        self.env.publish(&self.market.oracle, price, 0, true, 0).await;
+        self.env.publish(&self.market.feed, price, 0, true, 0).await;
         self.env.warp(3_000, 5).await;
-        self.env.publish(&self.market.oracle, price, 0, true, 0).await;
+        self.env.publish(&self.market.feed, price, 0, true, 0).await;
         self.price = price;
     }
 
     /// Republish the current price (after a clock warp made it stale).
     pub async fn refresh_price(&mut self) {
         let price = self.price;
-        self.env.publish(&self.market.oracle, price, 0, true, 0).await;
+        self.env.publish(&self.market.feed, price, 0, true, 0).await;
     }
 
     pub async fn margin(&mut self, user: &User) -> bulwark::state::MarginAccount {
@@ -323,11 +166,8 @@ impl Desk {
     }
 
     pub async fn update_status(&mut self, user: &User) -> TxOutcome {
-        let ix = update_liquidation_status_ix(
-            &self.fx.key,
-            &user.margin_account,
-            &[self.market.key, self.market.oracle.key],
-        );
+        let ix =
+            update_liquidation_status_ix(&self.fx.key, &user.margin_account, &[self.market.key, self.market.oracle]);
         let out = self.env.send(&[ix], &[]).await;
         self.check().await;
         out

@@ -199,22 +199,21 @@ async fn a_counterparty_that_cannot_pay_is_skipped() {
     // Bob is also long 20 in the second market, which then falls to $30: a $1,400 loss there.
     desk.env.place(&desk.fx, &mm, &second, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 20), &[]).await.ok();
     let args = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 20);
-    let remaining = [desk.market.key, desk.market.oracle.key, mm.margin_account];
+    let remaining = [desk.market.key, desk.market.oracle, mm.margin_account];
     desk.env.place(&desk.fx, &bob, &second, args, &remaining).await.ok();
     for _ in 0..2 {
-        desk.env.publish(&second.oracle, 30_000_000, 0, true, 0).await;
-        desk.env.publish(&desk.market.oracle, 85_000_000, 0, true, 0).await;
+        desk.env.publish(&second.feed, 30_000_000, 0, true, 0).await;
+        desk.env.publish(&desk.market.feed, 85_000_000, 0, true, 0).await;
         desk.env.warp(3_000, 5).await;
     }
-    desk.env.publish(&second.oracle, 30_000_000, 0, true, 0).await;
+    desk.env.publish(&second.feed, 30_000_000, 0, true, 0).await;
     desk.set_price(85_000_000).await;
-    desk.env.publish(&second.oracle, 30_000_000, 0, true, 0).await;
+    desk.env.publish(&second.feed, 30_000_000, 0, true, 0).await;
 
     // Alice: −$500, all uncovered, $5 a lot. Bob's short is +$750 but his account holds
     // 700 + 750 − 1,400 = $50: his $250 share would sink him, so he is skipped (he still ranks
     // first, at 0.15 × 85x). Carol pays ⌊500 × 50/100⌋ = $250 for her 50 lots.
-    let out =
-        desk.adl(&alice, &[second.key, second.oracle.key, bob.margin_account, carol.margin_account], 0).await.ok();
+    let out = desk.adl(&alice, &[second.key, second.oracle, bob.margin_account, carol.margin_account], 0).await.ok();
     let skipped = out.events::<AdlCounterpartySkippedV1>();
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].counterparty, bob.margin_account);

@@ -308,7 +308,7 @@ async fn withdrawal_is_limited_by_an_open_position() {
     v.place(&alice, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 10), &[]).await.ok();
     v.place(&bob, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 10), &[&alice]).await.ok();
     // Equity 300 − 1 (fee) = $299 at the oracle's 100; initial requirement $100: $199 is free.
-    let market_accounts = [v.market.key, v.market.oracle.key];
+    let market_accounts = [v.market.key, v.market.oracle];
     let o = bob.owner.insecure_clone();
     let withdraw = |amount| {
         let mut ix = withdraw_ix(
@@ -398,10 +398,10 @@ async fn listing_waits_for_the_timelock() {
     let key = market_pda(&fx.key, 0);
     fx.markets.push(key);
     env.send(&[activate_market_ix(&key)], &[]).await.expect_err(BulwarkError::TimelockNotElapsed);
-    let market = MarketFixture { key, order_book: order_book_pda(&key), oracle, index: 0 };
+    let market = MarketFixture { keys: MarketKeys::new(&fx.key, 0, oracle.key), feed: oracle };
     let bob = env.create_user(&mut fx, FUNDS).await;
     env.deposit(&fx, &bob, FUNDS).await.ok();
-    env.publish(&market.oracle, 100_000_000, 0, true, 0).await;
+    env.publish(&market.feed, 100_000_000, 0, true, 0).await;
     env.place(&fx, &bob, &market, order(SIDE_BID, ORDER_TYPE_LIMIT, 90, 1), &[])
         .await
         .expect_err(BulwarkError::MarketNotActive);
@@ -410,18 +410,18 @@ async fn listing_waits_for_the_timelock() {
         &admin.pubkey(),
         &fx.key,
         5,
-        oracle_config(ORACLE_SOURCE_MANUAL, market.oracle.key),
+        oracle_config(ORACLE_SOURCE_MANUAL, market.oracle),
         simple_market_params(),
     );
     env.send(&[ix], &[&admin]).await.expect_err(BulwarkError::MarketIndexMismatch);
     // 1e-6 of a unit at 1e-6 dollar ticks: 1e-6 of an atom per lot per tick.
     let bad = MarketParams { base_lot_size: 1, tick_size: 1, ..simple_market_params() };
-    let ix = create_market_ix(&admin.pubkey(), &fx.key, 1, oracle_config(ORACLE_SOURCE_MANUAL, market.oracle.key), bad);
+    let ix = create_market_ix(&admin.pubkey(), &fx.key, 1, oracle_config(ORACLE_SOURCE_MANUAL, market.oracle), bad);
     env.send(&[ix], &[&admin]).await.expect_err(BulwarkError::InvalidMarketParams);
 
     env.warp(86_400, 10).await;
     env.send(&[activate_market_ix(&key)], &[]).await.ok();
-    env.publish(&market.oracle, 100_000_000, 0, true, 0).await;
+    env.publish(&market.feed, 100_000_000, 0, true, 0).await;
     env.place(&fx, &bob, &market, order(SIDE_BID, ORDER_TYPE_LIMIT, 90, 1), &[]).await.ok();
     env.check_invariants(&fx).await;
 }
@@ -440,7 +440,7 @@ async fn funding_over_several_periods_settles_lazily() {
     let funding = update_funding_ix(&v.fx.key, &v.market);
     v.env.send(&[funding.clone()], &[]).await.expect_err(BulwarkError::FundingNotDue);
     v.env.warp(3_600, 10).await;
-    v.env.publish(&v.market.oracle, 100_000_000, 0, true, 0).await;
+    v.env.publish(&v.market.feed, 100_000_000, 0, true, 0).await;
     let out = v.env.send(&[funding.clone()], &[]).await.ok();
     let event = &out.events::<FundingUpdatedV1>()[0];
     // 11% premium clamped to 0.5% of $100: $0.50 per lot per period.
@@ -453,7 +453,7 @@ async fn funding_over_several_periods_settles_lazily() {
 
     // Two more periods at once.
     v.env.warp(7_200, 10).await;
-    v.env.publish(&v.market.oracle, 100_000_000, 0, true, 0).await;
+    v.env.publish(&v.market.feed, 100_000_000, 0, true, 0).await;
     let out = v.env.send(&[funding], &[]).await.ok();
     let event = &out.events::<FundingUpdatedV1>()[0];
     assert_eq!((event.funding_per_lot, event.periods, event.cumulative_funding_per_lot), (1_000_000, 2, 1_500_000));

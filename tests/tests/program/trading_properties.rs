@@ -68,7 +68,7 @@ async fn run_sequence(ops: Vec<Op>) -> (u32, u32) {
                     dollars * USD,
                 );
                 ix.accounts.push(AccountMeta::new_readonly(market.key, false));
-                ix.accounts.push(AccountMeta::new_readonly(market.oracle.key, false));
+                ix.accounts.push(AccountMeta::new_readonly(market.oracle, false));
                 succeeded += env.send(&[ix], &[&owner]).await.result.is_ok() as u32;
             }
             Op::Place { user, side, order_type, offset, lots, reduce_only } => {
@@ -90,13 +90,13 @@ async fn run_sequence(ops: Vec<Op>) -> (u32, u32) {
             }
             Op::Funding => {
                 env.warp(3_600, 10).await;
-                env.publish(&market.oracle, price, 0, true, 0).await;
+                env.publish(&market.feed, price, 0, true, 0).await;
                 succeeded += env.send(&[update_funding_ix(&fx.key, &market)], &[]).await.result.is_ok() as u32;
             }
             Op::MovePrice { bps } => {
                 price = (price + price * bps / 10_000).max(USD as i64);
                 env.warp(1, 1).await;
-                env.publish(&market.oracle, price, 0, true, 0).await;
+                env.publish(&market.feed, price, 0, true, 0).await;
             }
         }
         env.check_invariants(&fx).await;

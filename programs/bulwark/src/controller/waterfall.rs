@@ -5,6 +5,7 @@ use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
 use crate::events::{emit_event, InsurancePayoutV1, LiquidationStatusV1};
+use crate::math::adl::shortfall;
 use crate::math::liquidation::is_liquidatable;
 use crate::math::margin::Health;
 use crate::math::perp::insurance_share;
@@ -137,4 +138,28 @@ pub fn book_trading_fees(clearinghouse: &mut Clearinghouse, market: &mut Market,
     clearinghouse.insurance_balance = clearinghouse.insurance_balance.safe_add(insurance).map_err(crate::math_err)?;
     market.total_fees = market.total_fees.safe_add(to_pool + insurance).map_err(crate::math_err)?;
     Ok(insurance)
+}
+
+/// Whether a target may be deleveraged, and if not, the named reason. The keeper asks the
+/// same question before it cranks.
+pub fn adl_eligibility(
+    equity: i128,
+    meets_maintenance: bool,
+    insurance_balance: u64,
+    liquidatable_since_slot: u64,
+    grace_slots: u64,
+    slot: u64,
+) -> Result<()> {
+    require!(!meets_maintenance, BulwarkError::AdlTargetHealthy);
+    if shortfall(equity, insurance_balance).uncovered > 0 {
+        return Ok(()); // bankrupt and insurance is short
+    }
+    let forced_out = liquidatable_since_slot != 0 && slot.saturating_sub(liquidatable_since_slot) >= grace_slots;
+    if forced_out {
+        return Ok(()); // liquidatable for the whole grace period with nobody taking it
+    }
+    if equity < 0 {
+        return err!(BulwarkError::InsuranceCanCover);
+    }
+    err!(BulwarkError::AdlGraceNotElapsed)
 }

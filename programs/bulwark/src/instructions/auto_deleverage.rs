@@ -7,7 +7,9 @@ use crate::controller::orders::cancel_orders;
 use crate::controller::position::{fill_account, find_position, settle_funding};
 use crate::controller::pricing::{health, load_prices_with_market, perp_spec};
 use crate::controller::vault::settle_insurance_flows;
-use crate::controller::waterfall::{book_balance_change, cover_flat_deficit, update_liquidation_status};
+use crate::controller::waterfall::{
+    adl_eligibility, book_balance_change, cover_flat_deficit, update_liquidation_status,
+};
 use crate::error::BulwarkError;
 use crate::events::{emit_event, AdlCounterpartySkippedV1, AdlFillV1, CANCEL_REASON_LIQUIDATION};
 use crate::math::adl::{adl_score, haircut_for_fill, shortfall, uncovered_for_market};
@@ -40,29 +42,6 @@ pub struct AutoDeleverage<'info> {
     pub token_program: Program<'info, Token>,
     // remaining_accounts: (market, oracle) pairs for every other market the target or a
     // counterparty holds, then the counterparties' margin accounts in non-increasing ADL score.
-}
-
-/// Why the target may be deleveraged.
-fn check_eligibility(
-    equity: i128,
-    meets_maintenance: bool,
-    insurance_balance: u64,
-    liquidatable_since_slot: u64,
-    grace_slots: u64,
-    slot: u64,
-) -> Result<()> {
-    require!(!meets_maintenance, BulwarkError::AdlTargetHealthy);
-    if shortfall(equity, insurance_balance).uncovered > 0 {
-        return Ok(()); // bankrupt and insurance is short
-    }
-    let forced_out = liquidatable_since_slot != 0 && slot.saturating_sub(liquidatable_since_slot) >= grace_slots;
-    if forced_out {
-        return Ok(()); // liquidatable for the whole grace period with nobody taking it
-    }
-    if equity < 0 {
-        return err!(BulwarkError::InsuranceCanCover);
-    }
-    err!(BulwarkError::AdlGraceNotElapsed)
 }
 
 /// Permissionless auto-deleveraging (DESIGN.md §7.3). Closes up to `max_base_lots` (0: all)
@@ -108,7 +87,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         let mut balance_change: i128 = -(target.collateral_balance as i128);
         settle_funding(&mut target, target_slot, &market)?;
         let target_health = health(&target, &prices)?;
-        check_eligibility(
+        adl_eligibility(
             target_health.equity,
             target_health.meets_maintenance(),
             ch.insurance_balance,

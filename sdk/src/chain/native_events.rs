@@ -1,15 +1,13 @@
 //! Event capture. Native builtins log `sol_log_data` (Anchor's `emit!`) to stdout, not to the
 //! transaction log; this routes it into the log collector as `Program log: event: <base64>` so
-//! tests read events from the transaction's own logs.
+//! clients read events from the transaction's own logs (`crate::events::NATIVE_EVENT_PREFIX`).
 
 use std::sync::{Arc, Once, OnceLock};
 
-use anchor_lang::prelude::*;
+use anchor_lang::prelude::{AccountInfo, Pubkey};
 use anchor_lang::solana_program::entrypoint::ProgramResult;
 use base64::{prelude::BASE64_STANDARD, Engine};
 use solana_sysvar::program_stubs::{set_syscall_stubs, SyscallStubs};
-
-pub const EVENT_LOG_PREFIX: &str = "Program log: event: ";
 
 struct EventCapturingStubs {
     inner: Arc<OnceLock<Box<dyn SyscallStubs>>>,
@@ -106,20 +104,10 @@ static INSTALL: Once = Once::new();
 
 /// Wrap solana-program-test's syscall stubs (installed once, on the first `start`). Call after
 /// a `ProgramTest` has started.
-pub fn install_event_capture() {
+pub fn install() {
     INSTALL.call_once(|| {
         let inner = Arc::new(OnceLock::new());
         let previous = set_syscall_stubs(Box::new(EventCapturingStubs { inner: inner.clone() }));
         let _ = inner.set(previous);
     });
-}
-
-/// Every event of type `E` in `logs`, in order.
-pub fn decode_events<E: AnchorDeserialize + Discriminator>(logs: &[String]) -> Vec<E> {
-    logs.iter()
-        .filter_map(|line| line.strip_prefix(EVENT_LOG_PREFIX))
-        .filter_map(|b64| BASE64_STANDARD.decode(b64).ok())
-        .filter(|bytes| bytes.starts_with(E::DISCRIMINATOR))
-        .map(|bytes| E::try_from_slice(&bytes[E::DISCRIMINATOR.len()..]).expect("event decodes"))
-        .collect()
 }

@@ -1,0 +1,390 @@
+//! The executor: scan, plan, crank. Each crank carries a compute-unit limit and a capped
+//! priority fee, is retried with exponential backoff when the failure may not repeat, and is
+//! held in an in-flight map while its outcome is unknown so it is never sent twice. A crank
+//! the program refuses because another keeper got there first is a lost race, not a failure.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use bulwark::error::BulwarkError;
+use bulwark::events::{AdlFillV1, InsurancePayoutV1, LiquidationV1};
+use bulwark::state::MarginAccount;
+use bulwark_sdk::chain::{send_and_confirm, send_and_confirm_tracked, Chain, ChainError, ChainResult, ConfirmOptions};
+use bulwark_sdk::events::decode_events;
+use bulwark_sdk::ix::{self, price_pairs, MarketKeys};
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use tokio::sync::watch;
+
+use crate::config::KeeperConfig;
+use crate::metrics::Metrics;
+use crate::plan::{plan, Action, ActionKey, PlanOptions};
+use crate::snapshot::Snapshot;
+
+/// How one crank ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Landed,
+    /// Another keeper (or the market) got there first; the program said so by name.
+    LostRace,
+    Failed,
+    /// Retries exhausted with the last outcome unknown: held in flight until its TTL.
+    Unknown,
+}
+
+/// What one scan-and-crank cycle did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    pub accounts: usize,
+    pub planned: usize,
+    pub landed: usize,
+    pub lost_races: usize,
+    pub failed: usize,
+    pub unknown: usize,
+    pub skipped_in_flight: usize,
+}
+
+/// The program errors that mean "already done by someone else" for each crank.
+fn lost_race_error(action: &Action, error: &ChainError) -> Option<&'static str> {
+    let candidates: &[(BulwarkError, &str)] = match action {
+        Action::Takeover { .. } | Action::BookLiquidation { .. } => &[
+            (BulwarkError::AccountNotLiquidatable, "AccountNotLiquidatable"),
+            (BulwarkError::NoPositionInMarket, "NoPositionInMarket"),
+        ],
+        Action::FlagLiquidatable { .. } => &[(BulwarkError::LiquidationStatusUnchanged, "LiquidationStatusUnchanged")],
+        Action::Adl { .. } => &[
+            (BulwarkError::AdlTargetHealthy, "AdlTargetHealthy"),
+            (BulwarkError::NoPositionInMarket, "NoPositionInMarket"),
+        ],
+        Action::Funding { .. } => &[(BulwarkError::FundingNotDue, "FundingNotDue")],
+        Action::Prune { .. } => &[(BulwarkError::NothingToPrune, "NothingToPrune")],
+    };
+    candidates.iter().find(|(e, _)| error.is_bulwark(*e)).map(|(_, name)| *name)
+}
+
+/// A short label for a failure, for `tx_failures_total{reason}`.
+fn failure_reason(error: &ChainError) -> String {
+    match error {
+        ChainError::Transport(_) => "transport".into(),
+        ChainError::Timeout(_) => "timeout".into(),
+        ChainError::BlockhashExpired => "blockhash_expired".into(),
+        ChainError::Transaction { .. } => match error.custom_code() {
+            Some(code) => format!("program_error_{code}"),
+            None => "transaction_error".into(),
+        },
+    }
+}
+
+pub struct Keeper<C: Chain> {
+    pub chain: C,
+    pub config: KeeperConfig,
+    authority: Keypair,
+    pub margin_account: Pubkey,
+    pub metrics: Arc<Metrics>,
+    in_flight: HashMap<ActionKey, Instant>,
+    /// Counts cranks. Two cranks with identical instructions in one blockhash would be one
+    /// transaction (the second dropped as a duplicate), so each crank's compute-unit limit is
+    /// lowered by this count modulo `CRANK_NONCE_SPAN`. Attempts of one crank share it, so a
+    /// retry rebroadcasts rather than duplicates.
+    crank_nonce: AtomicU32,
+}
+
+/// How far the compute-unit limit is shaded to make cranks distinct.
+const CRANK_NONCE_SPAN: u32 = 1_024;
+
+impl<C: Chain> Keeper<C> {
+    pub fn new(chain: C, config: KeeperConfig, authority: Keypair, metrics: Arc<Metrics>) -> Self {
+        let margin_account =
+            bulwark_sdk::pda::margin_account(&config.clearinghouse, &authority.pubkey(), config.sub_account_id);
+        Self {
+            chain,
+            config,
+            authority,
+            margin_account,
+            metrics,
+            in_flight: HashMap::new(),
+            crank_nonce: AtomicU32::new(0),
+        }
+    }
+
+    fn confirm_options(&self) -> ConfirmOptions {
+        ConfirmOptions { timeout: self.config.confirm_timeout, ..ConfirmOptions::default() }
+    }
+
+    /// Create the keeper's margin account if it does not exist.
+    pub async fn ensure_margin_account(&self) -> ChainResult<()> {
+        if self.chain.load::<MarginAccount>(&self.margin_account).await?.is_some() {
+            return Ok(());
+        }
+        let me = self.authority.pubkey();
+        let create = ix::create_margin_account_ix(&self.config.clearinghouse, &me, &me, self.config.sub_account_id);
+        send_and_confirm(&self.chain, &[create], &self.authority, &[], self.confirm_options()).await.map(|_| ())
+    }
+
+    /// Fetch and price everything, retrying reads with backoff.
+    pub async fn scan(&self) -> ChainResult<Snapshot> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match Snapshot::load(&self.chain, &self.config.clearinghouse).await {
+                Ok(snapshot) => {
+                    self.metrics.scan_duration_seconds.observe(started.elapsed().as_secs_f64());
+                    self.metrics.scans.inc();
+                    self.metrics.accounts_scanned.set(snapshot.accounts.len() as i64);
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                    self.metrics.last_scan_unix.set(now.as_secs() as i64);
+                    return Ok(snapshot);
+                }
+                Err(e) if e.is_retryable() && attempt < self.config.max_retries => {
+                    self.metrics.scan_failures.inc();
+                    self.metrics.retries.inc();
+                    tracing::warn!(error = %e, attempt, "scan failed; retrying");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    self.metrics.scan_failures.inc();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.config.retry_backoff.saturating_mul(1 << attempt.min(10))
+    }
+
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            keeper_account: self.margin_account,
+            takeover: self.config.takeover,
+            adl_max_lots: self.config.adl_max_lots_per_crank,
+        }
+    }
+
+    /// One scan and every crank it calls for. ADL keeps cranking a target (re-scanning between
+    /// batches) until it is flat or `adl_cranks_per_scan` is used up.
+    pub async fn run_cycle(&mut self) -> ChainResult<CycleReport> {
+        let ttl = self.config.in_flight_ttl;
+        self.in_flight.retain(|_, since| since.elapsed() < ttl);
+        let mut snapshot = self.scan().await?;
+        let actions = plan(&snapshot, &self.plan_options());
+        let mut report =
+            CycleReport { accounts: snapshot.accounts.len(), planned: actions.len(), ..Default::default() };
+        let unhealthy = actions.iter().filter(|a| !matches!(a, Action::Funding { .. } | Action::Prune { .. })).count();
+        self.metrics.liquidatable_accounts.set(unhealthy as i64);
+
+        for action in actions {
+            let mut action = action;
+            let mut adl_cranks = 0;
+            loop {
+                let key = action.key();
+                if self.in_flight.contains_key(&key) {
+                    report.skipped_in_flight += 1;
+                    break;
+                }
+                self.in_flight.insert(key, Instant::now());
+                let outcome = self.execute(&snapshot, &action).await;
+                if outcome != Outcome::Unknown {
+                    self.in_flight.remove(&key);
+                }
+                match outcome {
+                    Outcome::Landed => report.landed += 1,
+                    Outcome::LostRace => report.lost_races += 1,
+                    Outcome::Failed => report.failed += 1,
+                    Outcome::Unknown => report.unknown += 1,
+                }
+                // Keep deleveraging this target until it is flat.
+                let Action::Adl { target, .. } = action else { break };
+                adl_cranks += 1;
+                if outcome != Outcome::Landed || adl_cranks >= self.config.adl_cranks_per_scan {
+                    break;
+                }
+                snapshot = self.scan().await?;
+                let next = plan(&snapshot, &self.plan_options())
+                    .into_iter()
+                    .find(|a| matches!(a, Action::Adl { target: t, .. } if *t == target));
+                match next {
+                    Some(next) => action = next,
+                    None => break,
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Send one crank, retrying what may succeed on another attempt.
+    pub async fn execute(&self, snapshot: &Snapshot, action: &Action) -> Outcome {
+        let Some(instructions) = self.instructions(snapshot, action) else {
+            tracing::warn!(?action, "crank needs an account the snapshot lacks");
+            return Outcome::Failed;
+        };
+        let mut sent = Vec::new();
+        let mut last_unknown = false;
+        for attempt in 0..=self.config.max_retries {
+            if attempt > 0 {
+                self.metrics.retries.inc();
+                tokio::time::sleep(self.backoff(attempt - 1)).await;
+            }
+            let result = send_and_confirm_tracked(
+                &self.chain,
+                &instructions,
+                &self.authority,
+                &[],
+                self.confirm_options(),
+                &mut sent,
+            )
+            .await;
+            match result {
+                Ok(landed) => {
+                    self.record(action, &landed.logs);
+                    return Outcome::Landed;
+                }
+                Err(e) => {
+                    // An earlier attempt whose answer was lost may have landed: then this is ours.
+                    if let Some(logs) = self.landed_earlier(&sent).await {
+                        self.record(action, &logs);
+                        return Outcome::Landed;
+                    }
+                    if let Some(name) = lost_race_error(action, &e) {
+                        tracing::info!(action = action.name(), error = name, "lost race");
+                        self.metrics.lost_race(name);
+                        return Outcome::LostRace;
+                    }
+                    self.metrics.fail(&failure_reason(&e));
+                    if !e.is_retryable() {
+                        tracing::warn!(action = action.name(), error = %e, "crank failed");
+                        return Outcome::Failed;
+                    }
+                    tracing::warn!(action = action.name(), error = %e, attempt, "crank attempt failed; retrying");
+                    last_unknown = matches!(e, ChainError::Timeout(_) | ChainError::Transport(_));
+                }
+            }
+        }
+        if last_unknown {
+            Outcome::Unknown
+        } else {
+            Outcome::Failed
+        }
+    }
+
+    async fn landed_earlier(&self, sent: &[bulwark_sdk::chain::Signature]) -> Option<Vec<String>> {
+        for signature in sent {
+            if let Ok(Some(status)) = self.chain.transaction_status(signature).await {
+                if status.err.is_none() {
+                    return Some(status.logs);
+                }
+            }
+        }
+        None
+    }
+
+    fn record(&self, action: &Action, logs: &[String]) {
+        self.metrics.landed(action.name());
+        let liquidations = decode_events::<LiquidationV1>(logs);
+        self.metrics.liquidations.inc_by(liquidations.len() as u64);
+        let fills = decode_events::<AdlFillV1>(logs);
+        self.metrics.adl_fills.inc_by(fills.len() as u64);
+        self.metrics.adl_haircut_atoms.inc_by(fills.iter().map(|f| f.haircut).sum());
+        let payouts = decode_events::<InsurancePayoutV1>(logs);
+        self.metrics.insurance_paid_atoms.inc_by(payouts.iter().map(|p| p.amount).sum());
+        tracing::info!(
+            action = action.name(),
+            liquidations = liquidations.len(),
+            adl_fills = fills.len(),
+            "crank landed"
+        );
+    }
+
+    /// Compute budget, the collateral refresh when the clearinghouse needs one, then the crank.
+    pub fn instructions(&self, snapshot: &Snapshot, action: &Action) -> Option<Vec<Instruction>> {
+        let ch = &snapshot.keys;
+        let nonce = self.crank_nonce.fetch_add(1, Ordering::Relaxed) % CRANK_NONCE_SPAN;
+        let mut out = vec![
+            ix::compute_unit_limit_ix(self.config.compute_unit_limit.saturating_sub(nonce)),
+            ix::compute_unit_price_ix(self.config.priority_fee()),
+        ];
+        let priced = !matches!(action, Action::Prune { .. });
+        if priced {
+            out.extend(ix::collateral_refresh_for(&ch.key, &snapshot.clearinghouse));
+        }
+        let market_keys = |index: u16| snapshot.market(index).map(|m| m.keys);
+        // (market, oracle) pairs of every market these accounts hold, except `skip`.
+        let pairs_for = |accounts: &[Pubkey], skip: Option<u16>| -> Option<Vec<Pubkey>> {
+            let mut indexes: Vec<u16> = Vec::new();
+            for key in accounts {
+                for p in snapshot.account(key)?.open_positions() {
+                    if Some(p.market_index) != skip && !indexes.contains(&p.market_index) {
+                        indexes.push(p.market_index);
+                    }
+                }
+            }
+            let keys: Option<Vec<MarketKeys>> = indexes.into_iter().map(market_keys).collect();
+            Some(price_pairs(&keys?))
+        };
+        let me = self.authority.pubkey();
+        let crank = match action {
+            Action::Takeover { target, market_index } => ix::liquidate_takeover_ix(
+                &me,
+                ch,
+                &self.margin_account,
+                target,
+                &market_keys(*market_index)?,
+                0,
+                &pairs_for(&[*target, self.margin_account], Some(*market_index))?,
+            ),
+            Action::BookLiquidation { target, market_index, makers } => {
+                let mut remaining = pairs_for(&[*target], Some(*market_index))?;
+                remaining.extend_from_slice(makers);
+                ix::liquidate_against_book_ix(
+                    &me,
+                    ch,
+                    &self.margin_account,
+                    target,
+                    &market_keys(*market_index)?,
+                    &remaining,
+                )
+            }
+            Action::FlagLiquidatable { target } => {
+                ix::update_liquidation_status_ix(&ch.key, target, &pairs_for(&[*target], None)?)
+            }
+            Action::Adl { target, market_index, counterparties } => {
+                let mut holders = vec![*target];
+                holders.extend_from_slice(counterparties);
+                let mut remaining = pairs_for(&holders, Some(*market_index))?;
+                remaining.extend_from_slice(counterparties);
+                ix::auto_deleverage_ix(
+                    ch,
+                    &market_keys(*market_index)?,
+                    target,
+                    self.config.adl_max_lots_per_crank,
+                    &remaining,
+                )
+            }
+            Action::Funding { market_index } => ix::update_funding_ix(&ch.key, &market_keys(*market_index)?),
+            Action::Prune { market_index, makers } => ix::prune_expired_orders_ix(&market_keys(*market_index)?, makers),
+        };
+        out.push(crank);
+        Some(out)
+    }
+
+    /// Cycle every `scan_interval` until `shutdown` turns true; a cycle in progress finishes.
+    pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            match self.run_cycle().await {
+                Ok(report) if report.planned > 0 => tracing::info!(?report, "cycle"),
+                Ok(_) => tracing::debug!("cycle: nothing to do"),
+                Err(e) => tracing::error!(error = %e, "scan failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.scan_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!("keeper stopped");
+    }
+}

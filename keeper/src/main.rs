@@ -1,0 +1,81 @@
+//! `bulwark-keeper`: run the keeper against a cluster over JSON-RPC.
+
+use anyhow::Context;
+use clap::Parser;
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use tokio::sync::watch;
+
+use bulwark_keeper::config::Cli;
+use bulwark_keeper::{Keeper, Metrics};
+use bulwark_sdk::chain::rpc::RpcChain;
+
+/// A Solana CLI keypair file: a JSON array of 64 bytes.
+fn read_keypair(path: &std::path::Path) -> anyhow::Result<Keypair> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading keypair {}", path.display()))?;
+    let bytes: Vec<u8> = serde_json::from_str(&text).with_context(|| format!("parsing keypair {}", path.display()))?;
+    Keypair::try_from(&bytes[..]).map_err(|e| anyhow::anyhow!("keypair {}: {e}", path.display()))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let config = Cli::parse().resolve()?;
+    let authority = read_keypair(&config.keypair_path)?;
+    tracing::info!(
+        rpc = %config.rpc_url,
+        clearinghouse = %config.clearinghouse,
+        keeper = %authority.pubkey(),
+        takeover = config.takeover,
+        "starting"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let metrics = Metrics::new((config.scan_interval.as_secs() as i64).max(1) * 10);
+    let server = match config.metrics_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+            tracing::info!(%addr, "serving /metrics and /health");
+            let mut stop = stop_rx.clone();
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            Some(tokio::spawn(bulwark_keeper::metrics::serve(listener, metrics.clone(), shutdown)))
+        }
+        None => None,
+    };
+
+    let chain = RpcChain::new(config.rpc_url.clone(), CommitmentConfig::confirmed());
+    let mut keeper = Keeper::new(chain, config, authority, metrics);
+    keeper.ensure_margin_account().await.context("creating the keeper's margin account")?;
+
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; finishing the current cycle");
+        let _ = stop_tx.send(true);
+    });
+    keeper.run(stop_rx).await;
+    if let Some(server) = server {
+        server.await??;
+    }
+    Ok(())
+}

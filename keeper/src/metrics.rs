@@ -1,0 +1,174 @@
+//! Prometheus metrics and the HTTP endpoints that serve them.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabel {
+    pub action: String,
+}
+
+/// What the keeper has done, for `/metrics`. Counters only count this keeper's own landed
+/// transactions (from their events), never another keeper's.
+pub struct Metrics {
+    registry: Registry,
+    pub liquidations: Counter,
+    pub adl_fills: Counter,
+    pub adl_haircut_atoms: Counter,
+    pub insurance_paid_atoms: Counter,
+    pub cranks_landed: Family<ActionLabel, Counter>,
+    pub tx_failures: Family<Reason, Counter>,
+    pub lost_races: Family<Reason, Counter>,
+    pub retries: Counter,
+    pub scans: Counter,
+    pub scan_failures: Counter,
+    pub scan_duration_seconds: Histogram,
+    pub accounts_scanned: Gauge,
+    pub liquidatable_accounts: Gauge,
+    /// Unix seconds of the last successful scan (for `/health`).
+    pub last_scan_unix: Gauge,
+    healthy_within_seconds: AtomicI64,
+    failure_count: AtomicU64,
+}
+
+impl Metrics {
+    /// `healthy_within_seconds`: `/health` fails once the last good scan is older than this.
+    pub fn new(healthy_within_seconds: i64) -> Arc<Self> {
+        let mut registry = Registry::with_prefix("bulwark_keeper");
+        let m = Self {
+            liquidations: Counter::default(),
+            adl_fills: Counter::default(),
+            adl_haircut_atoms: Counter::default(),
+            insurance_paid_atoms: Counter::default(),
+            cranks_landed: Family::default(),
+            tx_failures: Family::default(),
+            lost_races: Family::default(),
+            retries: Counter::default(),
+            scans: Counter::default(),
+            scan_failures: Counter::default(),
+            scan_duration_seconds: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
+            accounts_scanned: Gauge::default(),
+            liquidatable_accounts: Gauge::default(),
+            last_scan_unix: Gauge::default(),
+            healthy_within_seconds: AtomicI64::new(healthy_within_seconds),
+            failure_count: AtomicU64::new(0),
+            registry: Registry::default(),
+        };
+        registry.register("liquidations", "Liquidations landed by this keeper", m.liquidations.clone());
+        registry.register("adl_fills", "ADL fills landed by this keeper", m.adl_fills.clone());
+        registry.register(
+            "adl_haircut_atoms",
+            "Haircuts taken in this keeper's ADL fills",
+            m.adl_haircut_atoms.clone(),
+        );
+        registry.register(
+            "insurance_paid_atoms",
+            "Insurance payouts in this keeper's transactions (collateral atoms)",
+            m.insurance_paid_atoms.clone(),
+        );
+        registry.register("cranks_landed", "Transactions landed, by action", m.cranks_landed.clone());
+        registry.register("tx_failures", "Transactions that failed, by reason", m.tx_failures.clone());
+        registry.register("lost_races", "Cranks another keeper got to first, by program error", m.lost_races.clone());
+        registry.register("retries", "Crank attempts after a retryable failure", m.retries.clone());
+        registry.register("scans", "Completed scans", m.scans.clone());
+        registry.register("scan_failures", "Scans that could not read the cluster", m.scan_failures.clone());
+        registry.register(
+            "scan_duration_seconds",
+            "Scan time: fetch, decode, health, ranking",
+            m.scan_duration_seconds.clone(),
+        );
+        registry.register("accounts_scanned", "Margin accounts in the last scan", m.accounts_scanned.clone());
+        registry.register(
+            "liquidatable_accounts",
+            "Accounts below maintenance in the last scan",
+            m.liquidatable_accounts.clone(),
+        );
+        registry.register("last_scan_unix", "Wall-clock time of the last successful scan", m.last_scan_unix.clone());
+        Arc::new(Self { registry, ..m })
+    }
+
+    pub fn fail(&self, reason: &str) {
+        self.tx_failures.get_or_create(&Reason { reason: reason.into() }).inc();
+        self.failure_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn lost_race(&self, error: &str) {
+        self.lost_races.get_or_create(&Reason { reason: error.into() }).inc();
+    }
+
+    pub fn landed(&self, action: &str) {
+        self.cranks_landed.get_or_create(&ActionLabel { action: action.into() }).inc();
+    }
+
+    pub fn failures(&self, reason: &str) -> u64 {
+        self.tx_failures.get_or_create(&Reason { reason: reason.into() }).get()
+    }
+
+    /// Failures of every reason.
+    pub fn total_failures(&self) -> u64 {
+        self.failure_count.load(Ordering::Relaxed)
+    }
+
+    pub fn lost(&self, error: &str) -> u64 {
+        self.lost_races.get_or_create(&Reason { reason: error.into() }).get()
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("formatting into a String cannot fail");
+        out
+    }
+
+    pub fn is_healthy(&self, now_unix: i64) -> bool {
+        let last = self.last_scan_unix.get();
+        last > 0 && now_unix - last <= self.healthy_within_seconds.load(Ordering::Relaxed)
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+async fn metrics_handler(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.render())
+}
+
+async fn health_handler(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    if metrics.is_healthy(now_unix()) {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "no recent successful scan\n")
+    }
+}
+
+pub fn router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route("/metrics", get(metrics_handler)).route("/health", get(health_handler)).with_state(metrics)
+}
+
+/// Serve `/metrics` and `/health` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(metrics)).with_graceful_shutdown(shutdown).await
+}

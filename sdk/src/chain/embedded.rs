@@ -1,0 +1,147 @@
+#![allow(deprecated)] // solana-program-test 3.1 marks its API "Agave Unstable".
+//! `Chain` over solana-program-test's bank with Bulwark loaded natively (`processor!`) beside
+//! the real SPL Token program. The bank keeps no account index, so this backend indexes every
+//! account that passes through it (and any the caller registers) and answers
+//! `program_accounts` by filtering those.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use anchor_lang::prelude::{AccountInfo, Pubkey};
+use anchor_lang::solana_program::entrypoint::ProgramResult;
+use solana_hash::Hash;
+use solana_program_test::{processor, BanksClient, BanksClientError, ProgramTest};
+use solana_signature::Signature;
+use solana_transaction::Transaction;
+
+use super::{Chain, ChainError, ChainResult, RawAccount, TxStatus};
+use crate::accounts::AccountFilter;
+
+/// Adapter: `processor!` hands the builtin independent lifetimes, Anchor 1.x's `entry` wants
+/// one `'info` for all three arguments. The runtime keeps the id, every account and the data
+/// alive for the whole call, so unifying them to the call's lifetime is sound here.
+fn process_instruction(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {
+    let (program_id, accounts, data): (&Pubkey, &[AccountInfo], &[u8]) =
+        unsafe { std::mem::transmute((program_id, accounts, data)) };
+    bulwark::entry(program_id, accounts, data)
+}
+
+/// A `ProgramTest` with Bulwark loaded natively; add accounts to it, start it, then call
+/// `install_event_capture`.
+pub fn program_test() -> ProgramTest {
+    let mut pt = ProgramTest::default();
+    pt.prefer_bpf(false);
+    pt.add_program("bulwark", bulwark::ID, processor!(process_instruction));
+    pt
+}
+
+/// Route native `emit!` output into transaction logs (once per process, after the first start).
+pub fn install_event_capture() {
+    super::native_events::install();
+}
+
+/// The accounts an embedded bank is known to hold. Shared by every handle on one bank.
+#[derive(Clone, Default)]
+pub struct AccountIndex(Arc<Mutex<BTreeSet<Pubkey>>>);
+
+impl AccountIndex {
+    pub fn insert_all(&self, keys: impl IntoIterator<Item = Pubkey>) {
+        self.0.lock().unwrap().extend(keys);
+    }
+
+    pub fn keys(&self) -> Vec<Pubkey> {
+        self.0.lock().unwrap().iter().copied().collect()
+    }
+
+    /// Index every account a transaction mentions.
+    pub fn insert_transaction(&self, transaction: &Transaction) {
+        self.insert_all(transaction.message.account_keys.iter().copied());
+    }
+}
+
+#[derive(Clone)]
+pub struct EmbeddedChain {
+    banks: BanksClient,
+    index: AccountIndex,
+    /// Outcomes of transactions this handle processed, for `transaction_status` (the bank's
+    /// own status has no logs).
+    outcomes: Arc<Mutex<HashMap<Signature, TxStatus>>>,
+}
+
+fn transport(e: BanksClientError) -> ChainError {
+    ChainError::Transport(e.to_string())
+}
+
+impl EmbeddedChain {
+    pub fn new(banks: BanksClient, index: AccountIndex) -> Self {
+        Self { banks, index, outcomes: Arc::default() }
+    }
+
+    pub fn index(&self) -> &AccountIndex {
+        &self.index
+    }
+}
+
+impl Chain for EmbeddedChain {
+    async fn program_accounts(&self, filter: &AccountFilter) -> ChainResult<Vec<(Pubkey, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for key in self.index.keys() {
+            if let Some(account) = self.banks.get_account(key).await.map_err(transport)? {
+                if account.owner == bulwark::ID && filter.matches(&account.data) {
+                    out.push((key, account.data));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn accounts(&self, keys: &[Pubkey]) -> ChainResult<Vec<Option<RawAccount>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let account = self.banks.get_account(*key).await.map_err(transport)?;
+            out.push(account.map(|a| RawAccount { owner: a.owner, lamports: a.lamports, data: a.data }));
+        }
+        Ok(out)
+    }
+
+    async fn latest_blockhash(&self) -> ChainResult<Hash> {
+        self.banks.get_latest_blockhash().await.map_err(transport)
+    }
+
+    async fn is_blockhash_valid(&self, blockhash: &Hash) -> ChainResult<bool> {
+        // The bank prices a message only while its blockhash is in the recent queue.
+        let payer = Pubkey::new_unique();
+        let message = solana_transaction::Message::new_with_blockhash(&[], Some(&payer), blockhash);
+        Ok(self.banks.get_fee_for_message(message).await.map_err(transport)?.is_some())
+    }
+
+    async fn send_transaction(&self, transaction: &Transaction) -> ChainResult<Signature> {
+        self.index.insert_transaction(transaction);
+        let signature = transaction.signatures[0];
+        let result = self.banks.process_transaction_with_metadata(transaction.clone()).await;
+        let status = match result {
+            Ok(r) => {
+                let logs = r.metadata.map(|m| m.log_messages).unwrap_or_default();
+                TxStatus { slot: 0, err: r.result.err(), logs }
+            }
+            Err(BanksClientError::TransactionError(err)) => return Err(ChainError::Transaction { err, logs: vec![] }),
+            Err(BanksClientError::SimulationError { err, logs, .. }) => {
+                return Err(ChainError::Transaction { err, logs })
+            }
+            Err(e) => return Err(transport(e)),
+        };
+        let slot = self.banks.get_root_slot().await.unwrap_or_default();
+        // A rebroadcast of a landed transaction reports `AlreadyProcessed`; keep the first outcome.
+        self.outcomes.lock().unwrap().entry(signature).or_insert(TxStatus { slot, ..status });
+        Ok(signature)
+    }
+
+    async fn transaction_status(&self, signature: &Signature) -> ChainResult<Option<TxStatus>> {
+        if let Some(status) = self.outcomes.lock().unwrap().get(signature) {
+            return Ok(Some(status.clone()));
+        }
+        // Sent through another handle on the same bank: the outcome without logs.
+        let status = self.banks.get_transaction_status(*signature).await.map_err(transport)?;
+        Ok(status.map(|s| TxStatus { slot: s.slot, err: s.err, logs: vec![] }))
+    }
+}
