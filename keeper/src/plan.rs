@@ -166,12 +166,15 @@ fn plan_unhealthy(
         }
         return None;
     }
+    if *key == options.keeper_account {
+        return None; // the program refuses self-liquidation; another keeper's job
+    }
     let (market_index, lots) = *positions_by_notional(account, prices).first()?;
     let view = snapshot.market(market_index)?;
     if !matches!(view.market.status, MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY) {
         return None;
     }
-    if options.takeover && *key != options.keeper_account {
+    if options.takeover {
         return Some(Action::Takeover { target: *key, market_index });
     }
     // The close sells a long into the bids, buys a short from the asks.

@@ -364,14 +364,22 @@ async fn faults_at_the_chain_boundary_are_retried_without_duplicates() {
 #[tokio::test]
 async fn keeper_settles_funding_and_prunes_expired_orders() {
     let mut desk = Desk::new(simple_market_params()).await;
-    let cranker = desk.user(0).await;
     let maker = desk.user(10_000 * USD).await;
     let now = desk.env.clock().await.unix_timestamp;
     let mut args = order(SIDE_BID, ORDER_TYPE_LIMIT, 95, 5);
     args.expiry_unix = now + 600;
     desk.env.place(&desk.fx, &maker, &desk.market, args, &[]).await.ok();
 
-    let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
+    // A keeper starting from a bare keypair opens its own margin account.
+    let authority = desk.env.funded_keypair().await;
+    let authority_key = solana_signer::Signer::pubkey(&authority);
+    let mut k = Keeper::new(desk.env.chain(), config(&desk.fx), authority, Metrics::new(60));
+    assert!(desk.env.account_data(k.margin_account).await.is_none());
+    k.ensure_margin_account().await.unwrap();
+    k.ensure_margin_account().await.unwrap();
+    let own = desk.env.margin(k.margin_account).await;
+    assert_eq!((own.owner, own.collateral_balance), (authority_key, 0));
+    desk.fx.margin_accounts.push(k.margin_account);
     // Nothing due yet.
     assert_eq!(k.run_cycle().await.unwrap().planned, 0);
 
@@ -386,6 +394,15 @@ async fn keeper_settles_funding_and_prunes_expired_orders() {
     assert_eq!(desk.position(&maker).await.open_bid_lots, 0);
     assert_eq!(k.run_cycle().await.unwrap().planned, 0);
     desk.check().await;
+
+    // Shutdown: the loop finishes its cycle and returns once told to stop.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scans_before = k.metrics.scans.get();
+    tokio::join!(k.run(stopped), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.send(true).unwrap();
+    });
+    assert!(k.metrics.scans.get() > scans_before);
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {

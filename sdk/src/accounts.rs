@@ -12,6 +12,7 @@ use bulwark::state::{
 pub enum DecodeError {
     WrongDiscriminator,
     TooShort { expected: usize, actual: usize },
+    Misaligned,
 }
 
 impl std::fmt::Display for DecodeError {
@@ -19,6 +20,7 @@ impl std::fmt::Display for DecodeError {
         match self {
             Self::WrongDiscriminator => write!(f, "account discriminator does not match"),
             Self::TooShort { expected, actual } => write!(f, "account data is {actual} bytes, expected {expected}"),
+            Self::Misaligned => write!(f, "account data is not 8-byte aligned"),
         }
     }
 }
@@ -39,6 +41,18 @@ pub trait ProgramAccount: bytemuck::Pod + Discriminator {
             return Err(DecodeError::TooShort { expected: Self::SPACE, actual: data.len() });
         }
         Ok(bytemuck::pod_read_unaligned(&data[8..Self::SPACE]))
+    }
+
+    /// Borrow the account in place, with no copy, when `data` is 8-byte aligned (as fetched
+    /// buffers are in practice); `Misaligned` otherwise (use `decode`).
+    fn view(data: &[u8]) -> Result<&Self, DecodeError> {
+        if !data.starts_with(Self::DISCRIMINATOR) {
+            return Err(DecodeError::WrongDiscriminator);
+        }
+        if data.len() < Self::SPACE {
+            return Err(DecodeError::TooShort { expected: Self::SPACE, actual: data.len() });
+        }
+        bytemuck::try_from_bytes(&data[8..Self::SPACE]).map_err(|_| DecodeError::Misaligned)
     }
 
     /// Bytes as the program stores them.
@@ -126,10 +140,19 @@ mod tests {
             MarginAccount::decode(&data[..100]).unwrap_err(),
             DecodeError::TooShort { expected: 712, actual: 100 }
         );
-        // Unaligned input decodes too.
+        // Unaligned input decodes too; a view needs alignment.
         let mut shifted = vec![0u8];
         shifted.extend_from_slice(&data);
         assert_eq!(MarginAccount::decode(&shifted[1..]).unwrap().owner, account.owner);
+        let mut words: Vec<u64> = vec![0; data.len() / 8];
+        let aligned: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+        aligned.copy_from_slice(&data);
+        assert_eq!(MarginAccount::view(aligned).unwrap().collateral_balance, 42);
+        assert_eq!(MarginAccount::view(&shifted[1..]).unwrap_err(), DecodeError::Misaligned);
+        assert_eq!(
+            MarginAccount::view(&aligned[..8 + 100]).unwrap_err(),
+            DecodeError::TooShort { expected: 712, actual: 108 }
+        );
     }
 
     #[test]

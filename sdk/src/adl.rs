@@ -57,6 +57,64 @@ pub fn rank_counterparties<'a>(
     ranked
 }
 
+/// Every market's ADL queues, both sides, built in one pass over the accounts with each
+/// account's health computed once (the per-target `rank_counterparties` recomputes it per
+/// call). A queue holds the accounts in profit on that side, best score first, in exactly the
+/// order `rank_counterparties` gives.
+#[derive(Clone, Debug, Default)]
+pub struct AdlQueues {
+    /// `(market index, [longs, shorts])`.
+    queues: Vec<(u16, [Vec<RankedCounterparty>; 2])>,
+}
+
+impl AdlQueues {
+    /// Add `account`'s profitable positions, scored with its `equity` (from `health`).
+    pub fn push(&mut self, key: &Pubkey, account: &MarginAccount, equity: i128, prices: &[MarketPrice]) {
+        for position in account.open_positions().filter(|p| p.base_lots != 0) {
+            let Some(market) = prices.iter().find(|m| m.index == position.market_index) else { continue };
+            let Ok(value) = base_value(position.base_lots, market.price, &market.spec) else { continue };
+            let Some(upnl) = value.checked_add(position.quote_entry as i128) else { continue };
+            if upnl <= 0 {
+                continue;
+            }
+            let score = adl_score(upnl, position.quote_entry as i128, value.abs(), equity);
+            let side = usize::from(position.base_lots < 0);
+            let entry = RankedCounterparty { margin_account: *key, score, base_lots: position.base_lots };
+            match self.queues.iter_mut().find(|(index, _)| *index == position.market_index) {
+                Some((_, sides)) => sides[side].push(entry),
+                None => {
+                    let mut sides = [Vec::new(), Vec::new()];
+                    sides[side].push(entry);
+                    self.queues.push((position.market_index, sides));
+                }
+            }
+        }
+    }
+
+    /// Sort every queue (best first, ties by key, as the ranking does).
+    pub fn finish(&mut self) {
+        for (_, sides) in &mut self.queues {
+            for queue in sides {
+                queue.sort_unstable_by(|a, b| b.score.cmp(&a.score).then(a.margin_account.cmp(&b.margin_account)));
+            }
+        }
+    }
+
+    /// The counterparties of a target on the other side: longs for a short target, shorts for
+    /// a long one.
+    pub fn counterparties(&self, market_index: u16, target_is_long: bool) -> &[RankedCounterparty] {
+        self.queues
+            .iter()
+            .find(|(index, _)| *index == market_index)
+            .map(|(_, sides)| &sides[usize::from(target_is_long)][..])
+            .unwrap_or(&[])
+    }
+
+    pub fn markets(&self) -> impl Iterator<Item = u16> + '_ {
+        self.queues.iter().map(|(index, _)| *index)
+    }
+}
+
 /// The prefix of `ranked` one `auto_deleverage` needs to close `lots` (at most the program's
 /// per-call bound).
 pub fn select(ranked: &[RankedCounterparty], lots: u64) -> Vec<Pubkey> {
@@ -76,6 +134,21 @@ pub fn select(ranked: &[RankedCounterparty], lots: u64) -> Vec<Pubkey> {
 pub fn indicator(score: u128, ranked: &[RankedCounterparty]) -> u8 {
     let scores: Vec<u128> = ranked.iter().map(|c| c.score).collect();
     adl_quintile(score, &scores)
+}
+
+/// The indicator of every entry of `ranked` (as `rank_counterparties` returns it: scores
+/// non-increasing), in one pass: the same values as `indicator` for each, without its O(n) scan.
+pub fn indicators(ranked: &[RankedCounterparty]) -> Vec<u8> {
+    let n = ranked.len();
+    let mut out = Vec::with_capacity(n);
+    let mut ahead = 0; // index of the first entry with the current score
+    for (i, c) in ranked.iter().enumerate() {
+        if i > 0 && c.score != ranked[i - 1].score {
+            ahead = i;
+        }
+        out.push(if c.score == 0 { 0 } else { (5 - (ahead * 5 / n).min(4)) as u8 });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -104,5 +177,46 @@ mod tests {
         assert_eq!(select(&ranked, 100), vec![keys[0], keys[1]]);
         assert_eq!(indicator(ranked[0].score, &ranked), 5);
         assert_eq!(indicator(ranked[1].score, &ranked), 3);
+    }
+
+    #[test]
+    fn queues_rank_exactly_as_the_per_target_ranking() {
+        let prices = [market_price(&market(0), 85_000_000), market_price(&market(1), 85_000_000)];
+        let keys: Vec<Pubkey> = (1..=5u8).map(|i| Pubkey::new_from_array([i; 32])).collect();
+        let accounts = [
+            account(2_001_200_000, &[(0, -60, 6_000_000_000), (1, 5, -400_000_000)]),
+            account(2_000_808_000, &[(0, -40, 4_040_000_000)]),
+            account(1_000_000_000, &[(0, 10, -840_000_000), (1, -3, 270_000_000)]),
+            account(1_000_000_000, &[(0, -10, 800_000_000)]),
+            account(1_000_000_000, &[(1, -20, 2_000_000_000)]),
+        ];
+        let mut queues = AdlQueues::default();
+        for (key, a) in keys.iter().zip(accounts.iter()) {
+            queues.push(key, a, health(a, &prices).unwrap().equity, &prices);
+        }
+        queues.finish();
+        let target = Pubkey::new_from_array([9; 32]);
+        for market_index in [0u16, 1] {
+            for target_lots in [7i64, -7] {
+                let ranked =
+                    rank_counterparties(&target, target_lots, market_index, keys.iter().zip(accounts.iter()), &prices);
+                assert_eq!(queues.counterparties(market_index, target_lots > 0), &ranked[..]);
+            }
+        }
+        assert_eq!(queues.counterparties(0, true).len(), 2);
+        assert_eq!(queues.counterparties(7, true).len(), 0);
+    }
+
+    #[test]
+    fn batch_indicators_equal_the_program_quintiles() {
+        let scores = [900u128, 900, 800, 700, 700, 700, 300, 200, 200, 100, 50, 0];
+        let ranked: Vec<RankedCounterparty> = scores
+            .iter()
+            .map(|&score| RankedCounterparty { margin_account: Pubkey::default(), score, base_lots: 1 })
+            .collect();
+        let one_by_one: Vec<u8> = ranked.iter().map(|c| indicator(c.score, &ranked)).collect();
+        assert_eq!(indicators(&ranked), one_by_one);
+        assert_eq!(one_by_one[..3], [5, 5, 5]);
+        assert_eq!(*one_by_one.last().unwrap(), 0);
     }
 }
