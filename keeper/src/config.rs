@@ -83,7 +83,8 @@ pub struct Cli {
     pub keypair: Option<PathBuf>,
     #[arg(long, env = "BULWARK_KEEPER_SUB_ACCOUNT")]
     pub sub_account_id: Option<u16>,
-    #[arg(long, env = "BULWARK_KEEPER_TAKEOVER")]
+    /// true/false, yes/no, 1/0.
+    #[arg(long, env = "BULWARK_KEEPER_TAKEOVER", value_parser = clap::builder::BoolishValueParser::new())]
     pub takeover: Option<bool>,
     #[arg(long, env = "BULWARK_KEEPER_SCAN_INTERVAL_MS")]
     pub scan_interval_ms: Option<u64>,
@@ -101,6 +102,8 @@ pub struct Cli {
     pub in_flight_ttl_ms: Option<u64>,
     #[arg(long, env = "BULWARK_KEEPER_ADL_MAX_LOTS")]
     pub adl_max_lots_per_crank: Option<u64>,
+    #[arg(long, env = "BULWARK_KEEPER_ADL_CRANKS_PER_SCAN")]
+    pub adl_cranks_per_scan: Option<u32>,
     #[arg(long, env = "BULWARK_KEEPER_CONFIRM_TIMEOUT_MS")]
     pub confirm_timeout_ms: Option<u64>,
     /// Serve /metrics and /health here, e.g. 127.0.0.1:9464.
@@ -125,6 +128,7 @@ pub struct FileConfig {
     pub retry_backoff_ms: Option<u64>,
     pub in_flight_ttl_ms: Option<u64>,
     pub adl_max_lots_per_crank: Option<u64>,
+    pub adl_cranks_per_scan: Option<u32>,
     pub confirm_timeout_ms: Option<u64>,
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -169,6 +173,7 @@ impl Cli {
         pick!(retry_backoff, retry_backoff_ms, ms);
         pick!(in_flight_ttl, in_flight_ttl_ms, ms);
         pick!(adl_max_lots_per_crank);
+        pick!(adl_cranks_per_scan);
         pick!(confirm_timeout, confirm_timeout_ms, ms);
         c.metrics_addr = self.metrics_addr.or(file.metrics_addr);
         Ok(c)
@@ -195,13 +200,18 @@ mod tests {
             format!("clearinghouse = \"{ch}\"\nrpc_url = \"http://file:8899\"\nmax_retries = 7\npriority_fee_micro_lamports = 50\ntakeover = true\n"),
         )
         .unwrap();
-        let cli =
-            Cli::try_parse_from(["bulwark-keeper", "--config", path.to_str().unwrap(), "--max-retries", "2"]).unwrap();
+        let args =
+            ["bulwark-keeper", "--config", path.to_str().unwrap(), "--max-retries", "2", "--adl-cranks-per-scan", "3"];
+        let cli = Cli::try_parse_from(args).unwrap();
         let c = cli.resolve().unwrap();
         assert_eq!((c.clearinghouse, c.rpc_url.as_str(), c.max_retries), (ch, "http://file:8899", 2));
         assert!(c.takeover);
         assert_eq!(c.priority_fee(), 50);
         assert_eq!(c.scan_interval, Duration::from_millis(1_000));
+        assert_eq!(c.adl_cranks_per_scan, 3);
+        let cli =
+            Cli::try_parse_from(["bulwark-keeper", "--clearinghouse", &ch.to_string(), "--takeover", "yes"]).unwrap();
+        assert!(cli.resolve().unwrap().takeover);
 
         std::fs::write(&path, "clearinghouse = \"x\"\nunknown_key = 1\n").unwrap();
         let cli = Cli::try_parse_from(["bulwark-keeper", "--config", path.to_str().unwrap()]).unwrap();

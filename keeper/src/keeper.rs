@@ -13,7 +13,9 @@ use anchor_lang::solana_program::instruction::Instruction;
 use bulwark::error::BulwarkError;
 use bulwark::events::{AdlFillV1, InsurancePayoutV1, LiquidationV1};
 use bulwark::state::MarginAccount;
-use bulwark_sdk::chain::{send_and_confirm, send_and_confirm_tracked, Chain, ChainError, ChainResult, ConfirmOptions};
+use bulwark_sdk::chain::{
+    send_and_confirm, send_and_confirm_tracked, Chain, ChainError, ChainResult, ConfirmOptions, Sent,
+};
 use bulwark_sdk::events::decode_events;
 use bulwark_sdk::ix::{self, price_pairs, MarketKeys};
 use solana_keypair::Keypair;
@@ -56,9 +58,15 @@ fn lost_race_error(action: &Action, error: &ChainError) -> Option<&'static str> 
             (BulwarkError::NoPositionInMarket, "NoPositionInMarket"),
         ],
         Action::FlagLiquidatable { .. } => &[(BulwarkError::LiquidationStatusUnchanged, "LiquidationStatusUnchanged")],
+        // Someone else's ADL or trade moved the target or a counterparty since the scan.
         Action::Adl { .. } => &[
             (BulwarkError::AdlTargetHealthy, "AdlTargetHealthy"),
             (BulwarkError::NoPositionInMarket, "NoPositionInMarket"),
+            (BulwarkError::InsuranceCanCover, "InsuranceCanCover"),
+            (BulwarkError::AdlGraceNotElapsed, "AdlGraceNotElapsed"),
+            (BulwarkError::AdlCounterpartyNoPosition, "AdlCounterpartyNoPosition"),
+            (BulwarkError::AdlCounterpartyNotInProfit, "AdlCounterpartyNotInProfit"),
+            (BulwarkError::AdlCounterpartyOutOfOrder, "AdlCounterpartyOutOfOrder"),
         ],
         Action::Funding { .. } => &[(BulwarkError::FundingNotDue, "FundingNotDue")],
         Action::Prune { .. } => &[(BulwarkError::NothingToPrune, "NothingToPrune")],
@@ -72,6 +80,7 @@ fn failure_reason(error: &ChainError) -> String {
         ChainError::Transport(_) => "transport".into(),
         ChainError::Timeout(_) => "timeout".into(),
         ChainError::BlockhashExpired => "blockhash_expired".into(),
+        ChainError::Rejected(_) => "rejected".into(),
         ChainError::Transaction { .. } => match error.custom_code() {
             Some(code) => format!("program_error_{code}"),
             None => "transaction_error".into(),
@@ -91,6 +100,20 @@ pub struct Keeper<C: Chain> {
     /// lowered by this count modulo `CRANK_NONCE_SPAN`. Attempts of one crank share it, so a
     /// retry rebroadcasts rather than duplicates.
     crank_nonce: AtomicU32,
+}
+
+/// Fixed (non-remaining) accounts of each crank's instruction, by `action_index`.
+const FIXED_ACCOUNTS: [usize; 6] = [10, 10, 2, 8, 4, 2];
+
+fn action_index(action: &Action) -> usize {
+    match action {
+        Action::Takeover { .. } => 0,
+        Action::BookLiquidation { .. } => 1,
+        Action::FlagLiquidatable { .. } => 2,
+        Action::Adl { .. } => 3,
+        Action::Funding { .. } => 4,
+        Action::Prune { .. } => 5,
+    }
 }
 
 /// How far the compute-unit limit is shaded to make cranks distinct.
@@ -261,7 +284,7 @@ impl<C: Chain> Keeper<C> {
                         return Outcome::Failed;
                     }
                     tracing::warn!(action = action.name(), error = %e, attempt, "crank attempt failed; retrying");
-                    last_unknown = matches!(e, ChainError::Timeout(_) | ChainError::Transport(_));
+                    last_unknown |= matches!(e, ChainError::Timeout(_) | ChainError::Transport(_));
                 }
             }
         }
@@ -272,9 +295,9 @@ impl<C: Chain> Keeper<C> {
         }
     }
 
-    async fn landed_earlier(&self, sent: &[bulwark_sdk::chain::Signature]) -> Option<Vec<String>> {
-        for signature in sent {
-            if let Ok(Some(status)) = self.chain.transaction_status(signature).await {
+    async fn landed_earlier(&self, sent: &[Sent]) -> Option<Vec<String>> {
+        for attempt in sent {
+            if let Ok(Some(status)) = self.chain.transaction_status(&attempt.signature).await {
                 if status.err.is_none() {
                     return Some(status.logs);
                 }
@@ -368,7 +391,9 @@ impl<C: Chain> Keeper<C> {
             Action::Funding { market_index } => ix::update_funding_ix(&ch.key, &market_keys(*market_index)?),
             Action::Prune { market_index, makers } => ix::prune_expired_orders_ix(&market_keys(*market_index)?, makers),
         };
-        out.push(crank);
+        // Price pairs are read, never written: do not write-lock other markets and feeds.
+        let pairs: Vec<Pubkey> = snapshot.markets.iter().flat_map(|m| m.keys.price_pair()).collect();
+        out.push(ix::readonly_remaining(crank, FIXED_ACCOUNTS[action_index(action)], &pairs));
         Some(out)
     }
 

@@ -50,7 +50,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let metrics = Metrics::new((config.scan_interval.as_secs() as i64).max(1) * 10);
+    // Healthy while scans succeed; one cycle may legitimately wait out every retry of a crank.
+    let slowest_crank = config.confirm_timeout.as_secs() as i64 * (config.max_retries as i64 + 1);
+    let metrics = Metrics::new((config.scan_interval.as_secs() as i64).max(1) * 10 + slowest_crank);
     let server = match config.metrics_addr {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;

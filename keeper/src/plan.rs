@@ -2,16 +2,18 @@
 //! turns each `Action` into instructions and sends it.
 
 use anchor_lang::prelude::Pubkey;
+use bulwark::constants::MAX_POSITIONS;
 use bulwark::controller::pricing::MarketPrice;
 use bulwark::controller::waterfall::adl_eligibility;
-use bulwark::math::liquidation::is_liquidatable;
+use bulwark::math::liquidation::{band_limit_ticks, is_liquidatable};
 use bulwark::math::margin::Health;
 use bulwark::math::perp::base_value;
 use bulwark::state::{
-    MarginAccount, ACCOUNT_FLAG_BEING_LIQUIDATED, MARKET_STATUS_ACTIVE, MARKET_STATUS_REDUCE_ONLY, SIDE_ASK, SIDE_BID,
+    MarginAccount, ACCOUNT_FLAG_BEING_LIQUIDATED, MARKET_STATUS_ACTIVE, MARKET_STATUS_REDUCE_ONLY,
+    MARKET_STATUS_SETTLING, SIDE_ASK, SIDE_BID,
 };
 use bulwark_sdk::adl::{rank_counterparties, RankedCounterparty};
-use bulwark_sdk::book::{expired_makers, makers_for, MAX_MAKER_ACCOUNTS};
+use bulwark_sdk::book::{expired_makers, makers_within, MAX_MAKER_ACCOUNTS};
 
 use crate::snapshot::{health, Snapshot};
 
@@ -150,16 +152,24 @@ fn plan_unhealthy(
         snapshot.clock.slot,
     )
     .is_ok();
+    let positions = positions_by_notional(account, prices);
+    let status = |index: u16| snapshot.market(index).map(|m| m.market.status);
     if adl_ok {
         // Deleverage the first market (largest first) that has counterparties in profit.
-        for (market_index, lots) in positions_by_notional(account, prices) {
+        for &(market_index, lots) in &positions {
+            if !matches!(
+                status(market_index),
+                Some(MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY | MARKET_STATUS_SETTLING)
+            ) {
+                continue;
+            }
             let ranked =
                 rank_counterparties(key, lots, market_index, snapshot.accounts.iter().map(|(k, a)| (k, a)), prices);
             let wanted = match options.adl_max_lots {
                 0 => lots.unsigned_abs(),
                 max => max.min(lots.unsigned_abs()),
             };
-            let counterparties = select(&ranked, wanted);
+            let counterparties = within_price_limit(snapshot, account, market_index, select(&ranked, wanted));
             if !counterparties.is_empty() {
                 return Some(Action::Adl { target: *key, market_index, counterparties });
             }
@@ -169,21 +179,68 @@ fn plan_unhealthy(
     if *key == options.keeper_account {
         return None; // the program refuses self-liquidation; another keeper's job
     }
-    let (market_index, lots) = *positions_by_notional(account, prices).first()?;
-    let view = snapshot.market(market_index)?;
-    if !matches!(view.market.status, MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY) {
-        return None;
+    for &(market_index, lots) in &positions {
+        let Some(view) = snapshot.market(market_index) else { continue };
+        if !matches!(view.market.status, MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY) {
+            continue;
+        }
+        if options.takeover {
+            return Some(Action::Takeover { target: *key, market_index });
+        }
+        // The close sells a long into the bids, buys a short from the asks, within the band.
+        let selling = lots > 0;
+        let taker_side = if selling { SIDE_ASK } else { SIDE_BID };
+        let (Some(book), Some(price)) = (view.book.as_ref(), view.price) else { continue };
+        let Ok(limit) = band_limit_ticks(
+            price.price,
+            view.market.params.tick_size,
+            ch.waterfall.book_liquidation_band_bps,
+            selling,
+        ) else {
+            continue;
+        };
+        let makers = makers_within(book, taker_side, key, snapshot.clock.unix_timestamp, limit);
+        if !makers.is_empty() {
+            return Some(Action::BookLiquidation { target: *key, market_index, makers });
+        }
     }
-    if options.takeover {
-        return Some(Action::Takeover { target: *key, market_index });
-    }
-    // The close sells a long into the bids, buys a short from the asks.
-    let taker_side = if lots > 0 { SIDE_ASK } else { SIDE_BID };
-    let makers = view.book.as_ref().map(|b| makers_for(b, taker_side, key)).unwrap_or_default();
-    if !makers.is_empty() {
-        return Some(Action::BookLiquidation { target: *key, market_index, makers });
-    }
+    // Nobody can close it now: record it so the ADL grace clock runs.
     (account.liquidatable_since_slot == 0).then_some(Action::FlagLiquidatable { target: *key })
+}
+
+/// Keep counterparties while the markets they and the target hold (besides this one) still fit
+/// the program's limit of price pairs per instruction.
+fn within_price_limit(
+    snapshot: &Snapshot,
+    target: &MarginAccount,
+    market_index: u16,
+    candidates: Vec<Pubkey>,
+) -> Vec<Pubkey> {
+    let mut markets: Vec<u16> = Vec::new();
+    let add = |account: &MarginAccount, markets: &mut Vec<u16>| {
+        let mut next = markets.clone();
+        for p in account.open_positions() {
+            if p.market_index != market_index && !next.contains(&p.market_index) {
+                next.push(p.market_index);
+            }
+        }
+        let fits = next.len() <= MAX_POSITIONS;
+        if fits {
+            *markets = next;
+        }
+        fits
+    };
+    if !add(target, &mut markets) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for key in candidates {
+        match snapshot.account(&key) {
+            Some(account) if add(account, &mut markets) => out.push(key),
+            _ => break, // order matters on chain: stop at the first that does not fit
+        }
+    }
+    out
 }
 
 /// Counterparties covering `lots`, at most the program's limit, best first.

@@ -100,7 +100,10 @@ async fn keeper_takes_over_when_configured_and_flags_what_it_cannot_close() {
     let liquidator = desk.user(1_000 * USD).await;
     let alice = alice_underwater(&mut desk).await;
 
-    // No bids and no takeover: the keeper can only record the account, starting the ADL clock.
+    // Only a bid outside the 5% band (a sale may fill no lower than 89 ticks) and no takeover:
+    // the keeper can only record the account, starting the ADL clock.
+    let far_bidder = desk.user(10_000 * USD).await;
+    desk.env.place(&desk.fx, &far_bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 88, 50), &[]).await.ok();
     let mut book_only = keeper(desk.env.chain(), config(&desk.fx), &liquidator);
     let snapshot = book_only.scan().await.unwrap();
     let actions = plan(

@@ -61,14 +61,43 @@ pub fn makers_for(book: &OrderBook, side: u8, taker: &Pubkey) -> Vec<Pubkey> {
     makers
 }
 
-/// The distinct makers with expired orders (both sides), for `prune_expired_orders`.
+/// The makers of expired orders as `prune_expired_orders` takes them: one entry per run of
+/// consecutive expired orders by the same maker, bids then asks, in book order.
+/// At most `max` entries: the prune then stops where the list ends.
 pub fn expired_makers(book: &OrderBook, now_unix: i64, max: usize) -> Vec<Pubkey> {
     let mut makers: Vec<Pubkey> = Vec::new();
+    // The program's maker cursor carries across sides, so a run may continue from bids to asks.
+    let mut previous: Option<Pubkey> = None;
     for side in [SIDE_BID, SIDE_ASK] {
         for o in book.orders(side).iter().filter(|o| o.is_expired(now_unix)) {
-            if makers.len() < max && !makers.contains(&o.maker) {
+            if previous != Some(o.maker) && makers.len() < max {
                 makers.push(o.maker);
             }
+            previous = Some(o.maker);
+        }
+    }
+    makers
+}
+
+/// The makers a liquidation closing on `side` (the taker side) can fill against: live orders
+/// no worse than `limit_ticks` (from `math::liquidation::band_limit_ticks`), as runs in book
+/// order. Empty: the book cannot take the close now.
+pub fn makers_within(book: &OrderBook, side: u8, taker: &Pubkey, now_unix: i64, limit_ticks: u64) -> Vec<Pubkey> {
+    let opposite = if side == SIDE_BID { SIDE_ASK } else { SIDE_BID };
+    let in_band = |price: u64| if side == SIDE_ASK { price >= limit_ticks } else { price <= limit_ticks };
+    let mut makers: Vec<Pubkey> = Vec::new();
+    for o in book.orders(opposite) {
+        if !in_band(o.price_ticks) {
+            break; // sorted best first: the rest is further out
+        }
+        if o.is_expired(now_unix) || o.maker == *taker {
+            continue;
+        }
+        if makers.last() != Some(&o.maker) {
+            makers.push(o.maker);
+        }
+        if makers.len() == MAX_MAKER_ACCOUNTS {
+            break;
         }
     }
     makers
@@ -113,6 +142,21 @@ mod tests {
         assert_eq!(best_prices(&b, 10), (Some(99), Some(101)));
         assert_eq!(expired_makers(&b, 50, 8), vec![Pubkey::new_from_array([3; 32])]);
         assert!(expired_makers(&b, 49, 8).is_empty());
+        // A selling close limited to 99 ticks reaches the two orders at 99, not the one at 98.
+        let key = |n| Pubkey::new_from_array([n; 32]);
+        assert_eq!(makers_within(&b, SIDE_ASK, &key(9), 10, 99), vec![key(1), key(2)]);
+        assert_eq!(makers_within(&b, SIDE_ASK, &key(9), 10, 98), vec![key(1), key(2), key(3)]);
+        assert_eq!(makers_within(&b, SIDE_ASK, &key(9), 50, 98), vec![key(1), key(2)], "expired order skipped");
+        assert!(makers_within(&b, SIDE_ASK, &key(9), 10, 100).is_empty());
+        assert_eq!(makers_within(&b, SIDE_BID, &key(9), 10, 101), vec![key(4)]);
+    }
+
+    #[test]
+    fn expired_makers_are_runs_in_book_order() {
+        let b = book(&[(1, 99, 1, 5), (2, 99, 1, 5), (1, 98, 1, 5), (1, 97, 1, 5)], &[(1, 101, 1, 5)]);
+        let key = |n| Pubkey::new_from_array([n; 32]);
+        assert_eq!(expired_makers(&b, 5, 8), vec![key(1), key(2), key(1)]);
+        assert_eq!(expired_makers(&b, 5, 2), vec![key(1), key(2)]);
     }
 
     #[test]

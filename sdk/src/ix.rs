@@ -65,6 +65,19 @@ fn with_remaining(mut instruction: Instruction, remaining: &[Pubkey]) -> Instruc
     instruction
 }
 
+/// Mark `keys` read-only among the instruction's remaining accounts (those after
+/// `fixed_accounts`). Builders pass remaining accounts writable; the price pairs are only
+/// read, and write-locking other markets and oracle feeds would serialise unrelated
+/// transactions behind this one.
+pub fn readonly_remaining(mut instruction: Instruction, fixed_accounts: usize, keys: &[Pubkey]) -> Instruction {
+    for meta in instruction.accounts.iter_mut().skip(fixed_accounts) {
+        if keys.contains(&meta.pubkey) {
+            meta.is_writable = false;
+        }
+    }
+    instruction
+}
+
 /// `(market, oracle)` pairs for `markets`, flattened into remaining-account order.
 pub fn price_pairs(markets: &[MarketKeys]) -> Vec<Pubkey> {
     markets.iter().flat_map(|m| m.price_pair()).collect()

@@ -120,6 +120,14 @@ impl Chain for EmbeddedChain {
         let signature = transaction.signatures[0];
         let result = self.banks.process_transaction_with_metadata(transaction.clone()).await;
         let status = match result {
+            // Refused before execution (duplicate, unknown blockhash): nothing landed.
+            Ok(r) if r.metadata.is_none() => {
+                return Err(match r.result.err() {
+                    Some(solana_transaction_error::TransactionError::BlockhashNotFound) => ChainError::BlockhashExpired,
+                    Some(err) => ChainError::Transaction { err, logs: vec![] },
+                    None => ChainError::Transport("processed without metadata".into()),
+                });
+            }
             Ok(r) => {
                 let logs = r.metadata.map(|m| m.log_messages).unwrap_or_default();
                 TxStatus { slot: 0, err: r.result.err(), logs }
@@ -131,7 +139,6 @@ impl Chain for EmbeddedChain {
             Err(e) => return Err(transport(e)),
         };
         let slot = self.banks.get_root_slot().await.unwrap_or_default();
-        // A rebroadcast of a landed transaction reports `AlreadyProcessed`; keep the first outcome.
         self.outcomes.lock().unwrap().entry(signature).or_insert(TxStatus { slot, ..status });
         Ok(signature)
     }

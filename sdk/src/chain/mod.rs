@@ -41,6 +41,10 @@ pub enum ChainError {
     /// The transaction was executed (or simulated in preflight) and failed.
     #[error("transaction failed: {err}")]
     Transaction { err: TransactionError, logs: Vec<String> },
+    /// The node refused the request itself (malformed, too large, bad signature): repeating it
+    /// will not help.
+    #[error("rejected: {0}")]
+    Rejected(String),
     /// The blockhash expired with the transaction nowhere seen: it did not land and never will.
     #[error("blockhash expired before the transaction landed")]
     BlockhashExpired,
@@ -167,25 +171,44 @@ pub async fn send_and_confirm<C: Chain + ?Sized>(
     send_and_confirm_tracked(chain, instructions, payer, signers, options, &mut Vec::new()).await
 }
 
-/// `send_and_confirm`, recording in `sent` every signature it sent, so a caller whose attempt
-/// ended with the outcome unknown can later ask whether one of them landed.
+/// One signed attempt: its signature and the blockhash it lives by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub signature: Signature,
+    pub blockhash: Hash,
+}
+
+/// `send_and_confirm` for a caller that may call again for the same instructions (a retry):
+/// `sent` records every attempt, and a new call re-signs with the blockhash of an earlier
+/// attempt that is still valid. Signing is deterministic, so that is the same transaction
+/// again: a crank never has two different live transactions, whatever the retries.
 pub async fn send_and_confirm_tracked<C: Chain + ?Sized>(
     chain: &C,
     instructions: &[Instruction],
     payer: &Keypair,
     signers: &[&Keypair],
     options: ConfirmOptions,
-    sent: &mut Vec<Signature>,
+    sent: &mut Vec<Sent>,
 ) -> ChainResult<Landed> {
     let mut keys: Vec<&Keypair> = vec![payer];
     keys.extend(signers.iter().copied().filter(|k| k.pubkey() != payer.pubkey()));
     let mut resigns = 0;
     loop {
-        let blockhash = chain.latest_blockhash().await?;
+        let mut blockhash = None;
+        for earlier in sent.iter().rev() {
+            if chain.is_blockhash_valid(&earlier.blockhash).await.unwrap_or(true) {
+                blockhash = Some(earlier.blockhash);
+                break;
+            }
+        }
+        let blockhash = match blockhash {
+            Some(hash) => hash,
+            None => chain.latest_blockhash().await?,
+        };
         let tx = Transaction::new_signed_with_payer(instructions, Some(&payer.pubkey()), &keys, blockhash);
         let signature = tx.signatures[0];
-        if !sent.contains(&signature) {
-            sent.push(signature);
+        if !sent.iter().any(|s| s.signature == signature) {
+            sent.push(Sent { signature, blockhash });
         }
         match chain.send_transaction(&tx).await {
             Ok(_) | Err(ChainError::Transport(_) | ChainError::Timeout(_)) => {}

@@ -19,6 +19,9 @@ use solana_transaction_status_client_types::{option_serializer::OptionSerializer
 use super::{Chain, ChainError, ChainResult, RawAccount, TxStatus};
 use crate::accounts::AccountFilter;
 
+/// JSON-RPC error codes for a node that is behind, unhealthy or has no such slot yet: retry.
+pub const NODE_UNAVAILABLE_CODES: [i64; 5] = [-32004, -32005, -32007, -32014, -32016];
+
 /// getMultipleAccounts takes at most this many keys per request.
 pub const MAX_MULTIPLE_ACCOUNTS: usize = 100;
 
@@ -80,7 +83,14 @@ pub fn classify(error: &ClientError) -> ChainError {
     match error.kind() {
         ErrorKind::Reqwest(e) if e.is_timeout() => ChainError::Timeout(e.to_string()),
         ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => ChainError::Timeout(e.to_string()),
-        other => ChainError::Transport(other.to_string()),
+        ErrorKind::Io(_) | ErrorKind::Reqwest(_) | ErrorKind::Middleware(_) => ChainError::Transport(error.to_string()),
+        ErrorKind::RpcError(RpcError::RpcResponseError { code, .. }) if NODE_UNAVAILABLE_CODES.contains(code) => {
+            ChainError::Transport(error.to_string())
+        }
+        ErrorKind::RpcError(RpcError::RpcRequestError(_)) => ChainError::Transport(error.to_string()),
+        // The node understood and refused (bad params, too large, bad signature, …): repeating
+        // the same request will not help.
+        _ => ChainError::Rejected(error.to_string()),
     }
 }
 
@@ -109,6 +119,13 @@ impl Chain for RpcChain {
                 .get_multiple_ui_accounts_with_config(chunk, self.account_config())
                 .await
                 .map_err(|e| classify(&e))?;
+            if response.value.len() != chunk.len() {
+                return Err(ChainError::Rejected(format!(
+                    "getMultipleAccounts answered {} accounts for {} keys",
+                    response.value.len(),
+                    chunk.len()
+                )));
+            }
             for account in response.value {
                 out.push(match account {
                     None => None,
@@ -247,6 +264,13 @@ mod tests {
             data: RpcResponseErrorData::Empty,
         }));
         assert!(classify(&behind).is_retryable());
+        let invalid = ClientError::from(ErrorKind::RpcError(RpcError::RpcResponseError {
+            code: -32602,
+            message: "invalid params".into(),
+            data: RpcResponseErrorData::Empty,
+        }));
+        assert!(matches!(classify(&invalid), ChainError::Rejected(_)));
+        assert!(!classify(&invalid).is_retryable());
     }
 
     /// Records every request and answers from a script, so the client's real request
