@@ -53,9 +53,15 @@ pub struct CycleReport {
 /// The program errors that mean "already done by someone else" for each crank.
 fn lost_race_error(action: &Action, error: &ChainError) -> Option<&'static str> {
     let candidates: &[(BulwarkError, &str)] = match action {
-        Action::Takeover { .. } | Action::BookLiquidation { .. } => &[
+        Action::Takeover { .. } => &[
             (BulwarkError::AccountNotLiquidatable, "AccountNotLiquidatable"),
             (BulwarkError::NoPositionInMarket, "NoPositionInMarket"),
+        ],
+        // The book moved since the scan (taken by another taker, or only stale quotes left).
+        Action::BookLiquidation { .. } => &[
+            (BulwarkError::AccountNotLiquidatable, "AccountNotLiquidatable"),
+            (BulwarkError::NoPositionInMarket, "NoPositionInMarket"),
+            (BulwarkError::NoLiquidityInBand, "NoLiquidityInBand"),
         ],
         Action::FlagLiquidatable { .. } => &[(BulwarkError::LiquidationStatusUnchanged, "LiquidationStatusUnchanged")],
         // Someone else's ADL or trade moved the target or a counterparty since the scan.
@@ -88,6 +94,24 @@ fn failure_reason(error: &ChainError) -> String {
     }
 }
 
+/// A crank this keeper landed, with its logs (events), for callers that keep a journal.
+#[derive(Clone, Debug)]
+pub struct LandedCrank {
+    pub action: Action,
+    pub slot: u64,
+    pub logs: Vec<String>,
+}
+
+/// What the last cycle saw and did, kept only when `Keeper::keep_journal` is on (the simulator
+/// reads it; a long-running keeper does not need it).
+#[derive(Default)]
+pub struct Journal {
+    /// The cycle's first snapshot and plan.
+    pub snapshot: Option<Snapshot>,
+    pub plan: Vec<Action>,
+    pub landed: Vec<LandedCrank>,
+}
+
 pub struct Keeper<C: Chain> {
     pub chain: C,
     pub config: KeeperConfig,
@@ -100,6 +124,7 @@ pub struct Keeper<C: Chain> {
     /// lowered by this count modulo `CRANK_NONCE_SPAN`. Attempts of one crank share it, so a
     /// retry rebroadcasts rather than duplicates.
     crank_nonce: AtomicU32,
+    journal: Option<std::sync::Mutex<Journal>>,
 }
 
 /// Fixed (non-remaining) accounts of each crank's instruction, by `action_index`.
@@ -131,7 +156,18 @@ impl<C: Chain> Keeper<C> {
             metrics,
             in_flight: HashMap::new(),
             crank_nonce: AtomicU32::new(0),
+            journal: None,
         }
+    }
+
+    /// Keep a journal of each cycle (snapshot, plan, landed cranks with logs).
+    pub fn keep_journal(&mut self) {
+        self.journal = Some(std::sync::Mutex::new(Journal::default()));
+    }
+
+    /// The journal since the last call (empty when not kept).
+    pub fn take_journal(&self) -> Journal {
+        self.journal.as_ref().map(|j| std::mem::take(&mut *j.lock().unwrap())).unwrap_or_default()
     }
 
     fn confirm_options(&self) -> ConfirmOptions {
@@ -196,6 +232,11 @@ impl<C: Chain> Keeper<C> {
         self.in_flight.retain(|_, since| since.elapsed() < ttl);
         let mut snapshot = self.scan().await?;
         let actions = plan(&snapshot, &self.plan_options());
+        if let Some(journal) = &self.journal {
+            let mut journal = journal.lock().unwrap();
+            journal.snapshot = Some(snapshot.clone());
+            journal.plan = actions.clone();
+        }
         let mut report =
             CycleReport { accounts: snapshot.accounts.len(), planned: actions.len(), ..Default::default() };
         let unhealthy = actions.iter().filter(|a| !matches!(a, Action::Funding { .. } | Action::Prune { .. })).count();
@@ -265,6 +306,10 @@ impl<C: Chain> Keeper<C> {
             match result {
                 Ok(landed) => {
                     self.record(action, &landed.logs);
+                    if let Some(journal) = &self.journal {
+                        let entry = LandedCrank { action: action.clone(), slot: landed.slot, logs: landed.logs };
+                        journal.lock().unwrap().landed.push(entry);
+                    }
                     return Outcome::Landed;
                 }
                 Err(e) => {

@@ -11,5 +11,5 @@ pub mod plan;
 pub mod snapshot;
 
 pub use config::KeeperConfig;
-pub use keeper::{CycleReport, Keeper, Outcome};
+pub use keeper::{CycleReport, Journal, Keeper, LandedCrank, Outcome};
 pub use metrics::Metrics;

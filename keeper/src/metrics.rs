@@ -47,6 +47,8 @@ pub struct Metrics {
     pub last_scan_unix: Gauge,
     healthy_within_seconds: AtomicI64,
     failure_count: AtomicU64,
+    landed_count: AtomicU64,
+    lost_count: AtomicU64,
 }
 
 impl Metrics {
@@ -70,6 +72,8 @@ impl Metrics {
             last_scan_unix: Gauge::default(),
             healthy_within_seconds: AtomicI64::new(healthy_within_seconds),
             failure_count: AtomicU64::new(0),
+            landed_count: AtomicU64::new(0),
+            lost_count: AtomicU64::new(0),
             registry: Registry::default(),
         };
         registry.register("liquidations", "Liquidations landed by this keeper", m.liquidations.clone());
@@ -112,14 +116,26 @@ impl Metrics {
 
     pub fn lost_race(&self, error: &str) {
         self.lost_races.get_or_create(&Reason { reason: error.into() }).inc();
+        self.lost_count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn landed(&self, action: &str) {
         self.cranks_landed.get_or_create(&ActionLabel { action: action.into() }).inc();
+        self.landed_count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn failures(&self, reason: &str) -> u64 {
         self.tx_failures.get_or_create(&Reason { reason: reason.into() }).get()
+    }
+
+    /// Cranks landed, every action.
+    pub fn total_landed(&self) -> u64 {
+        self.landed_count.load(Ordering::Relaxed)
+    }
+
+    /// Lost races, every error.
+    pub fn total_lost_races(&self) -> u64 {
+        self.lost_count.load(Ordering::Relaxed)
     }
 
     /// Failures of every reason.

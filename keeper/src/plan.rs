@@ -191,15 +191,15 @@ fn plan_unhealthy(
         let selling = lots > 0;
         let taker_side = if selling { SIDE_ASK } else { SIDE_BID };
         let (Some(book), Some(price)) = (view.book.as_ref(), view.price) else { continue };
-        let Ok(limit) = band_limit_ticks(
-            price.price,
-            view.market.params.tick_size,
-            ch.waterfall.book_liquidation_band_bps,
-            selling,
+        let tick = view.market.params.tick_size;
+        let (Ok(limit), Ok(floor)) = (
+            band_limit_ticks(price.price, tick, ch.waterfall.book_liquidation_band_bps, selling),
+            // Orders better than the oracle by more than the fill band are cancelled, not filled.
+            band_limit_ticks(price.price, tick, ch.waterfall.max_fill_deviation_bps, !selling),
         ) else {
             continue;
         };
-        let makers = makers_within(book, taker_side, key, snapshot.clock.unix_timestamp, limit);
+        let makers = makers_within(book, taker_side, key, snapshot.clock.unix_timestamp, floor, limit);
         if !makers.is_empty() {
             return Some(Action::BookLiquidation { target: *key, market_index, makers });
         }

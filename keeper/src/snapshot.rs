@@ -61,7 +61,7 @@ impl Snapshot {
         let feed =
             |i: usize| fetched[i].as_ref().map(|a| FeedAccount { key: keys[i], owner: a.owner, data: a.data.clone() });
         let collateral_feeds: Vec<FeedAccount> = (0..3).filter_map(feed).collect();
-        let collateral_usd = bulwark_sdk::oracle::collateral_price(*clearinghouse, &ch, &collateral_feeds, &clock).ok();
+        let collateral_usd = bulwark_sdk::oracle::collateral_price(&ch, &collateral_feeds, &clock).ok();
 
         let views = markets
             .iter()

@@ -79,28 +79,49 @@ pub fn expired_makers(book: &OrderBook, now_unix: i64, max: usize) -> Vec<Pubkey
     makers
 }
 
-/// The makers a liquidation closing on `side` (the taker side) can fill against: live orders
-/// no worse than `limit_ticks` (from `math::liquidation::band_limit_ticks`), as runs in book
-/// order. Empty: the book cannot take the close now.
-pub fn makers_within(book: &OrderBook, side: u8, taker: &Pubkey, now_unix: i64, limit_ticks: u64) -> Vec<Pubkey> {
+/// The makers a liquidation closing on `side` (the taker side) passes, and whether it can fill.
+/// The program walks the book from the best order: orders better than the oracle by more than
+/// the fill band (`fill_floor_ticks`, the best price a fill may take) are cancelled on the way
+/// and need their makers too; fills happen between that and `limit_ticks` (from
+/// `math::liquidation::band_limit_ticks`). Runs in book order, at most `MAX_MAKER_ACCOUNTS`.
+/// Empty when no live order in that window is reachable.
+pub fn makers_within(
+    book: &OrderBook,
+    side: u8,
+    taker: &Pubkey,
+    now_unix: i64,
+    fill_floor_ticks: u64,
+    limit_ticks: u64,
+) -> Vec<Pubkey> {
     let opposite = if side == SIDE_BID { SIDE_ASK } else { SIDE_BID };
-    let in_band = |price: u64| if side == SIDE_ASK { price >= limit_ticks } else { price <= limit_ticks };
+    let buying = side == SIDE_BID;
+    let within_limit = |price: u64| if buying { price <= limit_ticks } else { price >= limit_ticks };
+    let past_floor = |price: u64| if buying { price < fill_floor_ticks } else { price > fill_floor_ticks };
     let mut makers: Vec<Pubkey> = Vec::new();
+    let mut fillable = false;
     for o in book.orders(opposite) {
-        if !in_band(o.price_ticks) {
+        if !within_limit(o.price_ticks) || makers.len() == MAX_MAKER_ACCOUNTS {
             break; // sorted best first: the rest is further out
         }
-        if o.is_expired(now_unix) || o.maker == *taker {
+        if o.maker == *taker {
             continue;
         }
         if makers.last() != Some(&o.maker) {
+            if makers.len() == MAX_MAKER_ACCOUNTS {
+                break;
+            }
             makers.push(o.maker);
         }
-        if makers.len() == MAX_MAKER_ACCOUNTS {
-            break;
+        fillable |= !o.is_expired(now_unix) && !past_floor(o.price_ticks);
+        if fillable {
+            break; // one fillable order is enough to make progress; the crank repeats
         }
     }
-    makers
+    if fillable {
+        makers
+    } else {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]
@@ -142,13 +163,15 @@ mod tests {
         assert_eq!(best_prices(&b, 10), (Some(99), Some(101)));
         assert_eq!(expired_makers(&b, 50, 8), vec![Pubkey::new_from_array([3; 32])]);
         assert!(expired_makers(&b, 49, 8).is_empty());
-        // A selling close limited to 99 ticks reaches the two orders at 99, not the one at 98.
+        // A selling close limited to 99 ticks reaches the orders at 99, not the one at 98.
         let key = |n| Pubkey::new_from_array([n; 32]);
-        assert_eq!(makers_within(&b, SIDE_ASK, &key(9), 10, 99), vec![key(1), key(2)]);
-        assert_eq!(makers_within(&b, SIDE_ASK, &key(9), 10, 98), vec![key(1), key(2), key(3)]);
-        assert_eq!(makers_within(&b, SIDE_ASK, &key(9), 50, 98), vec![key(1), key(2)], "expired order skipped");
-        assert!(makers_within(&b, SIDE_ASK, &key(9), 10, 100).is_empty());
-        assert_eq!(makers_within(&b, SIDE_BID, &key(9), 10, 101), vec![key(4)]);
+        assert_eq!(makers_within(&b, SIDE_ASK, &key(9), 10, u64::MAX, 99), vec![key(1)]);
+        assert!(makers_within(&b, SIDE_ASK, &key(9), 10, u64::MAX, 100).is_empty());
+        // Bids above the fill floor (too good) are passed for cancelling, not filled.
+        assert!(makers_within(&b, SIDE_ASK, &key(9), 10, 97, 98).is_empty(), "every bid is too good to fill");
+        assert_eq!(makers_within(&b, SIDE_ASK, &key(9), 10, 98, 98), vec![key(1), key(2), key(3)]);
+        assert!(makers_within(&b, SIDE_ASK, &key(9), 50, 98, 98).is_empty(), "the only fillable order expired");
+        assert_eq!(makers_within(&b, SIDE_BID, &key(9), 10, 0, 101), vec![key(4)]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! with the same owner checks and guards.
 
 use anchor_lang::prelude::{AccountInfo, Clock, Pubkey, Result};
-use bulwark::controller::collateral_oracle::{refresh_collateral_price, CollateralFeeds};
+use bulwark::controller::collateral_oracle::{read_collateral_price, CollateralFeeds};
 use bulwark::controller::pricing::{self, MarketPrice};
 use bulwark::math::oracle::OracleTolerance;
 use bulwark::state::{Clearinghouse, Market, COLLATERAL_MODE_MARKET, ORACLE_SOURCE_FIXED};
@@ -27,12 +27,7 @@ fn with_info<R>(feed: &FeedAccount, f: impl FnOnce(&AccountInfo) -> R) -> R {
 /// The collateral's USD price as `refresh_collateral_price` would record it now (the crank
 /// sends that refresh first), or the fixed price. `feeds` holds whichever configured feeds were
 /// fetched; a missing one fails as it would on chain.
-pub fn collateral_price(
-    key: Pubkey,
-    clearinghouse: &Clearinghouse,
-    feeds: &[FeedAccount],
-    clock: &Clock,
-) -> Result<i64> {
+pub fn collateral_price(clearinghouse: &Clearinghouse, feeds: &[FeedAccount], clock: &Clock) -> Result<i64> {
     let config = clearinghouse.collateral_oracle;
     if config.mode == COLLATERAL_MODE_MARKET && config.market.source == ORACLE_SOURCE_FIXED {
         return pricing::collateral_price(clearinghouse, clock);
@@ -51,14 +46,12 @@ pub fn collateral_price(
             present.then(|| AccountInfo::new(k, false, false, lamports, data, owner, false))
         })
         .collect();
-    // Read on a copy: the refresh updates the hard-band timer it keeps on the clearinghouse.
-    let mut copy = *clearinghouse;
     let feeds = CollateralFeeds {
         market: infos[0].as_ref(),
         redemption_rate: infos[1].as_ref(),
         redemption_health: infos[2].as_ref(),
     };
-    Ok(refresh_collateral_price(key, &mut copy, feeds, clock, OracleTolerance::STRICT)?.price)
+    Ok(read_collateral_price(clearinghouse, feeds, clock, OracleTolerance::STRICT)?.0.price)
 }
 
 /// A market's oracle price in collateral, validated with `tolerance`, as the program computes it.

@@ -162,7 +162,7 @@ impl TestEnv {
     }
 
     pub async fn setup_clearinghouse(&mut self, opts: ClearinghouseOptions) -> ClearinghouseFixture {
-        let mint_authority = Keypair::new();
+        let mint_authority = self.new_keypair();
         let mint = self.create_mint(&mint_authority.pubkey(), opts.decimals).await;
         self.setup_clearinghouse_with_mint(opts, mint, mint_authority).await
     }

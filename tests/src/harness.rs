@@ -83,13 +83,16 @@ pub struct TestEnv {
     nonce: u32,
     /// Every account a transaction here touched: the embedded chain's view of the bank.
     pub index: AccountIndex,
+    /// When set, keypairs come from this seed and a counter, so a seeded run creates the same
+    /// addresses every time (the replay's "same seed, same result").
+    key_seed: Option<(u64, u64)>,
 }
 
 impl TestEnv {
     pub async fn start(pt: ProgramTest) -> Self {
         let ctx = pt.start_with_context().await;
         install_event_capture();
-        Self { ctx, nonce: 0, index: AccountIndex::default() }
+        Self { ctx, nonce: 0, index: AccountIndex::default(), key_seed: None }
     }
 
     pub async fn new() -> Self {
@@ -99,6 +102,26 @@ impl TestEnv {
     /// A `Chain` on this bank that sees every account the tests created.
     pub fn chain(&self) -> EmbeddedChain {
         EmbeddedChain::new(self.ctx.banks_client.clone(), self.index.clone())
+    }
+
+    /// Derive every later keypair from `seed`.
+    pub fn seed_keypairs(&mut self, seed: u64) {
+        self.key_seed = Some((seed, 0));
+    }
+
+    /// A new keypair: random, or the next one from the seed.
+    pub fn new_keypair(&mut self) -> Keypair {
+        match &mut self.key_seed {
+            None => Keypair::new(),
+            Some((seed, counter)) => {
+                *counter += 1;
+                let mut secret = [0u8; 32];
+                secret[..8].copy_from_slice(&seed.to_le_bytes());
+                secret[8..16].copy_from_slice(&counter.to_le_bytes());
+                secret[16..24].copy_from_slice(b"bulwark!");
+                Keypair::new_from_array(secret)
+            }
+        }
     }
 
     pub fn payer(&self) -> Keypair {
@@ -174,7 +197,7 @@ impl TestEnv {
 
     /// A funded keypair.
     pub async fn funded_keypair(&mut self) -> Keypair {
-        let k = Keypair::new();
+        let k = self.new_keypair();
         let ix = anchor_lang::solana_program::system_instruction::transfer(
             &self.ctx.payer.pubkey(),
             &k.pubkey(),

@@ -20,6 +20,28 @@ impl TestEnv {
     /// * resting orders' reserves match the book;
     /// * no account without a position carries a debt (bad debt is always covered or ADL'd).
     pub async fn check_invariants(&mut self, fx: &ClearinghouseFixture) {
+        let violations = self.invariant_violations(fx).await;
+        assert!(violations.is_empty(), "invariants broken:\n{}", violations.join("\n"));
+    }
+
+    /// Every broken invariant (see `check_invariants`), described; empty when all hold.
+    pub async fn invariant_violations(&mut self, fx: &ClearinghouseFixture) -> Vec<String> {
+        let mut violations: Vec<String> = Vec::new();
+        macro_rules! check {
+            ($cond:expr, $($msg:tt)+) => {
+                if !$cond {
+                    violations.push(format!($($msg)+));
+                }
+            };
+        }
+        macro_rules! check_eq {
+            ($a:expr, $b:expr, $($msg:tt)+) => {{
+                let (a, b) = ($a, $b);
+                if a != b {
+                    violations.push(format!("{}: {a} != {b}", format!($($msg)+)));
+                }
+            }};
+        }
         let ch = self.clearinghouse(fx).await;
         let vault = self.token_balance(fx.collateral_vault).await;
         let insurance = self.token_balance(fx.insurance_vault).await;
@@ -39,9 +61,9 @@ impl TestEnv {
                 continue;
             }
             let account = self.margin(key).await;
-            assert_eq!(account.clearinghouse, fx.key, "margin account {key} in the wrong clearinghouse");
+            check!(account.clearinghouse == fx.key, "margin account {key} in the wrong clearinghouse");
             if account.positions.iter().all(|p| p.base_lots == 0) {
-                assert!(
+                check!(
                     account.positions.iter().all(|p| p.quote_entry >= 0),
                     "margin account {key} has no position but an uncovered debt"
                 );
@@ -49,28 +71,30 @@ impl TestEnv {
             sum_balances += account.collateral_balance as i128;
             sum_cash += account.collateral_balance as i128;
             for p in account.open_positions() {
-                let market = markets
-                    .get(&p.market_index)
-                    .unwrap_or_else(|| panic!("position in unknown market {}", p.market_index));
+                let Some(market) = markets.get(&p.market_index) else {
+                    violations.push(format!("position in unknown market {}", p.market_index));
+                    continue;
+                };
                 let funding =
                     funding_owed(p.base_lots, market.cumulative_funding_per_lot.get(), p.last_cumulative_funding.get())
                         .unwrap();
                 sum_cash += p.quote_entry as i128 + funding;
                 *base_by_market.entry(p.market_index).or_default() += p.base_lots as i128;
                 *longs_by_market.entry(p.market_index).or_default() += p.base_lots.max(0) as i128;
-                assert!(p.open_bid_lots >= 0 && p.open_ask_lots >= 0, "negative reserve on {key}");
+                check!(p.open_bid_lots >= 0 && p.open_ask_lots >= 0, "negative reserve on {key}");
             }
         }
-        assert_eq!(sum_balances, ch.total_collateral_balance as i128, "Σ margin balances != clearinghouse total");
-        assert_eq!(vault as i128, sum_cash + ch.fee_pool as i128, "collateral vault != Σ account cash + fee pool");
-        assert_eq!(insurance, ch.insurance_balance, "insurance vault != insurance accounting");
+        check_eq!(sum_balances, ch.total_collateral_balance as i128, "Σ margin balances != clearinghouse total");
+        check_eq!(vault as i128, sum_cash + ch.fee_pool as i128, "collateral vault != Σ account cash + fee pool");
+        check_eq!(insurance, ch.insurance_balance, "insurance vault != insurance accounting");
         for (index, market) in &markets {
-            assert_eq!(base_by_market.get(index).copied().unwrap_or(0), 0, "Σ base lots in market {index} != 0");
-            assert_eq!(
+            check_eq!(base_by_market.get(index).copied().unwrap_or(0), 0, "Σ base lots in market {index} != 0");
+            check_eq!(
                 longs_by_market.get(index).copied().unwrap_or(0),
                 market.open_interest_long_lots as i128,
                 "open interest of market {index} != Σ long lots"
             );
         }
+        violations
     }
 }

@@ -11,7 +11,7 @@ use crate::harness::TestEnv;
 
 impl TestEnv {
     pub async fn create_mint(&mut self, authority: &Pubkey, decimals: u8) -> Pubkey {
-        let mint = Keypair::new();
+        let mint = self.new_keypair();
         let rent = self.ctx.banks_client.get_rent().await.unwrap().minimum_balance(token_state::Mint::LEN);
         let payer = self.ctx.payer.pubkey();
         let ixs = [
@@ -29,7 +29,7 @@ impl TestEnv {
     }
 
     pub async fn create_token_account(&mut self, mint: &Pubkey, owner: &Pubkey) -> Pubkey {
-        let account = Keypair::new();
+        let account = self.new_keypair();
         let rent = self.ctx.banks_client.get_rent().await.unwrap().minimum_balance(token_state::Account::LEN);
         let payer = self.ctx.payer.pubkey();
         let ixs = [

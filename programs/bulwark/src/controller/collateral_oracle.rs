@@ -32,19 +32,19 @@ fn load_attestation_feed(expected: &Pubkey, account: Option<&AccountInfo>) -> Re
     manual::load(&data)
 }
 
-/// Price the collateral in USD at this slot, record what was seen, and emit an event on every
-/// mode switch. Every instruction that needs the collateral price calls this, so liquidations,
-/// ADL and withdrawals in one slot all see the same mode.
-pub fn refresh_collateral_price(
-    clearinghouse_key: Pubkey,
-    clearinghouse: &mut Clearinghouse,
+/// Price the collateral in USD at this slot, without recording anything: what
+/// `refresh_collateral_price` would record, and the hard-band timer it would keep. Clients
+/// (the keeper's scan) call this on fetched accounts.
+pub fn read_collateral_price(
+    clearinghouse: &Clearinghouse,
     feeds: CollateralFeeds,
     clock: &Clock,
     tolerance: OracleTolerance,
-) -> Result<CollateralPrice> {
+) -> Result<(CollateralPrice, i64)> {
     let config = clearinghouse.collateral_oracle;
     let market = read_checked(&config.market, feeds.market, clock)?;
     let previous_mode = clearinghouse.collateral_oracle_state.redemption_mode;
+    let mut below_hard_band_since = clearinghouse.collateral_oracle_state.below_hard_band_since;
 
     let reading = match config.mode {
         COLLATERAL_MODE_MARKET => {
@@ -84,7 +84,7 @@ pub fn refresh_collateral_price(
             // a real depeg (broken mode) the print is volatile by nature and still the only
             // truth. Staleness always counts.
             market.require(OracleTolerance { wide_confidence: true, too_volatile: true, ..tolerance })?;
-            clearinghouse.collateral_oracle_state.below_hard_band_since = outcome.below_hard_band_since;
+            below_hard_band_since = outcome.below_hard_band_since;
             CollateralPrice {
                 price: outcome.price,
                 market_price: market.observation.price,
@@ -94,6 +94,22 @@ pub fn refresh_collateral_price(
         }
         _ => return err!(BulwarkError::InvalidOracleConfig),
     };
+    Ok((reading, below_hard_band_since))
+}
+
+/// Price the collateral in USD at this slot, record what was seen, and emit an event on every
+/// mode switch. Every instruction that needs the collateral price calls this, so liquidations,
+/// ADL and withdrawals in one slot all see the same mode.
+pub fn refresh_collateral_price(
+    clearinghouse_key: Pubkey,
+    clearinghouse: &mut Clearinghouse,
+    feeds: CollateralFeeds,
+    clock: &Clock,
+    tolerance: OracleTolerance,
+) -> Result<CollateralPrice> {
+    let previous_mode = clearinghouse.collateral_oracle_state.redemption_mode;
+    let (reading, below_hard_band_since) = read_collateral_price(clearinghouse, feeds, clock, tolerance)?;
+    clearinghouse.collateral_oracle_state.below_hard_band_since = below_hard_band_since;
 
     let state = &mut clearinghouse.collateral_oracle_state;
     state.last_price = reading.price;

@@ -1,0 +1,83 @@
+//! `bulwark-sim replay SCENARIO.toml [--out DIR]`: replay a scenario in each of its collateral
+//! modes on the same seed and write the report.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use bulwark_sim::{replay, report, scenario::Scenario};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "bulwark-sim", version, about = "Replay market minutes against Bulwark on an embedded bank")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario in each of its collateral modes and write report.md, report.json and PNGs.
+    Replay {
+        scenario: PathBuf,
+        /// Where the report goes.
+        #[arg(long, default_value = "target/replay")]
+        out: PathBuf,
+    },
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cpus} cores, {model}, {}", std::env::consts::ARCH)
+}
+
+fn main() -> Result<()> {
+    // The bank and the replay are deep futures; give them room.
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(replay_main()))?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the replay thread panicked"))?
+}
+
+async fn replay_main() -> Result<()> {
+    let Command::Replay { scenario: path, out } = Cli::parse().command;
+    let (scenario, base) = Scenario::load(&path)?;
+    let available = count_minutes(&scenario, &base)?.saturating_sub(scenario.start_minute);
+    let steps_per_run = scenario.minutes.unwrap_or(usize::MAX).min(available) * scenario.substeps;
+    let bar = ProgressBar::new((steps_per_run * scenario.modes.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>18} [{bar:40}] {pos}/{len} sub-steps, {elapsed}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    let mut runs = Vec::new();
+    {
+        // The natively-run program logs straight to stdout; keep the terminal for the report.
+        let _quiet = gag::Gag::stdout().ok();
+        for mode in &scenario.modes {
+            bar.set_message(mode.label());
+            let run = replay::run(&scenario, &base, *mode, &|| bar.inc(1)).await?;
+            runs.push(run);
+        }
+    }
+    bar.finish_and_clear();
+    let report = report::Report { scenario: &scenario.name, seed: scenario.seed, machine: machine(), runs: &runs };
+    println!("Bulwark replay: {} (seed {})\n", scenario.name, scenario.seed);
+    print!("{}", report::table(&runs));
+    report::write(&out, &report)?;
+    println!("\nreport: {}/report.md, report.json, price.png, insurance.png, collateral.png", out.display());
+    Ok(())
+}
+
+fn count_minutes(scenario: &Scenario, base: &std::path::Path) -> Result<usize> {
+    Ok(bulwark_sim::scenario::load_candles(&base.join(&scenario.market.csv))?.len())
+}

@@ -1,0 +1,566 @@
+//! One replay run: a clearinghouse in one collateral mode on a fresh embedded bank, the
+//! population opened at the first minute's price, then every sub-step: feeds published, the
+//! collateral refreshed, makers requoted each minute, and the keeper's cycle.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anchor_lang::prelude::Pubkey;
+use anyhow::{anyhow, bail, Result};
+use bulwark::constants::PRICE_PRECISION;
+use bulwark::controller::orders::{PlaceOrderArgs, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ORDER_TYPE_POST_ONLY};
+use bulwark::controller::pricing::{in_collateral, MarketPrice};
+use bulwark::events::{AdlFillV1, LiquidationV1};
+use bulwark::instructions::PriceFeedUpdate;
+use bulwark::math::liquidation::is_liquidatable;
+use bulwark::state::*;
+use bulwark_keeper::plan::Action;
+use bulwark_keeper::{Keeper, KeeperConfig, Metrics};
+use bulwark_sdk::events::decode_events;
+use bulwark_sdk::ix::{self, MarketKeys};
+use bulwark_tests::{
+    market_mode_collateral, oracle_config, redemption_aware_collateral, ClearinghouseFixture, ClearinghouseOptions,
+    Feed, TestEnv, User,
+};
+use serde::Serialize;
+use solana_signer::Signer;
+
+use crate::rng::Rng;
+use crate::scenario::{load_candles, parse_price, walk, Candle, Mode, Scenario};
+
+/// One liquidation, and whether it happened only because of the collateral's print.
+#[derive(Clone, Debug, Serialize)]
+pub struct LiquidationRecord {
+    pub minute: usize,
+    pub account: String,
+    pub base_lots: i64,
+    pub market_price_usd: f64,
+    /// Healthy had the collateral been valued at its attested redemption rate.
+    pub caused_by_collateral_print: bool,
+    /// Slots from the scan that first saw the account liquidatable to this liquidation.
+    pub reaction_slots: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AdlRecord {
+    pub minute: usize,
+    pub target: String,
+    pub fills: u64,
+    pub haircut: u64,
+    pub uncovered: u64,
+}
+
+/// One point per minute.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeriesPoint {
+    pub minute: usize,
+    pub unix: i64,
+    pub market_price_usd: f64,
+    pub collateral_print_usd: f64,
+    /// The collateral price the clearinghouse used (its last refresh).
+    pub collateral_price_used: f64,
+    pub insurance_balance: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub mode: &'static str,
+    pub minutes: usize,
+    pub accounts: usize,
+    pub liquidations: Vec<LiquidationRecord>,
+    pub adl: Vec<AdlRecord>,
+    pub insurance_paid: u64,
+    pub insurance_start: u64,
+    pub insurance_end: u64,
+    pub adl_fills: u64,
+    pub haircut_total: u64,
+    pub uncovered_total: u64,
+    /// Σ negative equity over accounts at the end, plus debts of flat accounts.
+    pub bad_debt: u64,
+    pub invariant_checks: u64,
+    pub invariant_failures: u64,
+    pub first_invariant_failure: Option<String>,
+    pub transactions: u64,
+    pub keeper_cranks: u64,
+    pub keeper_lost_races: u64,
+    pub keeper_failures: u64,
+    pub wall_seconds: f64,
+    pub series: Vec<SeriesPoint>,
+}
+
+impl RunReport {
+    pub fn print_caused(&self) -> usize {
+        self.liquidations.iter().filter(|l| l.caused_by_collateral_print).count()
+    }
+    pub fn reaction_max(&self) -> u64 {
+        self.liquidations.iter().map(|l| l.reaction_slots).max().unwrap_or(0)
+    }
+}
+
+/// The prices one sub-step publishes.
+struct Step {
+    minute: usize,
+    unix: i64,
+    market_usd: i64,
+    collateral_print: i64,
+    attestation: (i64, bool, i64),
+}
+
+fn usd(x: i64) -> f64 {
+    x as f64 / PRICE_PRECISION as f64
+}
+
+/// The walk of every minute, both series aligned by timestamp (a missing collateral minute
+/// repeats the last print).
+fn steps(scenario: &Scenario, market: &[Candle], collateral: &[Candle]) -> Result<Vec<Step>> {
+    let by_time: BTreeMap<i64, &Candle> = collateral.iter().map(|c| (c.unix, c)).collect();
+    let market = market.get(scenario.start_minute..).unwrap_or(&[]);
+    let minutes = scenario.minutes.unwrap_or(market.len()).min(market.len());
+    let attest = |minute: usize| -> Result<(i64, bool, i64)> {
+        let a = scenario.attestations.iter().rev().find(|a| a.minute <= minute).expect("validated: starts at 0");
+        Ok((parse_price(&a.rate)?, a.redemption_enabled, parse_price(&a.reserve_ratio)?))
+    };
+    let mut out = Vec::new();
+    let mut last_collateral = *collateral
+        .iter()
+        .take_while(|c| market.first().is_some_and(|m| c.unix <= m.unix))
+        .last()
+        .unwrap_or(&collateral[0]);
+    for (minute, candle) in market.iter().take(minutes).enumerate() {
+        if let Some(c) = by_time.get(&candle.unix) {
+            last_collateral = **c;
+        }
+        let market_path = walk(candle, scenario.walk, scenario.substeps);
+        let collateral_path = walk(&last_collateral, scenario.walk, scenario.substeps);
+        for (i, (m, c)) in market_path.iter().zip(&collateral_path).enumerate() {
+            out.push(Step {
+                minute,
+                unix: candle.unix + (i as i64 * 60) / scenario.substeps as i64,
+                market_usd: *m,
+                collateral_print: *c,
+                attestation: attest(minute)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+struct Stage {
+    env: TestEnv,
+    fx: ClearinghouseFixture,
+    market: MarketKeys,
+    feeds: Vec<Feed>, // market, collateral print, redemption rate, redemption health
+    makers: Vec<User>,
+    transactions: u64,
+}
+
+impl Stage {
+    async fn send(
+        &mut self,
+        ixs: &[anchor_lang::solana_program::instruction::Instruction],
+        signers: &[&solana_keypair::Keypair],
+    ) -> bool {
+        self.transactions += 1;
+        self.env.send(ixs, signers).await.result.is_ok()
+    }
+
+    /// Refresh the collateral price now (the sub-step's first priced transaction) and return it.
+    async fn refresh_collateral(&mut self) -> i64 {
+        let ch = self.env.clearinghouse(&self.fx).await;
+        let ixs = self.refresh(&ch);
+        if !ixs.is_empty() {
+            self.send(&ixs, &[]).await;
+        }
+        let ch = self.env.clearinghouse(&self.fx).await;
+        if ch.collateral_oracle_state.last_price > 0 {
+            ch.collateral_oracle_state.last_price
+        } else {
+            PRICE_PRECISION
+        }
+    }
+
+    fn refresh(&self, ch: &Clearinghouse) -> Vec<anchor_lang::solana_program::instruction::Instruction> {
+        ix::collateral_refresh_for(&self.fx.key, ch).into_iter().collect()
+    }
+
+    async fn publish(&mut self, step: &Step) {
+        let (rate, enabled, reserve) = step.attestation;
+        let updates = [
+            (step.market_usd, true, 0),
+            (step.collateral_print, true, 0),
+            (rate, enabled, reserve),
+            (PRICE_PRECISION, enabled, reserve),
+        ];
+        let mut ixs = Vec::new();
+        for (feed, (price, redemption_enabled, reserve_ratio)) in self.feeds.iter().zip(updates) {
+            let update = PriceFeedUpdate { price, conf: 0, redemption_enabled, reserve_ratio };
+            ixs.push(ix::update_price_feed_ix(&feed.authority.pubkey(), &feed.key, update));
+        }
+        let authorities: Vec<solana_keypair::Keypair> =
+            self.feeds.iter().map(|f| f.authority.insecure_clone()).collect();
+        let signers: Vec<&solana_keypair::Keypair> = authorities.iter().collect();
+        let ok = self.send(&ixs, &signers).await;
+        assert!(ok, "publishing prices cannot fail");
+    }
+
+    /// Every maker cancels, then each quotes a ladder around the oracle on the sides its
+    /// inventory allows (cancel all first, so no fresh quote crosses a stale one).
+    async fn requote(&mut self, scenario: &Scenario, price_ticks: u64) {
+        let ch = self.env.clearinghouse(&self.fx).await;
+        let makers: Vec<User> = self
+            .makers
+            .iter()
+            .map(|m| User {
+                owner: m.owner.insecure_clone(),
+                margin_account: m.margin_account,
+                token_account: m.token_account,
+            })
+            .collect();
+        for maker in &makers {
+            let cancel = ix::cancel_order_ix(&maker.owner.pubkey(), &maker.margin_account, &self.market, None);
+            self.send(&[cancel], &[&maker.owner]).await;
+        }
+        let p = &scenario.population;
+        for maker in &makers {
+            let position = self.env.margin(maker.margin_account).await;
+            let lots = position.open_positions().find(|q| q.market_index == 0).map(|q| q.base_lots).unwrap_or(0);
+            let mut ixs = self.refresh(&ch);
+            for level in 0..p.maker_levels as u64 {
+                let offset_bps = p.maker_spread_bps + level * p.maker_step_bps;
+                let bid = price_ticks * (10_000 - offset_bps) / 10_000;
+                let ask = (price_ticks * (10_000 + offset_bps)).div_ceil(10_000);
+                for (side, price, allowed) in [
+                    (SIDE_BID, bid, lots < p.maker_inventory_limit_lots),
+                    (SIDE_ASK, ask, lots > -p.maker_inventory_limit_lots),
+                ] {
+                    if allowed && price > 0 {
+                        let args = order(side, ORDER_TYPE_POST_ONLY, price, p.maker_level_lots);
+                        ixs.push(ix::place_order_ix(
+                            &maker.owner.pubkey(),
+                            &self.fx,
+                            &maker.margin_account,
+                            &self.market,
+                            args,
+                            &[],
+                        ));
+                    }
+                }
+            }
+            self.send(&ixs, &[&maker.owner]).await;
+        }
+    }
+}
+
+fn order(side: u8, order_type: u8, price_ticks: u64, base_lots: u64) -> PlaceOrderArgs {
+    PlaceOrderArgs { side, order_type, price_ticks, base_lots, reduce_only: false, expiry_unix: 0, client_order_id: 0 }
+}
+
+/// Run `scenario` in `mode`. `progress` is called once per sub-step.
+pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progress: &dyn Fn()) -> Result<RunReport> {
+    let started = Instant::now();
+    let market_candles = load_candles(&base.join(&scenario.market.csv))?;
+    let collateral_candles = load_candles(&base.join(&scenario.collateral.csv))?;
+    let steps = steps(scenario, &market_candles, &collateral_candles)?;
+    let first = steps.first().ok_or_else(|| anyhow!("no minutes to replay"))?;
+    let spec = &scenario.market;
+    let pop = &scenario.population;
+    let mut rng = Rng::new(scenario.seed);
+
+    // ---- the stage -------------------------------------------------------------------------
+    let mut env = TestEnv::new().await;
+    env.seed_keypairs(scenario.seed);
+    env.set_unix_time(first.unix - 60).await;
+    let market_feed = env.create_feed(1, -6, spec.ema_window_seconds).await;
+    let print_feed = env.create_feed(2, -6, 600).await;
+    let rate_feed = env.create_feed(3, -6, 600).await;
+    let health_feed = env.create_feed(4, -6, 600).await;
+    let mut collateral_market = oracle_config(ORACLE_SOURCE_MANUAL, print_feed.key);
+    collateral_market.max_twap_divergence_bps = scenario.collateral.max_oracle_divergence_bps;
+    let collateral_oracle = match mode {
+        Mode::Market => market_mode_collateral(collateral_market),
+        Mode::RedemptionAware => {
+            let mut c = redemption_aware_collateral(collateral_market, rate_feed.key, health_feed.key);
+            c.soft_band_bps = scenario.collateral.soft_band_bps;
+            c.hard_band_bps = scenario.collateral.hard_band_bps;
+            c.hard_band_grace_seconds = scenario.collateral.hard_band_grace_seconds;
+            c
+        }
+    };
+    let fx = env
+        .setup_clearinghouse(ClearinghouseOptions { collateral_oracle, timelock_seconds: 0, ..Default::default() })
+        .await;
+    let tick_size = parse_price(&spec.tick_usd)? as u64;
+    let params = MarketParams {
+        tick_size,
+        base_lot_size: spec.base_lot_size,
+        min_order_lots: 1,
+        max_open_interest_lots: u64::MAX / 4,
+        size_premium_unit_lots: 0,
+        funding_period_seconds: 3_600,
+        initial_margin_bps: spec.initial_margin_bps,
+        maintenance_margin_bps: spec.maintenance_margin_bps,
+        size_premium_bps: 0,
+        liquidation_fee_bps: spec.liquidation_fee_bps,
+        insurance_fee_share_bps: spec.insurance_fee_share_bps,
+        max_funding_rate_bps: 50,
+        taker_fee_bps: spec.taker_fee_bps,
+        maker_fee_bps: spec.maker_fee_bps,
+        base_decimals: spec.base_decimals,
+        padding: [0; 7],
+    };
+    let mut market_oracle = oracle_config(ORACLE_SOURCE_MANUAL, market_feed.key);
+    market_oracle.max_twap_divergence_bps = spec.max_oracle_divergence_bps;
+    let mut stage = Stage {
+        env,
+        market: MarketKeys::new(&fx.key, 0, market_feed.key),
+        fx,
+        feeds: vec![market_feed, print_feed, rate_feed, health_feed],
+        makers: vec![],
+        transactions: 0,
+    };
+    stage.publish(first).await;
+    let admin = stage.fx.admin.insecure_clone();
+    let create = ix::create_market_ix(&admin.pubkey(), &stage.fx.key, 0, market_oracle, params);
+    if !stage.send(&[create], &[&admin]).await || !stage.send(&[ix::activate_market_ix(&stage.market.key)], &[]).await {
+        bail!("listing the market failed: check the market parameters");
+    }
+    stage.fx.markets.push(stage.market.key);
+
+    // ---- the population --------------------------------------------------------------------
+    let unit = 10u64.pow(6); // collateral atoms per unit (6 decimals)
+    for _ in 0..pop.makers {
+        let maker = stage.env.create_user(&mut stage.fx, pop.maker_deposit * unit).await;
+        stage.env.deposit(&stage.fx, &maker, pop.maker_deposit * unit).await.ok();
+        stage.makers.push(maker);
+    }
+    for _ in 0..pop.stakers {
+        let staker = stage.env.create_user(&mut stage.fx, pop.stake * unit).await;
+        stage.env.stake_insurance(&stage.fx, &staker, pop.stake * unit).await.ok();
+    }
+    let liquidator = stage.env.create_user(&mut stage.fx, pop.liquidator_deposit.max(1) * unit).await;
+    if pop.liquidator_deposit > 0 {
+        stage.env.deposit(&stage.fx, &liquidator, pop.liquidator_deposit * unit).await.ok();
+    }
+    stage.transactions += (pop.makers * 6 + pop.stakers * 5 + 6) as u64;
+
+    let collateral_usd = stage.refresh_collateral().await;
+    let ch = stage.env.clearinghouse(&stage.fx).await;
+    let qplt = stage.env.load::<Market>(stage.market.key).await.quote_per_lot_tick;
+    let price_ticks = |price: i64| (price as u64 / tick_size).max(1);
+    let opening_price = in_collateral(first.market_usd, collateral_usd)?;
+    let mut traders: Vec<User> = Vec::with_capacity(pop.traders);
+    for i in 0..pop.traders {
+        let deposit = rng.range_u64(pop.deposit[0], pop.deposit[1]) * unit;
+        let leverage = rng.range_f64(pop.leverage[0], pop.leverage[1]);
+        let long = rng.unit() < pop.long_fraction;
+        let trader = stage.env.create_user(&mut stage.fx, deposit).await;
+        stage.env.deposit(&stage.fx, &trader, deposit).await.ok();
+        stage.transactions += 5;
+        // Notional in collateral at the opening price.
+        let ticks = price_ticks(opening_price);
+        let lot_value = ticks as u128 * qplt as u128;
+        let lots = ((deposit as f64 * leverage) as u128 / lot_value.max(1)) as u64;
+        if lots == 0 {
+            traders.push(trader);
+            continue;
+        }
+        let maker = &stage.makers[i % stage.makers.len()];
+        let maker = User {
+            owner: maker.owner.insecure_clone(),
+            margin_account: maker.margin_account,
+            token_account: maker.token_account,
+        };
+        let (maker_side, taker_side) = if long { (SIDE_ASK, SIDE_BID) } else { (SIDE_BID, SIDE_ASK) };
+        let mut ixs = stage.refresh(&ch);
+        ixs.push(ix::place_order_ix(
+            &maker.owner.pubkey(),
+            &stage.fx,
+            &maker.margin_account,
+            &stage.market,
+            order(maker_side, ORDER_TYPE_POST_ONLY, ticks, lots),
+            &[],
+        ));
+        stage.send(&ixs, &[&maker.owner]).await;
+        let mut ixs = stage.refresh(&ch);
+        let take = order(taker_side, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ticks, lots);
+        ixs.push(ix::place_order_ix(
+            &trader.owner.pubkey(),
+            &stage.fx,
+            &trader.margin_account,
+            &stage.market,
+            take,
+            &[maker.margin_account],
+        ));
+        stage.send(&ixs, &[&trader.owner]).await;
+        traders.push(trader);
+    }
+    let insurance_start = stage.env.clearinghouse(&stage.fx).await.insurance_balance;
+
+    // ---- the keeper --------------------------------------------------------------------------
+    let mut config = KeeperConfig::new("embedded", stage.fx.key, std::path::PathBuf::new());
+    config.takeover = pop.liquidator_takeover;
+    config.retry_backoff = std::time::Duration::from_millis(1);
+    let mut keeper = Keeper::new(stage.env.chain(), config, liquidator.owner.insecure_clone(), Metrics::new(3_600));
+    keeper.keep_journal();
+
+    // ---- the night ---------------------------------------------------------------------------
+    let mut report = RunReport {
+        mode: mode.label(),
+        minutes: steps.last().map(|s| s.minute + 1).unwrap_or(0),
+        accounts: stage.fx.margin_accounts.len(),
+        liquidations: vec![],
+        adl: vec![],
+        insurance_paid: 0,
+        insurance_start,
+        insurance_end: 0,
+        adl_fills: 0,
+        haircut_total: 0,
+        uncovered_total: 0,
+        bad_debt: 0,
+        invariant_checks: 0,
+        invariant_failures: 0,
+        first_invariant_failure: None,
+        transactions: 0,
+        keeper_cranks: 0,
+        keeper_lost_races: 0,
+        keeper_failures: 0,
+        wall_seconds: 0.0,
+        series: vec![],
+    };
+    let mut first_seen: BTreeMap<Pubkey, u64> = BTreeMap::new();
+    let buffer = ch.waterfall.liquidation_buffer_bps;
+    let mut last_minute = usize::MAX;
+    for (i, step) in steps.iter().enumerate() {
+        let now = stage.env.clock().await.unix_timestamp;
+        stage.env.warp((step.unix - now).max(1), scenario.slots_per_substep).await;
+        stage.publish(step).await;
+        let collateral_usd = stage.refresh_collateral().await;
+        if step.minute != last_minute {
+            // Makers quote the market in collateral, as the exchange shows it.
+            let in_collateral_price = in_collateral(step.market_usd, collateral_usd).unwrap_or(step.market_usd);
+            stage.requote(scenario, price_ticks(in_collateral_price)).await;
+            last_minute = step.minute;
+        }
+        let cycle = keeper.run_cycle().await;
+        let journal = keeper.take_journal();
+        let Some(snapshot) = journal.snapshot else {
+            bail!("keeper scan failed at minute {}: {:?}", step.minute, cycle.err());
+        };
+        let slot = snapshot.clock.slot;
+        for target in journal.plan.iter().filter_map(action_target) {
+            first_seen.entry(target).or_insert(slot);
+        }
+        // Fair prices: the collateral valued at its attested redemption rate.
+        let fair: Vec<MarketPrice> = snapshot
+            .markets
+            .iter()
+            .filter_map(|m| {
+                in_collateral(step.market_usd, step.attestation.0).ok().map(|p| MarketPrice::new(&m.market, p))
+            })
+            .collect();
+        for crank in &journal.landed {
+            for liq in decode_events::<LiquidationV1>(&crank.logs) {
+                let before = snapshot.account(&liq.margin_account);
+                let caused_by_print = before.is_some_and(|a| {
+                    let flagged = a.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
+                    bulwark_sdk::health::health(a, &fair)
+                        .ok()
+                        .and_then(|h| is_liquidatable(&h, flagged, buffer).ok())
+                        .is_some_and(|liquidatable| !liquidatable)
+                });
+                report.liquidations.push(LiquidationRecord {
+                    minute: step.minute,
+                    account: liq.margin_account.to_string(),
+                    base_lots: liq.base_lots,
+                    market_price_usd: usd(step.market_usd),
+                    caused_by_collateral_print: caused_by_print,
+                    reaction_slots: slot.saturating_sub(first_seen.get(&liq.margin_account).copied().unwrap_or(slot)),
+                });
+            }
+            let fills = decode_events::<AdlFillV1>(&crank.logs);
+            if let Some(first_fill) = fills.first() {
+                let haircut: u64 = fills.iter().map(|f| f.haircut).sum();
+                report.adl.push(AdlRecord {
+                    minute: step.minute,
+                    target: first_fill.target.to_string(),
+                    fills: fills.len() as u64,
+                    haircut,
+                    uncovered: first_fill.market_uncovered,
+                });
+            }
+        }
+        // An account the keeper no longer needs to act on starts afresh next time.
+        first_seen.retain(|target, _| journal.plan.iter().any(|a| action_target(a) == Some(*target)));
+        if (i + 1) % scenario.invariant_every_substeps.max(1) == 0 || i + 1 == steps.len() {
+            report.invariant_checks += 1;
+            let violations = stage.env.invariant_violations(&stage.fx).await;
+            if !violations.is_empty() {
+                report.invariant_failures += 1;
+                report
+                    .first_invariant_failure
+                    .get_or_insert_with(|| format!("minute {}: {}", step.minute, violations.join("; ")));
+            }
+        }
+        if i + 1 == steps.len() || steps[i + 1].minute != step.minute {
+            let ch = stage.env.clearinghouse(&stage.fx).await;
+            report.series.push(SeriesPoint {
+                minute: step.minute,
+                unix: step.unix,
+                market_price_usd: usd(step.market_usd),
+                collateral_print_usd: usd(step.collateral_print),
+                collateral_price_used: usd(ch.collateral_oracle_state.last_price),
+                insurance_balance: ch.insurance_balance as f64 / unit as f64,
+            });
+        }
+        progress();
+    }
+
+    // ---- the morning after -------------------------------------------------------------------
+    let ch = stage.env.clearinghouse(&stage.fx).await;
+    let market = stage.env.load::<Market>(stage.market.key).await;
+    let end = keeper.scan().await.map_err(|e| anyhow!("final scan: {e}"))?;
+    let prices = end.prices();
+    report.bad_debt = end
+        .accounts
+        .iter()
+        .map(|(_, a)| match bulwark_sdk::health::health(a, &prices) {
+            Ok(h) if h.equity < 0 => (-h.equity) as u64,
+            _ => 0,
+        })
+        .sum();
+    report.insurance_paid = ch.insurance_paid_total;
+    report.insurance_end = ch.insurance_balance;
+    report.adl_fills = market.adl_fill_count;
+    report.haircut_total = market.adl_haircut_total;
+    report.uncovered_total = adl_uncovered(&report.adl);
+    report.keeper_cranks = keeper.metrics.total_landed();
+    report.keeper_lost_races = keeper.metrics.total_lost_races();
+    report.transactions = stage.transactions + report.keeper_cranks + report.keeper_lost_races;
+    report.keeper_failures = keeper.metrics.total_failures();
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Σ uncovered shortfall over ADL episodes: a target's consecutive cranks in one minute
+/// deleverage one shortfall, which the first crank's fills report.
+fn adl_uncovered(records: &[AdlRecord]) -> u64 {
+    let mut total = 0;
+    let mut previous: Option<(&str, usize)> = None;
+    for r in records {
+        if previous != Some((r.target.as_str(), r.minute)) {
+            total += r.uncovered;
+        }
+        previous = Some((r.target.as_str(), r.minute));
+    }
+    total
+}
+
+fn action_target(action: &Action) -> Option<Pubkey> {
+    match action {
+        Action::Takeover { target, .. }
+        | Action::BookLiquidation { target, .. }
+        | Action::FlagLiquidatable { target }
+        | Action::Adl { target, .. } => Some(*target),
+        Action::Funding { .. } | Action::Prune { .. } => None,
+    }
+}

@@ -1,0 +1,236 @@
+//! The replay's report: a terminal table, `report.md`, `report.json` and PNG plots.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::replay::RunReport;
+
+#[derive(Serialize)]
+pub struct Report<'a> {
+    pub scenario: &'a str,
+    pub seed: u64,
+    pub machine: String,
+    pub runs: &'a [RunReport],
+}
+
+fn atoms(x: u64) -> String {
+    format!("{:.2}", x as f64 / 1e6)
+}
+
+/// Rows of the summary: (figure, value per run).
+fn rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<String>)> {
+    let col = |f: &dyn Fn(&RunReport) -> String| runs.iter().map(f).collect::<Vec<_>>();
+    vec![
+        ("minutes replayed", col(&|r| r.minutes.to_string())),
+        ("margin accounts", col(&|r| r.accounts.to_string())),
+        ("liquidations", col(&|r| r.liquidations.len().to_string())),
+        ("  caused by the collateral print", col(&|r| r.print_caused().to_string())),
+        ("  price-driven", col(&|r| (r.liquidations.len() - r.print_caused()).to_string())),
+        ("insurance paid", col(&|r| atoms(r.insurance_paid))),
+        ("insurance start → end", col(&|r| format!("{} → {}", atoms(r.insurance_start), atoms(r.insurance_end)))),
+        ("ADL fills", col(&|r| r.adl_fills.to_string())),
+        ("Σ haircut", col(&|r| atoms(r.haircut_total))),
+        ("Σ uncovered shortfall", col(&|r| atoms(r.uncovered_total))),
+        ("bad debt left", col(&|r| atoms(r.bad_debt))),
+        ("invariant checks (failed)", col(&|r| format!("{} ({})", r.invariant_checks, r.invariant_failures))),
+        ("transactions", col(&|r| r.transactions.to_string())),
+        (
+            "keeper cranks (lost races, failures)",
+            col(&|r| format!("{} ({}, {})", r.keeper_cranks, r.keeper_lost_races, r.keeper_failures)),
+        ),
+        ("keeper reaction, max slots", col(&|r| r.reaction_max().to_string())),
+        ("wall time, s", col(&|r| format!("{:.1}", r.wall_seconds))),
+    ]
+}
+
+pub fn table(runs: &[RunReport]) -> String {
+    let rows = rows(runs);
+    let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let cols: Vec<usize> = (0..runs.len())
+        .map(|i| rows.iter().map(|(_, v)| v[i].chars().count()).chain([runs[i].mode.len()]).max().unwrap_or(0))
+        .collect();
+    let mut out = format!("{:width$}", "", width = width);
+    for (r, w) in runs.iter().zip(&cols) {
+        out += &format!("  {:>w$}", r.mode, w = w);
+    }
+    out.push('\n');
+    for (k, v) in &rows {
+        out += &format!("{k:width$}");
+        for (value, w) in v.iter().zip(&cols) {
+            out += &format!("  {value:>w$}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn markdown(report: &Report) -> String {
+    let mut out =
+        format!("# Bulwark replay: {}\n\nSeed {}; machine: {}.\n\n", report.scenario, report.seed, report.machine);
+    out += "| figure |";
+    for r in report.runs {
+        out += &format!(" {} |", r.mode);
+    }
+    out += "\n|---|";
+    out += &"---:|".repeat(report.runs.len());
+    out.push('\n');
+    for (k, v) in rows(report.runs) {
+        out += &format!("| {} |", k.trim());
+        for value in v {
+            out += &format!(" {value} |");
+        }
+        out.push('\n');
+    }
+    out += "\nA liquidation is *caused by the collateral print* when the account would have been healthy with \
+            the collateral valued at its attested redemption rate at that moment. Amounts are in collateral units. \
+            Σ uncovered shortfall is the deficit insurance could not pay at the first ADL crank of each episode.\n";
+    for r in report.runs {
+        if let Some(f) = &r.first_invariant_failure {
+            out += &format!("\nFirst invariant failure ({}): {f}\n", r.mode);
+        }
+    }
+    out += "\nPlots: `price.png` (price path, liquidation and ADL markers), `insurance.png`, `collateral.png`.\n";
+    out
+}
+
+/// The first of these fonts that exists is used for the plots' text; without one the plots
+/// are drawn without text.
+const FONT_PATHS: [&str; 3] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/Library/Fonts/Arial Unicode.ttf",
+];
+
+fn register_font() -> bool {
+    for path in FONT_PATHS {
+        if let Ok(bytes) = std::fs::read(path) {
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+const COLORS: [RGBColor; 2] = [RGBColor(200, 40, 40), RGBColor(30, 90, 200)];
+
+/// One line per run of `value` against the minute.
+fn line_chart(
+    path: &Path,
+    title: &str,
+    runs: &[RunReport],
+    value: &dyn Fn(&crate::replay::SeriesPoint) -> f64,
+    extra: Option<(&str, &dyn Fn(&crate::replay::SeriesPoint) -> f64)>,
+    text: bool,
+) -> Result<()> {
+    let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let minutes = runs.iter().map(|r| r.series.len()).max().unwrap_or(1) as f64;
+    let all = runs
+        .iter()
+        .flat_map(|r| r.series.iter().map(value).chain(extra.iter().flat_map(|(_, f)| r.series.iter().map(f))));
+    let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(15);
+    if text {
+        builder.caption(title, ("sans-serif", 22)).x_label_area_size(35).y_label_area_size(80);
+    }
+    let mut chart = builder.build_cartesian_2d(0f64..minutes, (lo - pad)..(hi + pad))?;
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_desc("minute from the start").draw()?;
+    } else {
+        mesh.disable_x_mesh().disable_y_mesh().draw()?;
+    }
+    if let Some((label, f)) = extra {
+        let series = chart
+            .draw_series(LineSeries::new(runs[0].series.iter().map(|p| (p.minute as f64, f(p))), BLACK.mix(0.4)))?;
+        if text {
+            series.label(label).legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.4)));
+        }
+    }
+    for (r, color) in runs.iter().zip(COLORS.iter().cycle()) {
+        let series = chart.draw_series(LineSeries::new(r.series.iter().map(|p| (p.minute as f64, value(p))), color))?;
+        if text {
+            let c = *color;
+            series.label(r.mode).legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
+        }
+    }
+    if text {
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn price_chart(path: &Path, runs: &[RunReport], text: bool) -> Result<()> {
+    let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let series = &runs[0].series;
+    let minutes = series.len().max(1) as f64;
+    let (lo, hi) = series
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.market_price_usd), hi.max(p.market_price_usd)));
+    let pad = ((hi - lo) * 0.05).max(1.0);
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(15);
+    if text {
+        builder
+            .caption("Market price with liquidations (x) and ADL (o) per mode", ("sans-serif", 22))
+            .x_label_area_size(35)
+            .y_label_area_size(80);
+    }
+    let mut chart = builder.build_cartesian_2d(0f64..minutes, (lo - pad)..(hi + pad))?;
+    if text {
+        chart.configure_mesh().x_desc("minute from the start").y_desc("USD").draw()?;
+    } else {
+        chart.configure_mesh().disable_x_mesh().disable_y_mesh().draw()?;
+    }
+    chart.draw_series(LineSeries::new(series.iter().map(|p| (p.minute as f64, p.market_price_usd)), BLACK))?;
+    for (r, color) in runs.iter().zip(COLORS.iter().cycle()) {
+        let c = *color;
+        let at = |minute: usize| series.get(minute).map(|p| p.market_price_usd).unwrap_or(lo);
+        let crosses = chart
+            .draw_series(r.liquidations.iter().map(|l| Cross::new((l.minute as f64, l.market_price_usd), 5, c)))?;
+        if text {
+            crosses.label(format!("{} liquidation", r.mode)).legend(move |(x, y)| Cross::new((x + 10, y), 5, c));
+        }
+        chart.draw_series(r.adl.iter().map(|a| Circle::new((a.minute as f64, at(a.minute)), 6, c.stroke_width(2))))?;
+    }
+    if text {
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Write `report.md`, `report.json` and the plots into `dir`.
+pub fn write(dir: &Path, report: &Report) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(report)?)?;
+    std::fs::write(dir.join("report.md"), markdown(report))?;
+    let text = register_font();
+    price_chart(&dir.join("price.png"), report.runs, text)?;
+    line_chart(
+        &dir.join("insurance.png"),
+        "Insurance vault balance (collateral units)",
+        report.runs,
+        &|p| p.insurance_balance,
+        None,
+        text,
+    )?;
+    line_chart(
+        &dir.join("collateral.png"),
+        "Collateral price used by each mode (USD), and the market print",
+        report.runs,
+        &|p| p.collateral_price_used,
+        Some(("market print", &|p| p.collateral_print_usd)),
+        text,
+    )?;
+    Ok(())
+}

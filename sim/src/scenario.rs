@@ -1,0 +1,306 @@
+//! A replay scenario: price series, the collateral's market print, a redemption-attestation
+//! schedule, the population and how each minute is walked. Any `ts_utc,open,high,low,close`
+//! CSV replays; paths are relative to the scenario file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use bulwark::constants::PRICE_PRECISION;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    /// Price points per minute (≥ 2): the candle's path sampled evenly.
+    #[serde(default = "default_substeps")]
+    pub substeps: usize,
+    #[serde(default = "default_walk")]
+    pub walk: Walk,
+    /// Skip this many minutes of the series first.
+    #[serde(default)]
+    pub start_minute: usize,
+    /// Replay at most this many minutes (all when absent).
+    pub minutes: Option<usize>,
+    /// Cluster time per sub-step.
+    #[serde(default = "default_seconds")]
+    pub seconds_per_substep: i64,
+    #[serde(default = "default_slots")]
+    pub slots_per_substep: u64,
+    /// Collateral modes to run, each on the same seed: "market", "redemption_aware".
+    pub modes: Vec<Mode>,
+    pub market: MarketSpec,
+    pub collateral: CollateralSpec,
+    /// Attested redemption rate and health from a minute on (first entry at minute 0).
+    pub attestations: Vec<Attestation>,
+    pub population: Population,
+    /// Check every invariant every this many sub-steps.
+    #[serde(default = "default_invariant_every")]
+    pub invariant_every_substeps: usize,
+}
+
+fn default_substeps() -> usize {
+    4
+}
+fn default_walk() -> Walk {
+    Walk::ByDirection
+}
+fn default_seconds() -> i64 {
+    15
+}
+fn default_slots() -> u64 {
+    38
+}
+fn default_invariant_every() -> usize {
+    4
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Market,
+    RedemptionAware,
+}
+
+impl Mode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Market => "market",
+            Mode::RedemptionAware => "redemption_aware",
+        }
+    }
+}
+
+/// The order a minute's extremes are visited in.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Walk {
+    /// A falling candle goes O→H→L→C, a rising one O→L→H→C (the usual intrabar guess).
+    ByDirection,
+    /// Always O→L→H→C (worst case for longs first).
+    OpenLowHighClose,
+    /// Always O→H→L→C.
+    OpenHighLowClose,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketSpec {
+    pub symbol: String,
+    pub csv: PathBuf,
+    /// Base atoms per lot and the base's decimals (0.001 BTC: 100_000 atoms at 8 decimals).
+    pub base_lot_size: u64,
+    pub base_decimals: u8,
+    /// Tick in USD, as a decimal string.
+    pub tick_usd: String,
+    pub initial_margin_bps: u32,
+    pub maintenance_margin_bps: u32,
+    pub liquidation_fee_bps: u32,
+    pub taker_fee_bps: u32,
+    pub maker_fee_bps: i32,
+    pub insurance_fee_share_bps: u32,
+    /// Oracle guard: largest distance from the feed's moving average, bps.
+    pub max_oracle_divergence_bps: u32,
+    pub ema_window_seconds: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollateralSpec {
+    pub symbol: String,
+    /// The one venue's market print the collateral is valued at in market mode.
+    pub csv: PathBuf,
+    pub max_oracle_divergence_bps: u32,
+    pub soft_band_bps: u32,
+    pub hard_band_bps: u32,
+    pub hard_band_grace_seconds: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    pub minute: usize,
+    pub rate: String,
+    pub redemption_enabled: bool,
+    pub reserve_ratio: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    pub traders: usize,
+    /// Deposit range, whole collateral units.
+    pub deposit: [u64; 2],
+    pub leverage: [f64; 2],
+    pub long_fraction: f64,
+    pub makers: usize,
+    pub maker_deposit: u64,
+    pub maker_levels: usize,
+    pub maker_level_lots: u64,
+    pub maker_spread_bps: u64,
+    pub maker_step_bps: u64,
+    /// A maker stops quoting the side that would grow its position past this.
+    pub maker_inventory_limit_lots: i64,
+    pub stakers: usize,
+    pub stake: u64,
+    /// The liquidator takes positions over (needs `liquidator_deposit`) instead of closing
+    /// them against the book.
+    pub liquidator_takeover: bool,
+    pub liquidator_deposit: u64,
+}
+
+/// One minute of one series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candle {
+    pub unix: i64,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    pub close: i64,
+}
+
+/// A decimal string in `PRICE_PRECISION`, exactly (no floats).
+pub fn parse_price(text: &str) -> Result<i64> {
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if frac.len() > 6 || whole.is_empty() {
+        bail!("price {text:?}: at most 6 decimals");
+    }
+    let whole: i64 = whole.parse().with_context(|| format!("price {text:?}"))?;
+    let frac_value: i64 =
+        if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().with_context(|| format!("price {text:?}"))? };
+    whole
+        .checked_mul(PRICE_PRECISION)
+        .and_then(|w| w.checked_add(frac_value))
+        .with_context(|| format!("price {text:?} too large"))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` to unix seconds (proleptic Gregorian, UTC).
+pub fn parse_utc(ts: &str) -> Result<i64> {
+    let b = ts.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+        bail!("timestamp {ts:?}: expected YYYY-MM-DDTHH:MM:SSZ");
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<i64> {
+        ts[r].parse::<i64>().with_context(|| format!("timestamp {ts:?}"))
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(days * 86_400 + hh * 3_600 + mm * 60 + ss)
+}
+
+/// Read `ts_utc,open,high,low,close[,volume]` (header first).
+pub fn load_candles(path: &Path) -> Result<Vec<Candle>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split(',').collect();
+        if cols.len() < 5 {
+            bail!("{}:{}: expected ts_utc,open,high,low,close", path.display(), n + 1);
+        }
+        let candle = Candle {
+            unix: parse_utc(cols[0])?,
+            open: parse_price(cols[1])?,
+            high: parse_price(cols[2])?,
+            low: parse_price(cols[3])?,
+            close: parse_price(cols[4])?,
+        };
+        if candle.low > candle.open.min(candle.close) || candle.high < candle.open.max(candle.close) {
+            bail!("{}:{}: low/high do not bound open/close", path.display(), n + 1);
+        }
+        out.push(candle);
+    }
+    if out.is_empty() {
+        bail!("{}: no candles", path.display());
+    }
+    Ok(out)
+}
+
+/// The minute's price points: its path through the extremes, sampled at `n` even steps.
+pub fn walk(candle: &Candle, walk: Walk, n: usize) -> Vec<i64> {
+    let falling = candle.close < candle.open;
+    let high_first = match walk {
+        Walk::ByDirection => falling,
+        Walk::OpenLowHighClose => false,
+        Walk::OpenHighLowClose => true,
+    };
+    let path = if high_first {
+        [candle.open, candle.high, candle.low, candle.close]
+    } else {
+        [candle.open, candle.low, candle.high, candle.close]
+    };
+    let n = n.max(2);
+    (0..n)
+        .map(|i| {
+            // Position along the three legs, in thirds, exactly for n = 4.
+            let t_num = (i * 3) as i128;
+            let t_den = (n - 1) as i128;
+            let leg = ((t_num / t_den) as usize).min(2);
+            let rem_num = t_num - leg as i128 * t_den;
+            let (a, b) = (path[leg] as i128, path[leg + 1] as i128);
+            (a + (b - a) * rem_num / t_den) as i64
+        })
+        .collect()
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<(Self, PathBuf)> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let scenario: Scenario = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        scenario.validate()?;
+        Ok((scenario, base))
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.modes.is_empty() {
+            bail!("no modes to run");
+        }
+        if self.attestations.first().map(|a| a.minute) != Some(0) {
+            bail!("the attestation schedule must start at minute 0");
+        }
+        if self.population.traders == 0 || self.population.makers == 0 {
+            bail!("need traders and makers");
+        }
+        if self.population.leverage[0] <= 0.0 || self.population.leverage[1] < self.population.leverage[0] {
+            bail!("leverage range must be positive and ordered");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_and_times_parse_exactly() {
+        assert_eq!(parse_price("117590.80").unwrap(), 117_590_800_000);
+        assert_eq!(parse_price("0.65").unwrap(), 650_000);
+        assert_eq!(parse_price("1").unwrap(), 1_000_000);
+        assert!(parse_price("1.0000001").is_err());
+        assert_eq!(parse_utc("2025-10-10T18:00:00Z").unwrap(), 1_760_119_200);
+        assert_eq!(parse_utc("2025-10-11T03:59:00Z").unwrap(), 1_760_155_140);
+    }
+
+    #[test]
+    fn a_minute_is_walked_through_its_extremes() {
+        let falling = Candle { unix: 0, open: 100, high: 104, low: 90, close: 95 };
+        assert_eq!(walk(&falling, Walk::ByDirection, 4), vec![100, 104, 90, 95]);
+        assert_eq!(walk(&falling, Walk::OpenLowHighClose, 4), vec![100, 90, 104, 95]);
+        let rising = Candle { unix: 0, open: 100, high: 110, low: 98, close: 108 };
+        assert_eq!(walk(&rising, Walk::ByDirection, 4), vec![100, 98, 110, 108]);
+        assert_eq!(walk(&rising, Walk::ByDirection, 7), vec![100, 99, 98, 104, 110, 109, 108]);
+    }
+}
