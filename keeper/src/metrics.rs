@@ -138,6 +138,18 @@ impl Metrics {
         self.lost_count.load(Ordering::Relaxed)
     }
 
+    /// Lost races by program error, from the exposition (sorted by name).
+    pub fn lost_races_by_error(&self) -> Vec<(String, u64)> {
+        self.render()
+            .lines()
+            .filter_map(|l| l.strip_prefix("bulwark_keeper_lost_races_total{reason=\""))
+            .filter_map(|l| {
+                let (name, rest) = l.split_once("\"}")?;
+                Some((name.to_string(), rest.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
     /// Failures of every reason.
     pub fn total_failures(&self) -> u64 {
         self.failure_count.load(Ordering::Relaxed)

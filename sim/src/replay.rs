@@ -84,6 +84,8 @@ pub struct RunReport {
     pub keeper_cranks: u64,
     pub keeper_lost_races: u64,
     pub keeper_failures: u64,
+    /// The program errors behind the keeper's lost races (state changed since its scan).
+    pub keeper_lost_races_by_error: Vec<(String, u64)>,
     pub wall_seconds: f64,
     pub series: Vec<SeriesPoint>,
 }
@@ -94,6 +96,12 @@ impl RunReport {
     }
     pub fn reaction_max(&self) -> u64 {
         self.liquidations.iter().map(|l| l.reaction_slots).max().unwrap_or(0)
+    }
+    /// Median reaction, slots.
+    pub fn reaction_median(&self) -> u64 {
+        let mut r: Vec<u64> = self.liquidations.iter().map(|l| l.reaction_slots).collect();
+        r.sort_unstable();
+        r.get(r.len() / 2).copied().unwrap_or(0)
     }
 }
 
@@ -424,6 +432,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         keeper_cranks: 0,
         keeper_lost_races: 0,
         keeper_failures: 0,
+        keeper_lost_races_by_error: vec![],
         wall_seconds: 0.0,
         series: vec![],
     };
@@ -537,6 +546,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     report.keeper_lost_races = keeper.metrics.total_lost_races();
     report.transactions = stage.transactions + report.keeper_cranks + report.keeper_lost_races;
     report.keeper_failures = keeper.metrics.total_failures();
+    report.keeper_lost_races_by_error = keeper.metrics.lost_races_by_error();
     report.wall_seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -41,7 +41,7 @@ fn rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<String>)> {
             "keeper cranks (lost races, failures)",
             col(&|r| format!("{} ({}, {})", r.keeper_cranks, r.keeper_lost_races, r.keeper_failures)),
         ),
-        ("keeper reaction, max slots", col(&|r| r.reaction_max().to_string())),
+        ("keeper reaction, slots (median / max)", col(&|r| format!("{} / {}", r.reaction_median(), r.reaction_max()))),
         ("wall time, s", col(&|r| format!("{:.1}", r.wall_seconds))),
     ]
 }
@@ -88,6 +88,10 @@ pub fn markdown(report: &Report) -> String {
             the collateral valued at its attested redemption rate at that moment. Amounts are in collateral units. \
             Σ uncovered shortfall is the deficit insurance could not pay at the first ADL crank of each episode.\n";
     for r in report.runs {
+        let lost: Vec<String> = r.keeper_lost_races_by_error.iter().map(|(e, n)| format!("{e} {n}")).collect();
+        if !lost.is_empty() {
+            out += &format!("\nKeeper lost races ({}): {}.\n", r.mode, lost.join(", "));
+        }
         if let Some(f) = &r.first_invariant_failure {
             out += &format!("\nFirst invariant failure ({}): {f}\n", r.mode);
         }

@@ -4,7 +4,7 @@
 //! account that passes through it (and any the caller registers) and answers
 //! `program_accounts` by filtering those.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use anchor_lang::prelude::{AccountInfo, Pubkey};
@@ -40,17 +40,51 @@ pub fn install_event_capture() {
     super::native_events::install();
 }
 
+/// What the index knows of an account's owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seen {
+    /// Not fetched yet, or absent when last fetched.
+    Unknown,
+    /// Owned by Bulwark, with this data length.
+    Bulwark(usize),
+    /// Owned by another program: never a Bulwark account (owners do not change while an
+    /// account lives; a closed one is deleted, and its key cannot be reused by the program's
+    /// seeds for another type).
+    Foreign,
+}
+
 /// The accounts an embedded bank is known to hold. Shared by every handle on one bank.
 #[derive(Clone, Default)]
-pub struct AccountIndex(Arc<Mutex<BTreeSet<Pubkey>>>);
+pub struct AccountIndex(Arc<Mutex<BTreeMap<Pubkey, Seen>>>);
 
 impl AccountIndex {
     pub fn insert_all(&self, keys: impl IntoIterator<Item = Pubkey>) {
-        self.0.lock().unwrap().extend(keys);
+        let mut index = self.0.lock().unwrap();
+        for key in keys {
+            index.entry(key).or_insert(Seen::Unknown);
+        }
     }
 
     pub fn keys(&self) -> Vec<Pubkey> {
-        self.0.lock().unwrap().iter().copied().collect()
+        self.0.lock().unwrap().keys().copied().collect()
+    }
+
+    /// Keys that may be Bulwark accounts of `data_size` (any size when `None`).
+    fn candidates(&self, data_size: Option<usize>) -> Vec<Pubkey> {
+        let index = self.0.lock().unwrap();
+        index
+            .iter()
+            .filter(|(_, seen)| match seen {
+                Seen::Unknown => true,
+                Seen::Bulwark(len) => data_size.is_none_or(|n| n == *len),
+                Seen::Foreign => false,
+            })
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    fn record(&self, key: Pubkey, seen: Seen) {
+        self.0.lock().unwrap().insert(key, seen);
     }
 
     /// Index every account a transaction mentions.
@@ -85,11 +119,16 @@ impl EmbeddedChain {
 impl Chain for EmbeddedChain {
     async fn program_accounts(&self, filter: &AccountFilter) -> ChainResult<Vec<(Pubkey, Vec<u8>)>> {
         let mut out = Vec::new();
-        for key in self.index.keys() {
-            if let Some(account) = self.banks.get_account(key).await.map_err(transport)? {
-                if account.owner == bulwark::ID && filter.matches(&account.data) {
-                    out.push((key, account.data));
+        for key in self.index.candidates(filter.data_size) {
+            match self.banks.get_account(key).await.map_err(transport)? {
+                Some(account) if account.owner == bulwark::ID => {
+                    self.index.record(key, Seen::Bulwark(account.data.len()));
+                    if filter.matches(&account.data) {
+                        out.push((key, account.data));
+                    }
                 }
+                Some(_) => self.index.record(key, Seen::Foreign),
+                None => self.index.record(key, Seen::Unknown),
             }
         }
         Ok(out)
