@@ -239,11 +239,32 @@ impl<C: Chain> Keeper<C> {
         }
         let mut report =
             CycleReport { accounts: snapshot.accounts.len(), planned: actions.len(), ..Default::default() };
-        let unhealthy = actions.iter().filter(|a| !matches!(a, Action::Funding { .. } | Action::Prune { .. })).count();
-        self.metrics.liquidatable_accounts.set(unhealthy as i64);
+        let prices = snapshot.prices();
+        let below_maintenance = snapshot
+            .accounts
+            .iter()
+            .filter(|(_, a)| crate::snapshot::health(a, &prices).is_some_and(|h| !h.meets_maintenance()))
+            .count();
+        self.metrics.liquidatable_accounts.set(below_maintenance as i64);
 
-        for action in actions {
-            let mut action = action;
+        // The plan holds while nothing has landed and no rescan replaced its snapshot. After
+        // that, each remaining liquidation or ADL is re-planned from a current scan: makers or
+        // counterparties it named may be gone.
+        let mut plan_current = true;
+        let mut scan_current = true;
+        for planned in actions {
+            let mut action = planned;
+            if !plan_current && !matches!(action, Action::Funding { .. } | Action::Prune { .. }) {
+                if !scan_current {
+                    snapshot = self.scan().await?;
+                    scan_current = true;
+                }
+                let key = action.key();
+                match plan(&snapshot, &self.plan_options()).into_iter().find(|a| a.key() == key) {
+                    Some(fresh) => action = fresh,
+                    None => continue, // no longer needed
+                }
+            }
             let mut adl_cranks = 0;
             loop {
                 let key = action.key();
@@ -257,7 +278,11 @@ impl<C: Chain> Keeper<C> {
                     self.in_flight.remove(&key);
                 }
                 match outcome {
-                    Outcome::Landed => report.landed += 1,
+                    Outcome::Landed => {
+                        report.landed += 1;
+                        plan_current = false;
+                        scan_current = false;
+                    }
                     Outcome::LostRace => report.lost_races += 1,
                     Outcome::Failed => report.failed += 1,
                     Outcome::Unknown => report.unknown += 1,
@@ -269,6 +294,7 @@ impl<C: Chain> Keeper<C> {
                     break;
                 }
                 snapshot = self.scan().await?;
+                scan_current = true;
                 let next = plan(&snapshot, &self.plan_options())
                     .into_iter()
                     .find(|a| matches!(a, Action::Adl { target: t, .. } if *t == target));

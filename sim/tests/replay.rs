@@ -15,6 +15,31 @@ fn the_crash_hour_leaves_no_bad_debt_and_no_wrongful_liquidation_in_redemption_a
         .unwrap();
 }
 
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-short.toml");
+                let (mut scenario, base) = Scenario::load(&path).unwrap();
+                scenario.minutes = Some(30);
+                let strip = |r: &replay::RunReport| {
+                    let mut v = serde_json::to_value(r).unwrap();
+                    v.as_object_mut().unwrap().remove("wall_seconds");
+                    v
+                };
+                let first = replay::run(&scenario, &base, Mode::Market, &|| {}).await.unwrap();
+                let second = replay::run(&scenario, &base, Mode::Market, &|| {}).await.unwrap();
+                assert!(!first.liquidations.is_empty());
+                assert_eq!(strip(&first), strip(&second));
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 async fn check() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-short.toml");
     let (scenario, base) = Scenario::load(&path).unwrap();
@@ -41,6 +66,7 @@ async fn check() {
         assert_eq!(run.haircut_total, run.uncovered_total, "Σ haircut == Σ uncovered shortfall");
         assert_eq!(run.bad_debt, 0, "no bad debt left");
         assert_eq!(run.keeper_failures, 0, "the keeper never sent a crank that failed");
+        assert_eq!(run.keeper_lost_races, 0, "a single keeper re-plans instead of racing itself");
         assert!(!run.liquidations.is_empty(), "the BTC drop liquidates someone");
     }
     let (market, aware) = (&runs[0], &runs[1]);

@@ -114,13 +114,28 @@ impl EmbeddedChain {
     pub fn index(&self) -> &AccountIndex {
         &self.index
     }
+
+    /// Fetch accounts with many requests in flight at once (the bank answers them in turn;
+    /// one at a time, each would wait a full round trip).
+    async fn fetch(&self, keys: &[Pubkey]) -> ChainResult<Vec<Option<solana_account::Account>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(256) {
+            let replies = futures::future::join_all(chunk.iter().map(|k| self.banks.get_account(*k))).await;
+            for reply in replies {
+                out.push(reply.map_err(transport)?);
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Chain for EmbeddedChain {
     async fn program_accounts(&self, filter: &AccountFilter) -> ChainResult<Vec<(Pubkey, Vec<u8>)>> {
         let mut out = Vec::new();
-        for key in self.index.candidates(filter.data_size) {
-            match self.banks.get_account(key).await.map_err(transport)? {
+        let keys = self.index.candidates(filter.data_size);
+        for (key, account) in keys.iter().zip(self.fetch(&keys).await?) {
+            let key = *key;
+            match account {
                 Some(account) if account.owner == bulwark::ID => {
                     self.index.record(key, Seen::Bulwark(account.data.len()));
                     if filter.matches(&account.data) {
@@ -135,12 +150,12 @@ impl Chain for EmbeddedChain {
     }
 
     async fn accounts(&self, keys: &[Pubkey]) -> ChainResult<Vec<Option<RawAccount>>> {
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let account = self.banks.get_account(*key).await.map_err(transport)?;
-            out.push(account.map(|a| RawAccount { owner: a.owner, lamports: a.lamports, data: a.data }));
-        }
-        Ok(out)
+        Ok(self
+            .fetch(keys)
+            .await?
+            .into_iter()
+            .map(|a| a.map(|a| RawAccount { owner: a.owner, lamports: a.lamports, data: a.data }))
+            .collect())
     }
 
     async fn latest_blockhash(&self) -> ChainResult<Hash> {
