@@ -79,5 +79,5 @@ async fn replay_main() -> Result<()> {
 }
 
 fn count_minutes(scenario: &Scenario, base: &std::path::Path) -> Result<usize> {
-    Ok(bulwark_sim::scenario::load_candles(&base.join(&scenario.market.csv))?.len())
+    Ok(bulwark_sim::scenario::load_candles(&base.join(&scenario.markets[0].csv))?.len())
 }

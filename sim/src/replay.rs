@@ -32,6 +32,7 @@ use crate::scenario::{load_candles, parse_price, walk, Candle, Mode, Scenario};
 #[derive(Clone, Debug, Serialize)]
 pub struct LiquidationRecord {
     pub minute: usize,
+    pub market: String,
     pub account: String,
     pub base_lots: i64,
     pub market_price_usd: f64,
@@ -55,7 +56,10 @@ pub struct AdlRecord {
 pub struct SeriesPoint {
     pub minute: usize,
     pub unix: i64,
+    /// The first market's price (the plots' price path).
     pub market_price_usd: f64,
+    /// Every market's price, in scenario order.
+    pub market_prices_usd: Vec<f64>,
     pub collateral_print_usd: f64,
     /// The collateral price the clearinghouse used (its last refresh).
     pub collateral_price_used: f64,
@@ -81,6 +85,8 @@ pub struct RunReport {
     pub invariant_failures: u64,
     pub first_invariant_failure: Option<String>,
     pub transactions: u64,
+    /// Of those, population transactions the program refused.
+    pub refused_transactions: u64,
     pub keeper_cranks: u64,
     pub keeper_lost_races: u64,
     pub keeper_failures: u64,
@@ -109,7 +115,8 @@ impl RunReport {
 struct Step {
     minute: usize,
     unix: i64,
-    market_usd: i64,
+    /// One price per market, in scenario order.
+    market_usd: Vec<i64>,
     collateral_print: i64,
     attestation: (i64, bool, i64),
 }
@@ -118,33 +125,38 @@ fn usd(x: i64) -> f64 {
     x as f64 / PRICE_PRECISION as f64
 }
 
-/// The walk of every minute, both series aligned by timestamp (a missing collateral minute
-/// repeats the last print).
-fn steps(scenario: &Scenario, market: &[Candle], collateral: &[Candle]) -> Result<Vec<Step>> {
-    let by_time: BTreeMap<i64, &Candle> = collateral.iter().map(|c| (c.unix, c)).collect();
-    let market = market.get(scenario.start_minute..).unwrap_or(&[]);
-    let minutes = scenario.minutes.unwrap_or(market.len()).min(market.len());
+/// The walk of every minute. The first market's minutes drive the clock; every other series is
+/// aligned to them by timestamp (a missing minute repeats the series' last candle).
+fn steps(scenario: &Scenario, markets: &[Vec<Candle>], collateral: &[Candle]) -> Result<Vec<Step>> {
+    let driver = markets[0].get(scenario.start_minute..).unwrap_or(&[]);
+    let minutes = scenario.minutes.unwrap_or(driver.len()).min(driver.len());
     let attest = |minute: usize| -> Result<(i64, bool, i64)> {
         let a = scenario.attestations.iter().rev().find(|a| a.minute <= minute).expect("validated: starts at 0");
         Ok((parse_price(&a.rate)?, a.redemption_enabled, parse_price(&a.reserve_ratio)?))
     };
-    let mut out = Vec::new();
-    let mut last_collateral = *collateral
-        .iter()
-        .take_while(|c| market.first().is_some_and(|m| c.unix <= m.unix))
-        .last()
-        .unwrap_or(&collateral[0]);
-    for (minute, candle) in market.iter().take(minutes).enumerate() {
-        if let Some(c) = by_time.get(&candle.unix) {
-            last_collateral = **c;
+    // For each other series, its candle at or before each driver minute.
+    let aligned = |series: &[Candle]| -> Vec<Candle> {
+        let mut out = Vec::with_capacity(minutes);
+        let mut i = 0;
+        for m in driver.iter().take(minutes) {
+            while i + 1 < series.len() && series[i + 1].unix <= m.unix {
+                i += 1;
+            }
+            out.push(series[i]);
         }
-        let market_path = walk(candle, scenario.walk, scenario.substeps);
-        let collateral_path = walk(&last_collateral, scenario.walk, scenario.substeps);
-        for (i, (m, c)) in market_path.iter().zip(&collateral_path).enumerate() {
+        out
+    };
+    let others: Vec<Vec<Candle>> = markets.iter().map(|m| aligned(m)).collect();
+    let collateral = aligned(collateral);
+    let mut out = Vec::new();
+    for (minute, candle) in driver.iter().take(minutes).enumerate() {
+        let paths: Vec<Vec<i64>> = others.iter().map(|c| walk(&c[minute], scenario.walk, scenario.substeps)).collect();
+        let collateral_path = walk(&collateral[minute], scenario.walk, scenario.substeps);
+        for (i, c) in collateral_path.iter().enumerate() {
             out.push(Step {
                 minute,
                 unix: candle.unix + (i as i64 * 60) / scenario.substeps as i64,
-                market_usd: *m,
+                market_usd: paths.iter().map(|p| p[i]).collect(),
                 collateral_print: *c,
                 attestation: attest(minute)?,
             });
@@ -156,10 +168,13 @@ fn steps(scenario: &Scenario, market: &[Candle], collateral: &[Candle]) -> Resul
 struct Stage {
     env: TestEnv,
     fx: ClearinghouseFixture,
-    market: MarketKeys,
-    feeds: Vec<Feed>, // market, collateral print, redemption rate, redemption health
+    markets: Vec<MarketKeys>,
+    /// One per market, then the collateral print, the redemption rate and redemption health.
+    feeds: Vec<Feed>,
     makers: Vec<User>,
     transactions: u64,
+    /// Population transactions the program refused (makers' quotes, traders' orders).
+    refused: u64,
 }
 
 impl Stage {
@@ -169,7 +184,16 @@ impl Stage {
         signers: &[&solana_keypair::Keypair],
     ) -> bool {
         self.transactions += 1;
-        self.env.send(ixs, signers).await.result.is_ok()
+        let out = self.env.send(ixs, signers).await;
+        if out.result.is_err() && std::env::var_os("BULWARK_SIM_DEBUG").is_some() {
+            eprintln!(
+                "tx failed ({} ixs, last data {:?}): {:?}",
+                ixs.len(),
+                &ixs.last().map(|i| i.data[..8].to_vec()),
+                out.result
+            );
+        }
+        out.result.is_ok()
     }
 
     /// Refresh the collateral price now (the sub-step's first priced transaction) and return it.
@@ -193,12 +217,12 @@ impl Stage {
 
     async fn publish(&mut self, step: &Step) {
         let (rate, enabled, reserve) = step.attestation;
-        let updates = [
-            (step.market_usd, true, 0),
+        let mut updates: Vec<(i64, bool, i64)> = step.market_usd.iter().map(|p| (*p, true, 0)).collect();
+        updates.extend([
             (step.collateral_print, true, 0),
             (rate, enabled, reserve),
             (PRICE_PRECISION, enabled, reserve),
-        ];
+        ]);
         let mut ixs = Vec::new();
         for (feed, (price, redemption_enabled, reserve_ratio)) in self.feeds.iter().zip(updates) {
             let update = PriceFeedUpdate { price, conf: 0, redemption_enabled, reserve_ratio };
@@ -213,7 +237,7 @@ impl Stage {
 
     /// Every maker cancels, then each quotes a ladder around the oracle on the sides its
     /// inventory allows (cancel all first, so no fresh quote crosses a stale one).
-    async fn requote(&mut self, scenario: &Scenario, price_ticks: u64) {
+    async fn requote(&mut self, scenario: &Scenario, price_ticks: &[u64]) {
         let ch = self.env.clearinghouse(&self.fx).await;
         let makers: Vec<User> = self
             .makers
@@ -225,36 +249,53 @@ impl Stage {
             })
             .collect();
         for maker in &makers {
-            let cancel = ix::cancel_order_ix(&maker.owner.pubkey(), &maker.margin_account, &self.market, None);
-            self.send(&[cancel], &[&maker.owner]).await;
+            let cancels: Vec<_> = self
+                .markets
+                .iter()
+                .map(|m| ix::cancel_order_ix(&maker.owner.pubkey(), &maker.margin_account, m, None))
+                .collect();
+            self.send(&cancels, &[&maker.owner]).await;
         }
         let p = &scenario.population;
+        let markets = self.markets.clone();
         for maker in &makers {
-            let position = self.env.margin(maker.margin_account).await;
-            let lots = position.open_positions().find(|q| q.market_index == 0).map(|q| q.base_lots).unwrap_or(0);
-            let mut ixs = self.refresh(&ch);
-            for level in 0..p.maker_levels as u64 {
-                let offset_bps = p.maker_spread_bps + level * p.maker_step_bps;
-                let bid = price_ticks * (10_000 - offset_bps) / 10_000;
-                let ask = (price_ticks * (10_000 + offset_bps)).div_ceil(10_000);
-                for (side, price, allowed) in [
-                    (SIDE_BID, bid, lots < p.maker_inventory_limit_lots),
-                    (SIDE_ASK, ask, lots > -p.maker_inventory_limit_lots),
-                ] {
-                    if allowed && price > 0 {
-                        let args = order(side, ORDER_TYPE_POST_ONLY, price, p.maker_level_lots);
-                        ixs.push(ix::place_order_ix(
-                            &maker.owner.pubkey(),
-                            &self.fx,
-                            &maker.margin_account,
-                            &self.market,
-                            args,
-                            &[],
-                        ));
+            for (market, ticks) in markets.iter().zip(price_ticks) {
+                // Reloaded per market: quotes just placed elsewhere count as positions too.
+                let account = self.env.margin(maker.margin_account).await;
+                let lots =
+                    account.open_positions().find(|q| q.market_index == market.index).map(|q| q.base_lots).unwrap_or(0);
+                // The maker's other markets price its margin check.
+                let held: Vec<MarketKeys> = markets
+                    .iter()
+                    .filter(|m| m.index != market.index && account.open_positions().any(|q| q.market_index == m.index))
+                    .copied()
+                    .collect();
+                let pairs = ix::price_pairs(&held);
+                let mut ixs = self.refresh(&ch);
+                for level in 0..p.maker_levels as u64 {
+                    let offset_bps = p.maker_spread_bps + level * p.maker_step_bps;
+                    let bid = ticks * (10_000 - offset_bps) / 10_000;
+                    let ask = (ticks * (10_000 + offset_bps)).div_ceil(10_000);
+                    for (side, price, allowed) in [
+                        (SIDE_BID, bid, lots < p.maker_inventory_limit_lots),
+                        (SIDE_ASK, ask, lots > -p.maker_inventory_limit_lots),
+                    ] {
+                        if allowed && price > 0 {
+                            let args = order(side, ORDER_TYPE_POST_ONLY, price, p.maker_level_lots);
+                            let place = ix::place_order_ix(
+                                &maker.owner.pubkey(),
+                                &self.fx,
+                                &maker.margin_account,
+                                market,
+                                args,
+                                &pairs,
+                            );
+                            ixs.push(place);
+                        }
                     }
                 }
+                self.send(&ixs, &[&maker.owner]).await;
             }
-            self.send(&ixs, &[&maker.owner]).await;
         }
     }
 }
@@ -266,11 +307,11 @@ fn order(side: u8, order_type: u8, price_ticks: u64, base_lots: u64) -> PlaceOrd
 /// Run `scenario` in `mode`. `progress` is called once per sub-step.
 pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progress: &dyn Fn()) -> Result<RunReport> {
     let started = Instant::now();
-    let market_candles = load_candles(&base.join(&scenario.market.csv))?;
+    let market_candles: Vec<Vec<Candle>> =
+        scenario.markets.iter().map(|m| load_candles(&base.join(&m.csv))).collect::<Result<_>>()?;
     let collateral_candles = load_candles(&base.join(&scenario.collateral.csv))?;
     let steps = steps(scenario, &market_candles, &collateral_candles)?;
     let first = steps.first().ok_or_else(|| anyhow!("no minutes to replay"))?;
-    let spec = &scenario.market;
     let pop = &scenario.population;
     let mut rng = Rng::new(scenario.seed);
 
@@ -278,10 +319,13 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     let mut env = TestEnv::new().await;
     env.seed_keypairs(scenario.seed);
     env.set_unix_time(first.unix - 60).await;
-    let market_feed = env.create_feed(1, -6, spec.ema_window_seconds).await;
-    let print_feed = env.create_feed(2, -6, 600).await;
-    let rate_feed = env.create_feed(3, -6, 600).await;
-    let health_feed = env.create_feed(4, -6, 600).await;
+    let mut feeds = Vec::new();
+    for (i, spec) in scenario.markets.iter().enumerate() {
+        feeds.push(env.create_feed(10 + i as u64, -6, spec.ema_window_seconds).await);
+    }
+    let print_feed = env.create_feed(1, -6, 600).await;
+    let rate_feed = env.create_feed(2, -6, 600).await;
+    let health_feed = env.create_feed(3, -6, 600).await;
     let mut collateral_market = oracle_config(ORACLE_SOURCE_MANUAL, print_feed.key);
     collateral_market.max_twap_divergence_bps = scenario.collateral.max_oracle_divergence_bps;
     let collateral_oracle = match mode {
@@ -297,42 +341,42 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     let fx = env
         .setup_clearinghouse(ClearinghouseOptions { collateral_oracle, timelock_seconds: 0, ..Default::default() })
         .await;
-    let tick_size = parse_price(&spec.tick_usd)? as u64;
-    let params = MarketParams {
-        tick_size,
-        base_lot_size: spec.base_lot_size,
-        min_order_lots: 1,
-        max_open_interest_lots: u64::MAX / 4,
-        size_premium_unit_lots: 0,
-        funding_period_seconds: 3_600,
-        initial_margin_bps: spec.initial_margin_bps,
-        maintenance_margin_bps: spec.maintenance_margin_bps,
-        size_premium_bps: 0,
-        liquidation_fee_bps: spec.liquidation_fee_bps,
-        insurance_fee_share_bps: spec.insurance_fee_share_bps,
-        max_funding_rate_bps: 50,
-        taker_fee_bps: spec.taker_fee_bps,
-        maker_fee_bps: spec.maker_fee_bps,
-        base_decimals: spec.base_decimals,
-        padding: [0; 7],
-    };
-    let mut market_oracle = oracle_config(ORACLE_SOURCE_MANUAL, market_feed.key);
-    market_oracle.max_twap_divergence_bps = spec.max_oracle_divergence_bps;
-    let mut stage = Stage {
-        env,
-        market: MarketKeys::new(&fx.key, 0, market_feed.key),
-        fx,
-        feeds: vec![market_feed, print_feed, rate_feed, health_feed],
-        makers: vec![],
-        transactions: 0,
-    };
+    let markets: Vec<MarketKeys> =
+        feeds.iter().enumerate().map(|(i, f)| MarketKeys::new(&fx.key, i as u16, f.key)).collect();
+    feeds.extend([print_feed, rate_feed, health_feed]);
+    let mut stage = Stage { env, markets, fx, feeds, makers: vec![], transactions: 0, refused: 0 };
     stage.publish(first).await;
     let admin = stage.fx.admin.insecure_clone();
-    let create = ix::create_market_ix(&admin.pubkey(), &stage.fx.key, 0, market_oracle, params);
-    if !stage.send(&[create], &[&admin]).await || !stage.send(&[ix::activate_market_ix(&stage.market.key)], &[]).await {
-        bail!("listing the market failed: check the market parameters");
+    let mut tick_sizes = Vec::new();
+    for (spec, keys) in scenario.markets.iter().zip(stage.markets.clone()) {
+        let tick_size = parse_price(&spec.tick_usd)? as u64;
+        tick_sizes.push(tick_size);
+        let params = MarketParams {
+            tick_size,
+            base_lot_size: spec.base_lot_size,
+            min_order_lots: 1,
+            max_open_interest_lots: u64::MAX / 4,
+            size_premium_unit_lots: 0,
+            funding_period_seconds: 3_600,
+            initial_margin_bps: spec.initial_margin_bps,
+            maintenance_margin_bps: spec.maintenance_margin_bps,
+            size_premium_bps: 0,
+            liquidation_fee_bps: spec.liquidation_fee_bps,
+            insurance_fee_share_bps: spec.insurance_fee_share_bps,
+            max_funding_rate_bps: 50,
+            taker_fee_bps: spec.taker_fee_bps,
+            maker_fee_bps: spec.maker_fee_bps,
+            base_decimals: spec.base_decimals,
+            padding: [0; 7],
+        };
+        let mut oracle = oracle_config(ORACLE_SOURCE_MANUAL, keys.oracle);
+        oracle.max_twap_divergence_bps = spec.max_oracle_divergence_bps;
+        let create = ix::create_market_ix(&admin.pubkey(), &stage.fx.key, keys.index, oracle, params);
+        if !stage.send(&[create], &[&admin]).await || !stage.send(&[ix::activate_market_ix(&keys.key)], &[]).await {
+            bail!("listing {} failed: check its parameters", spec.symbol);
+        }
+        stage.fx.markets.push(keys.key);
     }
-    stage.fx.markets.push(stage.market.key);
 
     // ---- the population --------------------------------------------------------------------
     let unit = 10u64.pow(6); // collateral atoms per unit (6 decimals)
@@ -353,9 +397,11 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
 
     let collateral_usd = stage.refresh_collateral().await;
     let ch = stage.env.clearinghouse(&stage.fx).await;
-    let qplt = stage.env.load::<Market>(stage.market.key).await.quote_per_lot_tick;
-    let price_ticks = |price: i64| (price as u64 / tick_size).max(1);
-    let opening_price = in_collateral(first.market_usd, collateral_usd)?;
+    let mut qplt = Vec::new();
+    for keys in &stage.markets {
+        qplt.push(stage.env.load::<Market>(keys.key).await.quote_per_lot_tick);
+    }
+    let price_ticks = |market: usize, price: i64| (price as u64 / tick_sizes[market]).max(1);
     let mut traders: Vec<User> = Vec::with_capacity(pop.traders);
     for i in 0..pop.traders {
         let deposit = rng.range_u64(pop.deposit[0], pop.deposit[1]) * unit;
@@ -364,9 +410,11 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         let trader = stage.env.create_user(&mut stage.fx, deposit).await;
         stage.env.deposit(&stage.fx, &trader, deposit).await.ok();
         stage.transactions += 5;
-        // Notional in collateral at the opening price.
-        let ticks = price_ticks(opening_price);
-        let lot_value = ticks as u128 * qplt as u128;
+        // One market per trader, in turn; notional in collateral at the opening price.
+        let m = i % stage.markets.len();
+        let market = stage.markets[m];
+        let ticks = price_ticks(m, in_collateral(first.market_usd[m], collateral_usd)?);
+        let lot_value = ticks as u128 * qplt[m] as u128;
         let lots = ((deposit as f64 * leverage) as u128 / lot_value.max(1)) as u64;
         if lots == 0 {
             traders.push(trader);
@@ -378,15 +426,23 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
             margin_account: maker.margin_account,
             token_account: maker.token_account,
         };
+        let maker_account = stage.env.margin(maker.margin_account).await;
+        let held: Vec<MarketKeys> = stage
+            .markets
+            .iter()
+            .filter(|k| k.index != market.index && maker_account.open_positions().any(|q| q.market_index == k.index))
+            .copied()
+            .collect();
         let (maker_side, taker_side) = if long { (SIDE_ASK, SIDE_BID) } else { (SIDE_BID, SIDE_ASK) };
         let mut ixs = stage.refresh(&ch);
+        let quote = order(maker_side, ORDER_TYPE_POST_ONLY, ticks, lots);
         ixs.push(ix::place_order_ix(
             &maker.owner.pubkey(),
             &stage.fx,
             &maker.margin_account,
-            &stage.market,
-            order(maker_side, ORDER_TYPE_POST_ONLY, ticks, lots),
-            &[],
+            &market,
+            quote,
+            &ix::price_pairs(&held),
         ));
         stage.send(&ixs, &[&maker.owner]).await;
         let mut ixs = stage.refresh(&ch);
@@ -395,7 +451,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
             &trader.owner.pubkey(),
             &stage.fx,
             &trader.margin_account,
-            &stage.market,
+            &market,
             take,
             &[maker.margin_account],
         ));
@@ -429,6 +485,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         invariant_failures: 0,
         first_invariant_failure: None,
         transactions: 0,
+        refused_transactions: 0,
         keeper_cranks: 0,
         keeper_lost_races: 0,
         keeper_failures: 0,
@@ -445,9 +502,14 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         stage.publish(step).await;
         let collateral_usd = stage.refresh_collateral().await;
         if step.minute != last_minute {
-            // Makers quote the market in collateral, as the exchange shows it.
-            let in_collateral_price = in_collateral(step.market_usd, collateral_usd).unwrap_or(step.market_usd);
-            stage.requote(scenario, price_ticks(in_collateral_price)).await;
+            // Makers quote each market in collateral, as the exchange shows it.
+            let ticks: Vec<u64> = step
+                .market_usd
+                .iter()
+                .enumerate()
+                .map(|(m, usd)| price_ticks(m, in_collateral(*usd, collateral_usd).unwrap_or(*usd)))
+                .collect();
+            stage.requote(scenario, &ticks).await;
             last_minute = step.minute;
         }
         let cycle = keeper.run_cycle().await;
@@ -464,7 +526,8 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
             .markets
             .iter()
             .filter_map(|m| {
-                in_collateral(step.market_usd, step.attestation.0).ok().map(|p| MarketPrice::new(&m.market, p))
+                let usd = *step.market_usd.get(m.market.index as usize)?;
+                in_collateral(usd, step.attestation.0).ok().map(|p| MarketPrice::new(&m.market, p))
             })
             .collect();
         for crank in &journal.landed {
@@ -481,7 +544,19 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                     minute: step.minute,
                     account: liq.margin_account.to_string(),
                     base_lots: liq.base_lots,
-                    market_price_usd: usd(step.market_usd),
+                    market: scenario
+                        .markets
+                        .iter()
+                        .zip(&stage.markets)
+                        .find(|(_, k)| k.key == liq.market)
+                        .map(|(m, _)| m.symbol.clone())
+                        .unwrap_or_default(),
+                    market_price_usd: usd(stage
+                        .markets
+                        .iter()
+                        .position(|k| k.key == liq.market)
+                        .map(|m| step.market_usd[m])
+                        .unwrap_or(0)),
                     caused_by_collateral_print: caused_by_print,
                     reaction_slots: slot.saturating_sub(first_seen.get(&liq.margin_account).copied().unwrap_or(slot)),
                 });
@@ -515,7 +590,8 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
             report.series.push(SeriesPoint {
                 minute: step.minute,
                 unix: step.unix,
-                market_price_usd: usd(step.market_usd),
+                market_price_usd: usd(step.market_usd[0]),
+                market_prices_usd: step.market_usd.iter().map(|p| usd(*p)).collect(),
                 collateral_print_usd: usd(step.collateral_print),
                 collateral_price_used: usd(ch.collateral_oracle_state.last_price),
                 insurance_balance: ch.insurance_balance as f64 / unit as f64,
@@ -526,7 +602,13 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
 
     // ---- the morning after -------------------------------------------------------------------
     let ch = stage.env.clearinghouse(&stage.fx).await;
-    let market = stage.env.load::<Market>(stage.market.key).await;
+    let mut adl_fills = 0;
+    let mut haircut_total = 0;
+    for keys in &stage.markets {
+        let market = stage.env.load::<Market>(keys.key).await;
+        adl_fills += market.adl_fill_count;
+        haircut_total += market.adl_haircut_total;
+    }
     let end = keeper.scan().await.map_err(|e| anyhow!("final scan: {e}"))?;
     let prices = end.prices();
     report.bad_debt = end
@@ -539,12 +621,13 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         .sum();
     report.insurance_paid = ch.insurance_paid_total;
     report.insurance_end = ch.insurance_balance;
-    report.adl_fills = market.adl_fill_count;
-    report.haircut_total = market.adl_haircut_total;
+    report.adl_fills = adl_fills;
+    report.haircut_total = haircut_total;
     report.uncovered_total = adl_uncovered(&report.adl);
     report.keeper_cranks = keeper.metrics.total_landed();
     report.keeper_lost_races = keeper.metrics.total_lost_races();
     report.transactions = stage.transactions + report.keeper_cranks + report.keeper_lost_races;
+    report.refused_transactions = stage.refused;
     report.keeper_failures = keeper.metrics.total_failures();
     report.keeper_lost_races_by_error = keeper.metrics.lost_races_by_error();
     report.wall_seconds = started.elapsed().as_secs_f64();

@@ -36,7 +36,7 @@ fn rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<String>)> {
         ("Σ uncovered shortfall", col(&|r| atoms(r.uncovered_total))),
         ("bad debt left", col(&|r| atoms(r.bad_debt))),
         ("invariant checks (failed)", col(&|r| format!("{} ({})", r.invariant_checks, r.invariant_failures))),
-        ("transactions", col(&|r| r.transactions.to_string())),
+        ("transactions (refused)", col(&|r| format!("{} ({})", r.transactions, r.refused_transactions))),
         (
             "keeper cranks (lost races, failures)",
             col(&|r| format!("{} ({}, {})", r.keeper_cranks, r.keeper_lost_races, r.keeper_failures)),

@@ -30,7 +30,8 @@ pub struct Scenario {
     pub slots_per_substep: u64,
     /// Collateral modes to run, each on the same seed: "market", "redemption_aware".
     pub modes: Vec<Mode>,
-    pub market: MarketSpec,
+    /// One or more perps; the first one's minutes drive the clock.
+    pub markets: Vec<MarketSpec>,
     pub collateral: CollateralSpec,
     /// Attested redemption rate and health from a minute on (first entry at minute 0).
     pub attestations: Vec<Attestation>,
@@ -266,6 +267,9 @@ impl Scenario {
     fn validate(&self) -> Result<()> {
         if self.modes.is_empty() {
             bail!("no modes to run");
+        }
+        if self.markets.is_empty() || self.markets.len() > bulwark::constants::MAX_POSITIONS {
+            bail!("between 1 and {} markets", bulwark::constants::MAX_POSITIONS);
         }
         if self.attestations.first().map(|a| a.minute) != Some(0) {
             bail!("the attestation schedule must start at minute 0");

@@ -40,6 +40,52 @@ fn the_same_seed_gives_the_same_report() {
         .unwrap();
 }
 
+#[test]
+fn any_csv_replays_as_another_market() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+                let dir = std::env::temp_dir().join(format!("bulwark-sim-eth-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).unwrap();
+                // A second series with another symbol: BTC's minutes at a thirtieth of the price.
+                let btc = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../tests/data/crash-2025-10-10/btcusdt-perp-1m.csv");
+                let mut eth = String::from("ts_utc,open,high,low,close\n");
+                for line in std::fs::read_to_string(&btc).unwrap().lines().skip(1) {
+                    let cols: Vec<&str> = line.split(',').collect();
+                    let scaled: Vec<String> =
+                        cols[1..5].iter().map(|p| format!("{:.2}", p.parse::<f64>().unwrap() / 30.0)).collect();
+                    eth += &format!("{},{}\n", cols[0], scaled.join(","));
+                }
+                std::fs::write(dir.join("eth.csv"), eth).unwrap();
+                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-short.toml");
+                let (mut scenario, base) = Scenario::load(&path).unwrap();
+                let mut eth_market = scenario.markets[0].clone();
+                eth_market.symbol = "ETH-PERP".into();
+                eth_market.csv = dir.join("eth.csv");
+                eth_market.base_lot_size = 1_000_000; // 0.01 ETH
+                eth_market.tick_usd = "0.01".into();
+                scenario.markets.push(eth_market);
+                scenario.minutes = Some(30);
+                let run = replay::run(&scenario, &base, Mode::RedemptionAware, &|| {}).await.unwrap();
+                assert_eq!(run.invariant_failures, 0, "{:?}", run.first_invariant_failure);
+                assert_eq!((run.bad_debt, run.keeper_failures), (0, 0));
+                assert_eq!(run.series[0].market_prices_usd.len(), 2);
+                let symbols: std::collections::BTreeSet<&str> =
+                    run.liquidations.iter().map(|l| l.market.as_str()).collect();
+                assert_eq!(
+                    symbols,
+                    ["BTC-PERP", "ETH-PERP"].into_iter().collect(),
+                    "both markets liquidate in the drop"
+                );
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 async fn check() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-short.toml");
     let (scenario, base) = Scenario::load(&path).unwrap();
@@ -67,6 +113,7 @@ async fn check() {
         assert_eq!(run.bad_debt, 0, "no bad debt left");
         assert_eq!(run.keeper_failures, 0, "the keeper never sent a crank that failed");
         assert_eq!(run.keeper_lost_races, 0, "a single keeper re-plans instead of racing itself");
+        assert_eq!(run.refused_transactions, 0, "every quote and order of the population was accepted");
         assert!(!run.liquidations.is_empty(), "the BTC drop liquidates someone");
     }
     let (market, aware) = (&runs[0], &runs[1]);
