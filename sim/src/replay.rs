@@ -48,6 +48,7 @@ pub struct AdlRecord {
     pub target: String,
     pub fills: u64,
     pub haircut: u64,
+    /// Shortfall this crank added to the episode (0 for a continuation of the same deficit).
     pub uncovered: u64,
 }
 
@@ -85,7 +86,7 @@ pub struct RunReport {
     pub invariant_failures: u64,
     pub first_invariant_failure: Option<String>,
     pub transactions: u64,
-    /// Of those, population transactions the program refused.
+    /// Of those, population transactions (quotes, orders, refreshes) the program refused.
     pub refused_transactions: u64,
     pub keeper_cranks: u64,
     pub keeper_lost_races: u64,
@@ -146,6 +147,13 @@ fn steps(scenario: &Scenario, markets: &[Vec<Candle>], collateral: &[Candle]) ->
         }
         out
     };
+    if let Some(start) = driver.first() {
+        for series in markets.iter().map(|m| &m[..]).chain([collateral]) {
+            if series.first().is_none_or(|c| c.unix > start.unix) {
+                bail!("a price series starts after the replay's first minute");
+            }
+        }
+    }
     let others: Vec<Vec<Candle>> = markets.iter().map(|m| aligned(m)).collect();
     let collateral = aligned(collateral);
     let mut out = Vec::new();
@@ -185,13 +193,8 @@ impl Stage {
     ) -> bool {
         self.transactions += 1;
         let out = self.env.send(ixs, signers).await;
-        if out.result.is_err() && std::env::var_os("BULWARK_SIM_DEBUG").is_some() {
-            eprintln!(
-                "tx failed ({} ixs, last data {:?}): {:?}",
-                ixs.len(),
-                &ixs.last().map(|i| i.data[..8].to_vec()),
-                out.result
-            );
+        if out.result.is_err() {
+            self.refused += 1;
         }
         out.result.is_ok()
     }
@@ -215,7 +218,7 @@ impl Stage {
         ix::collateral_refresh_for(&self.fx.key, ch).into_iter().collect()
     }
 
-    async fn publish(&mut self, step: &Step) {
+    async fn publish(&mut self, step: &Step) -> Result<()> {
         let (rate, enabled, reserve) = step.attestation;
         let mut updates: Vec<(i64, bool, i64)> = step.market_usd.iter().map(|p| (*p, true, 0)).collect();
         updates.extend([
@@ -231,8 +234,10 @@ impl Stage {
         let authorities: Vec<solana_keypair::Keypair> =
             self.feeds.iter().map(|f| f.authority.insecure_clone()).collect();
         let signers: Vec<&solana_keypair::Keypair> = authorities.iter().collect();
-        let ok = self.send(&ixs, &signers).await;
-        assert!(ok, "publishing prices cannot fail");
+        if !self.send(&ixs, &signers).await {
+            bail!("publishing the minute {} prices failed", step.minute);
+        }
+        Ok(())
     }
 
     /// Every maker cancels, then each quotes a ladder around the oracle on the sides its
@@ -345,7 +350,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         feeds.iter().enumerate().map(|(i, f)| MarketKeys::new(&fx.key, i as u16, f.key)).collect();
     feeds.extend([print_feed, rate_feed, health_feed]);
     let mut stage = Stage { env, markets, fx, feeds, makers: vec![], transactions: 0, refused: 0 };
-    stage.publish(first).await;
+    stage.publish(first).await?;
     let admin = stage.fx.admin.insecure_clone();
     let mut tick_sizes = Vec::new();
     for (spec, keys) in scenario.markets.iter().zip(stage.markets.clone()) {
@@ -393,7 +398,6 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     if pop.liquidator_deposit > 0 {
         stage.env.deposit(&stage.fx, &liquidator, pop.liquidator_deposit * unit).await.ok();
     }
-    stage.transactions += (pop.makers * 6 + pop.stakers * 5 + 6) as u64;
 
     let collateral_usd = stage.refresh_collateral().await;
     let ch = stage.env.clearinghouse(&stage.fx).await;
@@ -409,7 +413,6 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         let long = rng.unit() < pop.long_fraction;
         let trader = stage.env.create_user(&mut stage.fx, deposit).await;
         stage.env.deposit(&stage.fx, &trader, deposit).await.ok();
-        stage.transactions += 5;
         // One market per trader, in turn; notional in collateral at the opening price.
         let m = i % stage.markets.len();
         let market = stage.markets[m];
@@ -494,12 +497,14 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         series: vec![],
     };
     let mut first_seen: BTreeMap<Pubkey, u64> = BTreeMap::new();
+    let mut episode_cause: BTreeMap<Pubkey, bool> = BTreeMap::new();
+    let mut adl_episodes: BTreeMap<(Pubkey, Pubkey), (u64, u64)> = BTreeMap::new();
     let buffer = ch.waterfall.liquidation_buffer_bps;
     let mut last_minute = usize::MAX;
     for (i, step) in steps.iter().enumerate() {
         let now = stage.env.clock().await.unix_timestamp;
         stage.env.warp((step.unix - now).max(1), scenario.slots_per_substep).await;
-        stage.publish(step).await;
+        stage.publish(step).await?;
         let collateral_usd = stage.refresh_collateral().await;
         if step.minute != last_minute {
             // Makers quote each market in collateral, as the exchange shows it.
@@ -518,9 +523,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
             bail!("keeper scan failed at minute {}: {:?}", step.minute, cycle.err());
         };
         let slot = snapshot.clock.slot;
-        for target in journal.plan.iter().filter_map(action_target) {
-            first_seen.entry(target).or_insert(slot);
-        }
+        let prices = snapshot.prices();
         // Fair prices: the collateral valued at its attested redemption rate.
         let fair: Vec<MarketPrice> = snapshot
             .markets
@@ -530,51 +533,81 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                 in_collateral(usd, step.attestation.0).ok().map(|p| MarketPrice::new(&m.market, p))
             })
             .collect();
+        // The slot each account was first seen liquidatable (by the program's test), and the
+        // end of liquidation episodes: an account no longer flagged starts a new one next time.
+        for (key, account) in &snapshot.accounts {
+            let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
+            let liquidatable = bulwark_sdk::health::health(account, &prices)
+                .ok()
+                .and_then(|h| is_liquidatable(&h, flagged, buffer).ok())
+                .unwrap_or(false);
+            if liquidatable {
+                first_seen.entry(*key).or_insert(slot);
+            } else {
+                first_seen.remove(key);
+            }
+            if !flagged {
+                episode_cause.remove(key);
+            }
+        }
         for crank in &journal.landed {
             for liq in decode_events::<LiquidationV1>(&crank.logs) {
-                let before = snapshot.account(&liq.margin_account);
-                let caused_by_print = before.is_some_and(|a| {
-                    let flagged = a.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
-                    bulwark_sdk::health::health(a, &fair)
-                        .ok()
-                        .and_then(|h| is_liquidatable(&h, flagged, buffer).ok())
-                        .is_some_and(|liquidatable| !liquidatable)
-                });
+                let account = snapshot
+                    .account(&liq.margin_account)
+                    .ok_or_else(|| anyhow!("liquidated account {} not in the scan", liq.margin_account))?;
+                // An episode's cause is decided at its first liquidation: would the account have
+                // been below maintenance with the collateral valued at the redemption rate? Its
+                // later partial closes (flagged, under the buffer) share that cause.
+                let caused_by_print = match episode_cause.get(&liq.margin_account) {
+                    Some(cause) => *cause,
+                    None => {
+                        let h = bulwark_sdk::health::health(account, &fair)
+                            .map_err(|e| anyhow!("fair health of {}: {e}", liq.margin_account))?;
+                        let cause = h.meets_maintenance();
+                        episode_cause.insert(liq.margin_account, cause);
+                        cause
+                    }
+                };
+                let market_position = stage.markets.iter().position(|k| k.key == liq.market);
                 report.liquidations.push(LiquidationRecord {
                     minute: step.minute,
                     account: liq.margin_account.to_string(),
                     base_lots: liq.base_lots,
-                    market: scenario
-                        .markets
-                        .iter()
-                        .zip(&stage.markets)
-                        .find(|(_, k)| k.key == liq.market)
-                        .map(|(m, _)| m.symbol.clone())
-                        .unwrap_or_default(),
-                    market_price_usd: usd(stage
-                        .markets
-                        .iter()
-                        .position(|k| k.key == liq.market)
-                        .map(|m| step.market_usd[m])
-                        .unwrap_or(0)),
+                    market: market_position.map(|m| scenario.markets[m].symbol.clone()).unwrap_or_default(),
+                    market_price_usd: usd(market_position.map(|m| step.market_usd[m]).unwrap_or(0)),
                     caused_by_collateral_print: caused_by_print,
-                    reaction_slots: slot.saturating_sub(first_seen.get(&liq.margin_account).copied().unwrap_or(slot)),
+                    reaction_slots: slot.saturating_sub(first_seen.remove(&liq.margin_account).unwrap_or(slot)),
                 });
             }
             let fills = decode_events::<AdlFillV1>(&crank.logs);
             if let Some(first_fill) = fills.first() {
                 let haircut: u64 = fills.iter().map(|f| f.haircut).sum();
+                // New shortfall only: a crank continuing an episode reports what is left of the
+                // earlier crank's uncovered amount after its haircuts, plus any new deficit.
+                let key = (first_fill.target, first_fill.market);
+                let uncovered = first_fill.market_uncovered;
+                let new_shortfall = match adl_episodes.get(&key) {
+                    Some((previous_uncovered, previous_haircut)) => {
+                        uncovered.saturating_sub(previous_uncovered.saturating_sub(*previous_haircut))
+                    }
+                    None => uncovered,
+                };
+                adl_episodes.insert(key, (uncovered, haircut));
+                report.uncovered_total += new_shortfall;
                 report.adl.push(AdlRecord {
                     minute: step.minute,
                     target: first_fill.target.to_string(),
                     fills: fills.len() as u64,
                     haircut,
-                    uncovered: first_fill.market_uncovered,
+                    uncovered: new_shortfall,
                 });
             }
         }
-        // An account the keeper no longer needs to act on starts afresh next time.
-        first_seen.retain(|target, _| journal.plan.iter().any(|a| action_target(a) == Some(*target)));
+        // An ADL episode ends when its target leaves the keeper's ADL plan.
+        adl_episodes.retain(|(target, _), _| {
+            journal.plan.iter().any(|a| matches!(a, Action::Adl { target: t, .. } if t == target))
+                || journal.landed.iter().any(|c| matches!(c.action, Action::Adl { target: t, .. } if t == *target))
+        });
         if (i + 1) % scenario.invariant_every_substeps.max(1) == 0 || i + 1 == steps.len() {
             report.invariant_checks += 1;
             let violations = stage.env.invariant_violations(&stage.fx).await;
@@ -611,49 +644,24 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     }
     let end = keeper.scan().await.map_err(|e| anyhow!("final scan: {e}"))?;
     let prices = end.prices();
-    report.bad_debt = end
-        .accounts
-        .iter()
-        .map(|(_, a)| match bulwark_sdk::health::health(a, &prices) {
-            Ok(h) if h.equity < 0 => (-h.equity) as u64,
-            _ => 0,
-        })
-        .sum();
+    let mut bad_debt = 0u64;
+    for (key, account) in &end.accounts {
+        let h = bulwark_sdk::health::health(account, &prices).map_err(|e| anyhow!("final health of {key}: {e}"))?;
+        bad_debt += (-h.equity).max(0) as u64;
+    }
+    report.bad_debt = bad_debt;
     report.insurance_paid = ch.insurance_paid_total;
     report.insurance_end = ch.insurance_balance;
     report.adl_fills = adl_fills;
     report.haircut_total = haircut_total;
-    report.uncovered_total = adl_uncovered(&report.adl);
     report.keeper_cranks = keeper.metrics.total_landed();
     report.keeper_lost_races = keeper.metrics.total_lost_races();
-    report.transactions = stage.transactions + report.keeper_cranks + report.keeper_lost_races;
+    // Every transaction the bank processed: setup, population, prices, and the keeper's.
+    report.transactions =
+        stage.env.transactions_sent() + report.keeper_cranks + report.keeper_lost_races + report.keeper_failures;
     report.refused_transactions = stage.refused;
     report.keeper_failures = keeper.metrics.total_failures();
     report.keeper_lost_races_by_error = keeper.metrics.lost_races_by_error();
     report.wall_seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// Σ uncovered shortfall over ADL episodes: a target's consecutive cranks in one minute
-/// deleverage one shortfall, which the first crank's fills report.
-fn adl_uncovered(records: &[AdlRecord]) -> u64 {
-    let mut total = 0;
-    let mut previous: Option<(&str, usize)> = None;
-    for r in records {
-        if previous != Some((r.target.as_str(), r.minute)) {
-            total += r.uncovered;
-        }
-        previous = Some((r.target.as_str(), r.minute));
-    }
-    total
-}
-
-fn action_target(action: &Action) -> Option<Pubkey> {
-    match action {
-        Action::Takeover { target, .. }
-        | Action::BookLiquidation { target, .. }
-        | Action::FlagLiquidatable { target }
-        | Action::Adl { target, .. } => Some(*target),
-        Action::Funding { .. } | Action::Prune { .. } => None,
-    }
 }

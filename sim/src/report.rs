@@ -26,7 +26,7 @@ fn rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<String>)> {
     vec![
         ("minutes replayed", col(&|r| r.minutes.to_string())),
         ("margin accounts", col(&|r| r.accounts.to_string())),
-        ("liquidations", col(&|r| r.liquidations.len().to_string())),
+        ("liquidation events", col(&|r| r.liquidations.len().to_string())),
         ("  caused by the collateral print", col(&|r| r.print_caused().to_string())),
         ("  price-driven", col(&|r| (r.liquidations.len() - r.print_caused()).to_string())),
         ("insurance paid", col(&|r| atoms(r.insurance_paid))),
@@ -84,9 +84,11 @@ pub fn markdown(report: &Report) -> String {
         }
         out.push('\n');
     }
-    out += "\nA liquidation is *caused by the collateral print* when the account would have been healthy with \
-            the collateral valued at its attested redemption rate at that moment. Amounts are in collateral units. \
-            Σ uncovered shortfall is the deficit insurance could not pay at the first ADL crank of each episode.\n";
+    out += "\nLiquidation events count each partial close. An episode of liquidations is *caused by the collateral \
+            print* when the account, just before its first one, met maintenance with the collateral valued at its \
+            attested redemption rate; its later partial closes share that cause. Amounts are in collateral units. \
+            Σ uncovered shortfall is the deficit insurance could not pay, counted once per ADL episode (target and \
+            market), new deficit only.\n";
     for r in report.runs {
         let lost: Vec<String> = r.keeper_lost_races_by_error.iter().map(|(e, n)| format!("{e} {n}")).collect();
         if !lost.is_empty() {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct Scenario {
     pub name: String,
     pub seed: u64,
-    /// Price points per minute (≥ 2): the candle's path sampled evenly.
+    /// Price points per minute (≥ 4): the candle's path through open, both extremes and close.
     #[serde(default = "default_substeps")]
     pub substeps: usize,
     #[serde(default = "default_walk")]
@@ -23,9 +23,7 @@ pub struct Scenario {
     pub start_minute: usize,
     /// Replay at most this many minutes (all when absent).
     pub minutes: Option<usize>,
-    /// Cluster time per sub-step.
-    #[serde(default = "default_seconds")]
-    pub seconds_per_substep: i64,
+    /// Slots per sub-step (cluster time is the minute split evenly over its sub-steps).
     #[serde(default = "default_slots")]
     pub slots_per_substep: u64,
     /// Collateral modes to run, each on the same seed: "market", "redemption_aware".
@@ -33,7 +31,8 @@ pub struct Scenario {
     /// One or more perps; the first one's minutes drive the clock.
     pub markets: Vec<MarketSpec>,
     pub collateral: CollateralSpec,
-    /// Attested redemption rate and health from a minute on (first entry at minute 0).
+    /// Attested redemption rate and health from a minute on (first entry at minute 0; minutes
+    /// count from the replay's first minute, after `start_minute`).
     pub attestations: Vec<Attestation>,
     pub population: Population,
     /// Check every invariant every this many sub-steps.
@@ -46,9 +45,6 @@ fn default_substeps() -> usize {
 }
 fn default_walk() -> Walk {
     Walk::ByDirection
-}
-fn default_seconds() -> i64 {
-    15
 }
 fn default_slots() -> u64 {
     38
@@ -165,7 +161,7 @@ pub struct Candle {
 pub fn parse_price(text: &str) -> Result<i64> {
     let text = text.trim();
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    if frac.len() > 6 || whole.is_empty() {
+    if frac.len() > 6 || whole.is_empty() || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         bail!("price {text:?}: at most 6 decimals");
     }
     let whole: i64 = whole.parse().with_context(|| format!("price {text:?}"))?;
@@ -180,7 +176,7 @@ pub fn parse_price(text: &str) -> Result<i64> {
 /// `YYYY-MM-DDTHH:MM:SSZ` to unix seconds (proleptic Gregorian, UTC).
 pub fn parse_utc(ts: &str) -> Result<i64> {
     let b = ts.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+    if !ts.is_ascii() || b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
         bail!("timestamp {ts:?}: expected YYYY-MM-DDTHH:MM:SSZ");
     }
     let num = |r: std::ops::Range<usize>| -> Result<i64> {
@@ -220,6 +216,12 @@ pub fn load_candles(path: &Path) -> Result<Vec<Candle>> {
         if candle.low > candle.open.min(candle.close) || candle.high < candle.open.max(candle.close) {
             bail!("{}:{}: low/high do not bound open/close", path.display(), n + 1);
         }
+        if candle.low <= 0 {
+            bail!("{}:{}: prices must be positive", path.display(), n + 1);
+        }
+        if out.last().is_some_and(|c: &Candle| c.unix >= candle.unix) {
+            bail!("{}:{}: timestamps must increase", path.display(), n + 1);
+        }
         out.push(candle);
     }
     if out.is_empty() {
@@ -228,7 +230,8 @@ pub fn load_candles(path: &Path) -> Result<Vec<Candle>> {
     Ok(out)
 }
 
-/// The minute's price points: its path through the extremes, sampled at `n` even steps.
+/// The minute's price points: open, the two extremes in walk order and close, each exactly, at
+/// `n` (≥ 4) even steps, with straight lines between them.
 pub fn walk(candle: &Candle, walk: Walk, n: usize) -> Vec<i64> {
     let falling = candle.close < candle.open;
     let high_first = match walk {
@@ -241,16 +244,16 @@ pub fn walk(candle: &Candle, walk: Walk, n: usize) -> Vec<i64> {
     } else {
         [candle.open, candle.low, candle.high, candle.close]
     };
-    let n = n.max(2);
+    let n = n.max(4);
+    // Where each of the four points falls: 0, ~(n−1)/3, ~2(n−1)/3, n−1 (distinct for n ≥ 4).
+    let last = n - 1;
+    let anchors = [0, (last + 1) / 3, (2 * last + 1) / 3, last];
     (0..n)
         .map(|i| {
-            // Position along the three legs, in thirds, exactly for n = 4.
-            let t_num = (i * 3) as i128;
-            let t_den = (n - 1) as i128;
-            let leg = ((t_num / t_den) as usize).min(2);
-            let rem_num = t_num - leg as i128 * t_den;
+            let leg = (0..3).find(|&k| i <= anchors[k + 1]).unwrap_or(2);
+            let (from, to) = (anchors[leg], anchors[leg + 1]);
             let (a, b) = (path[leg] as i128, path[leg + 1] as i128);
-            (a + (b - a) * rem_num / t_den) as i64
+            (a + (b - a) * (i - from) as i128 / (to - from) as i128) as i64
         })
         .collect()
 }
@@ -277,8 +280,28 @@ impl Scenario {
         if self.population.traders == 0 || self.population.makers == 0 {
             bail!("need traders and makers");
         }
-        if self.population.leverage[0] <= 0.0 || self.population.leverage[1] < self.population.leverage[0] {
+        let p = &self.population;
+        if p.leverage[0] <= 0.0 || p.leverage[1] < p.leverage[0] {
             bail!("leverage range must be positive and ordered");
+        }
+        if p.deposit[0] == 0 || p.deposit[1] < p.deposit[0] || p.deposit[1] > 1_000_000_000 {
+            bail!("deposit range must be ordered, within 1..=1e9 units");
+        }
+        if p.maker_spread_bps + (p.maker_levels.max(1) as u64 - 1) * p.maker_step_bps >= 10_000 {
+            bail!("maker quotes must stay within 100% of the price");
+        }
+        if self.substeps < 4 {
+            bail!("substeps must be at least 4 (open, both extremes, close)");
+        }
+        for pair in self.attestations.windows(2) {
+            if pair[1].minute <= pair[0].minute {
+                bail!("attestation minutes must increase");
+            }
+        }
+        for a in &self.attestations {
+            if parse_price(&a.rate)? <= 0 {
+                bail!("attested redemption rate must be positive");
+            }
         }
         Ok(())
     }
@@ -306,5 +329,11 @@ mod tests {
         let rising = Candle { unix: 0, open: 100, high: 110, low: 98, close: 108 };
         assert_eq!(walk(&rising, Walk::ByDirection, 4), vec![100, 98, 110, 108]);
         assert_eq!(walk(&rising, Walk::ByDirection, 7), vec![100, 99, 98, 104, 110, 109, 108]);
+        // Every sub-step count keeps both extremes exactly.
+        for n in 4..12 {
+            let points = walk(&falling, Walk::ByDirection, n);
+            assert_eq!((points.len(), points[0], points[n - 1]), (n, 100, 95));
+            assert!(points.contains(&104) && points.contains(&90), "n = {n}: {points:?}");
+        }
     }
 }

@@ -124,6 +124,11 @@ impl TestEnv {
         }
     }
 
+    /// Transactions sent through `send` so far.
+    pub fn transactions_sent(&self) -> u64 {
+        self.nonce as u64
+    }
+
     pub fn payer(&self) -> Keypair {
         self.ctx.payer.insecure_clone()
     }
