@@ -331,17 +331,13 @@ impl<C: Chain> Keeper<C> {
             .await;
             match result {
                 Ok(landed) => {
-                    self.record(action, &landed.logs);
-                    if let Some(journal) = &self.journal {
-                        let entry = LandedCrank { action: action.clone(), slot: landed.slot, logs: landed.logs };
-                        journal.lock().unwrap().landed.push(entry);
-                    }
+                    self.record(action, landed.slot, landed.logs);
                     return Outcome::Landed;
                 }
                 Err(e) => {
                     // An earlier attempt whose answer was lost may have landed: then this is ours.
-                    if let Some(logs) = self.landed_earlier(&sent).await {
-                        self.record(action, &logs);
+                    if let Some((slot, logs)) = self.landed_earlier(&sent).await {
+                        self.record(action, slot, logs);
                         return Outcome::Landed;
                     }
                     if let Some(name) = lost_race_error(action, &e) {
@@ -366,18 +362,26 @@ impl<C: Chain> Keeper<C> {
         }
     }
 
-    async fn landed_earlier(&self, sent: &[Sent]) -> Option<Vec<String>> {
+    async fn landed_earlier(&self, sent: &[Sent]) -> Option<(u64, Vec<String>)> {
         for attempt in sent {
             if let Ok(Some(status)) = self.chain.transaction_status(&attempt.signature).await {
                 if status.err.is_none() {
-                    return Some(status.logs);
+                    return Some((status.slot, status.logs));
                 }
             }
         }
         None
     }
 
-    fn record(&self, action: &Action, logs: &[String]) {
+    /// Count a landed crank from its events, and journal it when a journal is kept.
+    fn record(&self, action: &Action, slot: u64, logs: Vec<String>) {
+        self.record_metrics(action, &logs);
+        if let Some(journal) = &self.journal {
+            journal.lock().unwrap().landed.push(LandedCrank { action: action.clone(), slot, logs });
+        }
+    }
+
+    fn record_metrics(&self, action: &Action, logs: &[String]) {
         self.metrics.landed(action.name());
         let liquidations = decode_events::<LiquidationV1>(logs);
         self.metrics.liquidations.inc_by(liquidations.len() as u64);
