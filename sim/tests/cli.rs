@@ -1,0 +1,36 @@
+//! The binary end to end: `bulwark-sim replay` on the short scenario writes the table, the
+//! markdown and JSON reports and the three plots.
+
+use std::process::Command;
+
+#[test]
+fn replay_command_writes_the_report_and_plots() {
+    let out = std::env::temp_dir().join(format!("bulwark-sim-cli-{}", std::process::id()));
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-short.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_bulwark-sim"))
+        .args(["replay", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("bulwark-sim runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    for line in ["caused by the collateral print", "bad debt left", "redemption_aware", "wall time"] {
+        assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["runs"].as_array().unwrap().len(), 2);
+    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("| bad debt left | 0.00 | 0.00 |"));
+    for png in ["price.png", "insurance.png", "collateral.png"] {
+        let bytes = std::fs::read(out.join(png)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{png}");
+    }
+
+    // A bad scenario is an error with a message, not a panic.
+    let bad = out.join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n").unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_bulwark-sim")).args(["replay", bad.to_str().unwrap()]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("parsing"), "{}", String::from_utf8_lossy(&output.stderr));
+}
