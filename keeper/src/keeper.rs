@@ -14,7 +14,8 @@ use bulwark::error::BulwarkError;
 use bulwark::events::{AdlFillV1, InsurancePayoutV1, LiquidationV1};
 use bulwark::state::MarginAccount;
 use bulwark_sdk::chain::{
-    send_and_confirm, send_and_confirm_tracked, Chain, ChainError, ChainResult, ConfirmOptions, Sent,
+    send_and_confirm, send_and_confirm_tracked, transaction_size, Chain, ChainError, ChainResult, ConfirmOptions, Sent,
+    PACKET_DATA_SIZE,
 };
 use bulwark_sdk::events::decode_events;
 use bulwark_sdk::ix::{self, price_pairs, MarketKeys};
@@ -78,6 +79,21 @@ fn lost_race_error(action: &Action, error: &ChainError) -> Option<&'static str> 
         Action::Prune { .. } => &[(BulwarkError::NothingToPrune, "NothingToPrune")],
     };
     candidates.iter().find(|(e, _)| error.is_bulwark(*e)).map(|(_, name)| *name)
+}
+
+/// The same crank with one account fewer in its variable list, if it can lose one.
+fn shrink(action: &Action) -> Option<Action> {
+    let mut smaller = action.clone();
+    let list = match &mut smaller {
+        Action::Adl { counterparties, .. } => counterparties,
+        Action::BookLiquidation { makers, .. } | Action::Prune { makers, .. } => makers,
+        _ => return None,
+    };
+    if list.len() <= 1 {
+        return None;
+    }
+    list.pop();
+    Some(smaller)
 }
 
 /// A short label for a failure, for `tx_failures_total{reason}`.
@@ -309,10 +325,28 @@ impl<C: Chain> Keeper<C> {
 
     /// Send one crank, retrying what may succeed on another attempt.
     pub async fn execute(&self, snapshot: &Snapshot, action: &Action) -> Outcome {
-        let Some(instructions) = self.instructions(snapshot, action) else {
-            tracing::warn!(?action, "crank needs an account the snapshot lacks");
-            return Outcome::Failed;
+        // Fit the packet: drop trailing counterparties or makers (order is kept, so the rest
+        // is still valid on chain) until the transaction is small enough.
+        let payer = self.authority.pubkey();
+        let mut fitted = action.clone();
+        let instructions = loop {
+            let Some(instructions) = self.instructions(snapshot, &fitted) else {
+                tracing::warn!(?action, "crank needs an account the snapshot lacks");
+                return Outcome::Failed;
+            };
+            if transaction_size(&instructions, &payer) <= PACKET_DATA_SIZE {
+                break instructions;
+            }
+            match shrink(&fitted) {
+                Some(smaller) => fitted = smaller,
+                None => {
+                    tracing::warn!(?action, "crank does not fit one transaction");
+                    self.metrics.fail("too_large");
+                    return Outcome::Failed;
+                }
+            }
         };
+        let action = &fitted;
         let mut sent = Vec::new();
         let mut last_unknown = false;
         for attempt in 0..=self.config.max_retries {
@@ -486,5 +520,45 @@ impl<C: Chain> Keeper<C> {
             }
         }
         tracing::info!("keeper stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shrinking_drops_the_last_of_the_variable_accounts() {
+        let keys: Vec<Pubkey> = (0..3).map(|_| Pubkey::new_unique()).collect();
+        let adl = Action::Adl { target: keys[0], market_index: 0, counterparties: keys.clone() };
+        assert_eq!(
+            shrink(&adl),
+            Some(Action::Adl { target: keys[0], market_index: 0, counterparties: keys[..2].to_vec() })
+        );
+        let one = Action::BookLiquidation { target: keys[0], market_index: 0, makers: vec![keys[1]] };
+        assert_eq!(shrink(&one), None, "a crank keeps at least one maker");
+        assert_eq!(shrink(&Action::Funding { market_index: 0 }), None);
+    }
+
+    #[test]
+    fn the_largest_crank_the_program_allows_fits_one_packet() {
+        // Six counterparties and seven other markets' price pairs (the program's limits), with
+        // the compute budget and collateral refresh: the keeper's worst case.
+        let ch = bulwark_sdk::ix::ClearinghouseKeys::new(Pubkey::new_unique());
+        let market = MarketKeys::new(&ch.key, 0, Pubkey::new_unique());
+        let others: Vec<MarketKeys> = (1..8).map(|i| MarketKeys::new(&ch.key, i, Pubkey::new_unique())).collect();
+        let payer = Pubkey::new_unique();
+        let crank = |counterparties: usize| {
+            let mut remaining = price_pairs(&others);
+            remaining.extend((0..counterparties).map(|_| Pubkey::new_unique()));
+            [
+                ix::compute_unit_limit_ix(1_000_000),
+                ix::compute_unit_price_ix(1),
+                ix::refresh_collateral_price_ix(&ch.key, Some(Pubkey::new_unique()), None, None),
+                ix::auto_deleverage_ix(&ch, &market, &Pubkey::new_unique(), 0, &remaining),
+            ]
+        };
+        assert_eq!(transaction_size(&crank(6), &payer), 1_208);
+        assert!(transaction_size(&crank(7), &payer) > PACKET_DATA_SIZE, "one more would not fit");
     }
 }

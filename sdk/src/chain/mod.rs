@@ -139,6 +139,38 @@ pub fn decode_clock(data: &[u8]) -> Option<Clock> {
     })
 }
 
+/// The most bytes a transaction may take on the wire (IPv6 MTU minus headers).
+pub const PACKET_DATA_SIZE: usize = 1_232;
+
+fn short_vec_len(n: usize) -> usize {
+    match n {
+        0..=0x7f => 1,
+        0x80..=0x3fff => 2,
+        _ => 3,
+    }
+}
+
+/// Bytes of the legacy transaction `instructions` make with `payer`, signatures included.
+pub fn transaction_size(instructions: &[Instruction], payer: &Pubkey) -> usize {
+    let message = Transaction::new_with_payer(instructions, Some(payer)).message;
+    let signatures = message.header.num_required_signatures as usize;
+    let compiled: usize = message
+        .instructions
+        .iter()
+        .map(|ix| {
+            1 + short_vec_len(ix.accounts.len()) + ix.accounts.len() + short_vec_len(ix.data.len()) + ix.data.len()
+        })
+        .sum();
+    short_vec_len(signatures)
+        + 64 * signatures
+        + 3
+        + short_vec_len(message.account_keys.len())
+        + 32 * message.account_keys.len()
+        + 32
+        + short_vec_len(message.instructions.len())
+        + compiled
+}
+
 /// How hard `send_and_confirm` tries.
 #[derive(Clone, Copy, Debug)]
 pub struct ConfirmOptions {
@@ -271,6 +303,22 @@ async fn wait_for<C: Chain + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transaction_size_matches_the_wire_format() {
+        // A system transfer: one signature, three keys, 12 bytes of data: the well-known 215 bytes.
+        let (from, to) = (Pubkey::new_unique(), Pubkey::new_unique());
+        let system = Pubkey::default();
+        let transfer = Instruction {
+            program_id: system,
+            accounts: vec![
+                anchor_lang::solana_program::instruction::AccountMeta::new(from, true),
+                anchor_lang::solana_program::instruction::AccountMeta::new(to, false),
+            ],
+            data: vec![0; 12],
+        };
+        assert_eq!(transaction_size(&[transfer], &from), 215);
+    }
 
     #[test]
     fn clock_layout_and_error_classes() {
