@@ -38,8 +38,7 @@ impl Snapshot {
         let raw_accounts = chain.program_accounts(&AccountFilter::margin_accounts(clearinghouse)).await?;
         let markets: Vec<(Pubkey, Market)> = decode_all(&raw_markets);
 
-        let clock_id = anchor_lang::prelude::pubkey!("SysvarC1ock11111111111111111111111111111111");
-        let ch_data = chain.accounts(&[*clearinghouse, clock_id]).await?;
+        let ch_data = chain.accounts(&[*clearinghouse, bulwark_sdk::chain::CLOCK_SYSVAR_ID]).await?;
         let ch = ch_data[0]
             .as_ref()
             .filter(|a| a.owner == bulwark::ID)

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anchor_lang::prelude::Pubkey;
 use anyhow::{anyhow, bail, Result};
 use bulwark::constants::PRICE_PRECISION;
-use bulwark::controller::orders::{PlaceOrderArgs, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ORDER_TYPE_POST_ONLY};
+use bulwark::controller::orders::{ORDER_TYPE_IMMEDIATE_OR_CANCEL, ORDER_TYPE_POST_ONLY};
 use bulwark::controller::pricing::{in_collateral, MarketPrice};
 use bulwark::events::{AdlFillV1, LiquidationV1};
 use bulwark::instructions::PriceFeedUpdate;
@@ -19,8 +19,8 @@ use bulwark_keeper::{Keeper, KeeperConfig, Metrics};
 use bulwark_sdk::events::decode_events;
 use bulwark_sdk::ix::{self, MarketKeys};
 use bulwark_tests::{
-    market_mode_collateral, oracle_config, redemption_aware_collateral, ClearinghouseFixture, ClearinghouseOptions,
-    Feed, TestEnv, User,
+    market_mode_collateral, oracle_config, order, redemption_aware_collateral, ClearinghouseFixture,
+    ClearinghouseOptions, Feed, TestEnv, User,
 };
 use serde::Serialize;
 use solana_signer::Signer;
@@ -303,10 +303,6 @@ impl Stage {
             }
         }
     }
-}
-
-fn order(side: u8, order_type: u8, price_ticks: u64, base_lots: u64) -> PlaceOrderArgs {
-    PlaceOrderArgs { side, order_type, price_ticks, base_lots, reduce_only: false, expiry_unix: 0, client_order_id: 0 }
 }
 
 /// Run `scenario` in `mode`. `progress` is called once per sub-step.

@@ -114,8 +114,7 @@ pub trait Chain {
 
     /// The cluster clock (read from the Clock sysvar account).
     async fn clock(&self) -> ChainResult<Clock> {
-        let clock_id = anchor_lang::prelude::pubkey!("SysvarC1ock11111111111111111111111111111111");
-        let account = self.accounts(&[clock_id]).await?.pop().flatten();
+        let account = self.accounts(&[CLOCK_SYSVAR_ID]).await?.pop().flatten();
         let data = account.ok_or_else(|| ChainError::Transport("clock sysvar missing".into()))?.data;
         decode_clock(&data).ok_or_else(|| ChainError::Transport("clock sysvar malformed".into()))
     }
@@ -138,6 +137,9 @@ pub fn decode_clock(data: &[u8]) -> Option<Clock> {
         unix_timestamp: i64::from_le_bytes(field(4)?),
     })
 }
+
+/// The Clock sysvar's address.
+pub const CLOCK_SYSVAR_ID: Pubkey = anchor_lang::prelude::pubkey!("SysvarC1ock11111111111111111111111111111111");
 
 /// The most bytes a transaction may take on the wire (IPv6 MTU minus headers).
 pub const PACKET_DATA_SIZE: usize = 1_232;
