@@ -188,12 +188,10 @@ impl TestEnv {
         self.ctx.banks_client.get_account(key).await.expect("get_account").map(|a| a.owner)
     }
 
-    /// Load a zero-copy Bulwark account, checking its discriminator.
-    pub async fn load<T: bytemuck::Pod + Discriminator>(&mut self, key: Pubkey) -> T {
+    /// Load a zero-copy Bulwark account, checking its discriminator and size (the SDK's decoder).
+    pub async fn load<T: bulwark_sdk::accounts::ProgramAccount>(&mut self, key: Pubkey) -> T {
         let data = self.account_data(key).await.unwrap_or_else(|| panic!("account {key} missing"));
-        let disc = T::DISCRIMINATOR;
-        assert_eq!(&data[..disc.len()], disc, "discriminator of {key}");
-        bytemuck::pod_read_unaligned(&data[disc.len()..disc.len() + std::mem::size_of::<T>()])
+        T::decode(&data).unwrap_or_else(|e| panic!("account {key}: {e}"))
     }
 
     pub async fn lamports(&mut self, key: Pubkey) -> u64 {

@@ -108,7 +108,12 @@ async fn run_sequence(ops: Vec<Op>) -> (u32, u32) {
 fn random_trading_sequences_keep_the_invariants() {
     let cases: u32 = std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        rng_seed: bulwark_tests::proptest_seed(),
+        ..Config::default()
+    });
     let started = std::time::Instant::now();
     let totals = std::cell::Cell::new((0u32, 0u32, 0u32));
     runner

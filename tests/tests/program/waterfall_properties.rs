@@ -285,7 +285,12 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
 fn random_waterfalls_keep_the_invariants_and_cut_exactly_the_shortfall() {
     let cases: u32 = std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        rng_seed: bulwark_tests::proptest_seed(),
+        ..Config::default()
+    });
     let started = std::time::Instant::now();
     let totals = std::cell::Cell::new(Tally::default());
     let strategy = (proptest::collection::vec(100..3_000u64, TRADERS), proptest::collection::vec(op(), 6..24));
