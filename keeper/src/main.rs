@@ -3,20 +3,12 @@
 use anyhow::Context;
 use clap::Parser;
 use solana_commitment_config::CommitmentConfig;
-use solana_keypair::Keypair;
 use solana_signer::Signer;
 use tokio::sync::watch;
 
 use bulwark_keeper::config::Cli;
 use bulwark_keeper::{Keeper, Metrics};
 use bulwark_sdk::chain::rpc::RpcChain;
-
-/// A Solana CLI keypair file: a JSON array of 64 bytes.
-fn read_keypair(path: &std::path::Path) -> anyhow::Result<Keypair> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading keypair {}", path.display()))?;
-    let bytes: Vec<u8> = serde_json::from_str(&text).with_context(|| format!("parsing keypair {}", path.display()))?;
-    Keypair::try_from(&bytes[..]).map_err(|e| anyhow::anyhow!("keypair {}: {e}", path.display()))
-}
 
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
@@ -40,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let config = Cli::parse().resolve()?;
-    let authority = read_keypair(&config.keypair_path)?;
+    let authority = bulwark_sdk::keypair::read_keypair_file(&config.keypair_path)?;
     tracing::info!(
         rpc = %config.rpc_url,
         clearinghouse = %config.clearinghouse,

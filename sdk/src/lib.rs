@@ -7,15 +7,22 @@
 //! - `oracle`, `health`, `adl`: prices, margin, liquidation and bankruptcy prices, ADL ranking.
 //! - `chain`: the `Chain` trait with an RPC backend (feature `rpc`, default) and an embedded
 //!   bank backend (feature `embedded`), and `send_and_confirm`.
+//! - `errors`: program errors by code (from the IDL).
+//! - `token`: the SPL Token instructions clients need.
+//! - `units`, `keypair`: exact decimal amounts and prices; Solana CLI keypair files.
 
 pub mod accounts;
 pub mod adl;
 pub mod book;
 pub mod chain;
+pub mod errors;
 pub mod events;
 pub mod health;
 pub mod ix;
+pub mod keypair;
 pub mod oracle;
 pub mod pda;
+pub mod token;
+pub mod units;
 
 pub use bulwark;

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use bulwark::constants::PRICE_PRECISION;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -157,20 +156,14 @@ pub struct Candle {
     pub close: i64,
 }
 
-/// A decimal string in `PRICE_PRECISION`, exactly (no floats).
+/// A non-negative decimal string in `PRICE_PRECISION`, exactly (no floats).
 pub fn parse_price(text: &str) -> Result<i64> {
-    let text = text.trim();
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    if frac.len() > 6 || whole.is_empty() || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        bail!("price {text:?}: at most 6 decimals");
+    let value = bulwark_sdk::units::parse_decimal(text, bulwark_sdk::units::PRICE_DECIMALS)
+        .with_context(|| format!("price {text:?}"))?;
+    if value < 0 {
+        bail!("price {text:?} is negative");
     }
-    let whole: i64 = whole.parse().with_context(|| format!("price {text:?}"))?;
-    let frac_value: i64 =
-        if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().with_context(|| format!("price {text:?}"))? };
-    whole
-        .checked_mul(PRICE_PRECISION)
-        .and_then(|w| w.checked_add(frac_value))
-        .with_context(|| format!("price {text:?} too large"))
+    i64::try_from(value).with_context(|| format!("price {text:?} too large"))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` to unix seconds (proleptic Gregorian, UTC).

@@ -66,6 +66,14 @@ impl ChainError {
         self.custom_code() == Some(u32::from(error))
     }
 
+    /// One line for a person: a program error by name and message, anything else as is.
+    pub fn describe(&self) -> String {
+        match self.custom_code().and_then(crate::errors::program_error) {
+            Some(e) => format!("{} ({}): {}", e.name, e.code, e.message),
+            None => self.to_string(),
+        }
+    }
+
     /// A failure that a later attempt may not repeat: transport trouble or an expired blockhash.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transport(_) | Self::Timeout(_) | Self::BlockhashExpired)
