@@ -60,7 +60,8 @@ fn build(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instructi
     Instruction { program_id: bulwark::ID, accounts: accounts.to_account_metas(None), data: data.data() }
 }
 
-fn with_remaining(mut instruction: Instruction, remaining: &[Pubkey]) -> Instruction {
+/// `instruction` with `remaining` appended as writable remaining accounts.
+pub fn with_remaining(mut instruction: Instruction, remaining: &[Pubkey]) -> Instruction {
     instruction.accounts.extend(remaining.iter().map(|k| AccountMeta::new(*k, false)));
     instruction
 }

@@ -7,6 +7,7 @@
 //! - `oracle`, `health`, `adl`: prices, margin, liquidation and bankruptcy prices, ADL ranking.
 //! - `chain`: the `Chain` trait with an RPC backend (feature `rpc`, default) and an embedded
 //!   bank backend (feature `embedded`), and `send_and_confirm`.
+//! - `snapshot`: one scan of a clearinghouse (accounts, books, oracle prices).
 //! - `errors`: program errors by code (from the IDL).
 //! - `token`: the SPL Token instructions clients need.
 //! - `units`, `keypair`: exact decimal amounts and prices; Solana CLI keypair files.
@@ -22,6 +23,7 @@ pub mod ix;
 pub mod keypair;
 pub mod oracle;
 pub mod pda;
+pub mod snapshot;
 pub mod token;
 pub mod units;
 

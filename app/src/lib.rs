@@ -1,0 +1,94 @@
+//! The `bulwark` command line's configuration: where the cluster is, which keypair signs,
+//! which clearinghouse to use. Flags and environment variables override the config file.
+
+use std::path::{Path, PathBuf};
+
+use anchor_lang::prelude::Pubkey;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8899";
+
+/// The config file (`~/.config/bulwark/cli.toml` unless `--config` says otherwise).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CliConfig {
+    pub url: Option<String>,
+    pub keypair: Option<PathBuf>,
+    pub clearinghouse: Option<String>,
+}
+
+impl CliConfig {
+    pub fn default_path() -> PathBuf {
+        home().join(".config/bulwark/cli.toml")
+    }
+
+    /// The file's settings, or none when it does not exist yet.
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, toml::to_string(self)?).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Overlay `overrides` (flags and environment) on the file.
+    pub fn merged(&self, overrides: &CliConfig) -> CliConfig {
+        CliConfig {
+            url: overrides.url.clone().or_else(|| self.url.clone()),
+            keypair: overrides.keypair.clone().or_else(|| self.keypair.clone()),
+            clearinghouse: overrides.clearinghouse.clone().or_else(|| self.clearinghouse.clone()),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.url.clone().unwrap_or_else(|| DEFAULT_URL.to_string())
+    }
+
+    pub fn keypair_path(&self) -> PathBuf {
+        self.keypair.clone().unwrap_or_else(|| home().join(".config/solana/id.json"))
+    }
+
+    pub fn clearinghouse(&self) -> Result<Pubkey> {
+        let text = self.clearinghouse.as_deref().context(
+            "no clearinghouse: pass --clearinghouse, set BULWARK_CLEARINGHOUSE or run `bulwark config set --clearinghouse`",
+        )?;
+        text.parse().with_context(|| format!("clearinghouse {text:?} is not an address"))
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_defaults_fill_the_rest() {
+        let file =
+            CliConfig { url: Some("http://file".into()), keypair: Some("file.json".into()), clearinghouse: None };
+        let flags = CliConfig { url: Some("http://flag".into()), ..Default::default() };
+        let merged = file.merged(&flags);
+        assert_eq!(merged.url(), "http://flag");
+        assert_eq!(merged.keypair_path(), PathBuf::from("file.json"));
+        assert!(merged.clearinghouse().unwrap_err().to_string().contains("no clearinghouse"));
+        assert_eq!(CliConfig::default().url(), DEFAULT_URL);
+        let dir = std::env::temp_dir().join(format!("bulwark-cli-config-{}", std::process::id()));
+        let path = dir.join("cli.toml");
+        assert_eq!(CliConfig::load(&path).unwrap(), CliConfig::default());
+        merged.save(&path).unwrap();
+        assert_eq!(CliConfig::load(&path).unwrap(), merged);
+        std::fs::write(&path, "urll = \"x\"").unwrap();
+        assert!(CliConfig::load(&path).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,114 @@
+//! One scan's view of a clearinghouse: decoded accounts and every market's oracle price, read
+//! through the program's own oracle and health code.
+
+use crate::accounts::{decode_all, AccountFilter, ProgramAccount};
+use crate::chain::{Chain, ChainError, ChainResult};
+use crate::ix::{ClearinghouseKeys, MarketKeys};
+use crate::oracle::FeedAccount;
+use anchor_lang::prelude::{Clock, Pubkey};
+use bulwark::controller::pricing::MarketPrice;
+use bulwark::math::margin::Health;
+use bulwark::math::oracle::OracleTolerance;
+use bulwark::state::{Clearinghouse, MarginAccount, Market, OrderBook, ORACLE_SOURCE_FIXED};
+
+/// A market with its book and, when its oracle passes the strict guards, its price.
+#[derive(Clone)]
+pub struct MarketView {
+    pub keys: MarketKeys,
+    pub market: Market,
+    pub book: Option<OrderBook>,
+    /// `None`: the feed is missing, stale, wide or jumpy; nothing priced in it is cranked.
+    pub price: Option<MarketPrice>,
+}
+
+#[derive(Clone)]
+pub struct Snapshot {
+    pub clock: Clock,
+    pub keys: ClearinghouseKeys,
+    pub clearinghouse: Clearinghouse,
+    pub markets: Vec<MarketView>,
+    pub accounts: Vec<(Pubkey, MarginAccount)>,
+}
+
+impl Snapshot {
+    /// Read everything one scan needs: two getProgramAccounts (markets, margin accounts) and
+    /// one getMultipleAccounts (clearinghouse, clock, books, feeds).
+    pub async fn load<C: Chain>(chain: &C, clearinghouse: &Pubkey) -> ChainResult<Self> {
+        let raw_markets = chain.program_accounts(&AccountFilter::markets(clearinghouse)).await?;
+        let raw_accounts = chain.program_accounts(&AccountFilter::margin_accounts(clearinghouse)).await?;
+        let markets: Vec<(Pubkey, Market)> = decode_all(&raw_markets);
+
+        let ch_data = chain.accounts(&[*clearinghouse, crate::chain::CLOCK_SYSVAR_ID]).await?;
+        let ch = ch_data[0]
+            .as_ref()
+            .filter(|a| a.owner == bulwark::ID)
+            .and_then(|a| Clearinghouse::decode(&a.data).ok())
+            .ok_or_else(|| ChainError::Transport(format!("clearinghouse {clearinghouse} not found")))?;
+        let clock = ch_data[1]
+            .as_ref()
+            .and_then(|a| crate::chain::decode_clock(&a.data))
+            .ok_or_else(|| ChainError::Transport("clock sysvar unreadable".into()))?;
+
+        let config = ch.collateral_oracle;
+        let mut keys: Vec<Pubkey> =
+            vec![config.market.feed, config.redemption_rate_feed, config.redemption_health_feed];
+        for (_, m) in &markets {
+            keys.push(m.order_book);
+            keys.push(m.oracle.feed);
+        }
+        let fetched = chain.accounts(&keys).await?;
+        let feed =
+            |i: usize| fetched[i].as_ref().map(|a| FeedAccount { key: keys[i], owner: a.owner, data: a.data.clone() });
+        let collateral_feeds: Vec<FeedAccount> = (0..3).filter_map(feed).collect();
+        let collateral_usd = crate::oracle::collateral_price(&ch, &collateral_feeds, &clock).ok();
+
+        let views = markets
+            .iter()
+            .enumerate()
+            .map(|(i, (key, market))| {
+                let book = fetched[3 + 2 * i].as_ref().and_then(|a| OrderBook::decode(&a.data).ok());
+                let feed_account = if market.oracle.source == ORACLE_SOURCE_FIXED {
+                    Some(FeedAccount { key: Pubkey::default(), owner: Pubkey::default(), data: vec![] })
+                } else {
+                    feed(4 + 2 * i)
+                };
+                let price = match (collateral_usd, feed_account) {
+                    (Some(usd), Some(f)) => {
+                        crate::oracle::market_price(market, &f, usd, &clock, OracleTolerance::STRICT).ok()
+                    }
+                    _ => None,
+                };
+                MarketView { keys: MarketKeys::of(*key, market), market: *market, book, price }
+            })
+            .collect();
+        Ok(Self {
+            clock,
+            keys: ClearinghouseKeys {
+                key: *clearinghouse,
+                collateral_vault: ch.collateral_vault,
+                insurance_vault: ch.insurance_vault,
+            },
+            clearinghouse: ch,
+            markets: views,
+            accounts: decode_all(&raw_accounts),
+        })
+    }
+
+    /// Every market's price, where known.
+    pub fn prices(&self) -> Vec<MarketPrice> {
+        self.markets.iter().filter_map(|m| m.price).collect()
+    }
+
+    pub fn market(&self, index: u16) -> Option<&MarketView> {
+        self.markets.iter().find(|m| m.market.index == index)
+    }
+
+    pub fn account(&self, key: &Pubkey) -> Option<&MarginAccount> {
+        self.accounts.iter().find(|(k, _)| k == key).map(|(_, a)| a)
+    }
+}
+
+/// Health when every market the account holds is priced; `None` otherwise.
+pub fn health(account: &MarginAccount, prices: &[MarketPrice]) -> Option<Health> {
+    crate::health::health(account, prices).ok()
+}
