@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anchor_lang::prelude::Pubkey;
 use bulwark::state::{Clearinghouse, Market, PriceFeed, COLLATERAL_MODE_REDEMPTION_AWARE, MARKET_STATUS_ACTIVE};
 use bulwark_localnet::{Localnet, NodeConfig};
 use bulwark_migrations::{migrate, DeploymentConfig};
@@ -92,6 +93,17 @@ async fn migrations_create_then_change_nothing_then_apply_and_propose() {
 
     std::fs::remove_dir_all(base).unwrap();
     localnet.stop().await;
+}
+
+#[test]
+fn the_shipped_deployment_files_load() {
+    for name in ["localnet.toml", "devnet.toml"] {
+        let config = DeploymentConfig::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap();
+        assert_eq!(config.feeds.len(), 4, "{name}");
+        assert_eq!(config.markets[0].params().unwrap().tick_size, 1_000_000, "{name}");
+        let feeds = config.feeds.iter().map(|f| (f.name.clone(), Pubkey::new_unique())).collect();
+        assert_eq!(config.collateral_oracle(&feeds).unwrap().mode, COLLATERAL_MODE_REDEMPTION_AWARE, "{name}");
+    }
 }
 
 #[test]
