@@ -139,6 +139,33 @@ impl Cluster {
     }
 }
 
+/// Run the @solana/kit client (`tests/kit`) against the node. Its packages come from
+/// `npm ci --prefix app/tests/kit` (CI does this and sets `BULWARK_REQUIRE_KIT=1`, which makes
+/// their absence a failure rather than a skip).
+fn kit_client(url: &str, clearinghouse: &str, admin: &Pubkey) {
+    let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kit");
+    if !kit.join("node_modules/@solana/kit").exists() {
+        assert!(
+            std::env::var_os("BULWARK_REQUIRE_KIT").is_none(),
+            "@solana/kit is not installed: npm ci --prefix app/tests/kit"
+        );
+        eprintln!("skipping the @solana/kit client: run `npm ci --prefix app/tests/kit` to include it");
+        return;
+    }
+    let output = Command::new("node")
+        .arg(kit.join("localnet-client.mjs"))
+        .args([url, clearinghouse, &admin.to_string()])
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "the @solana/kit client failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprint!("{}", String::from_utf8_lossy(&output.stdout));
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -202,6 +229,7 @@ fn deploy_trade_move_the_feed_and_the_keeper_liquidates() {
     cluster.clearinghouse = deployment["clearinghouse"].as_str().unwrap().to_string();
     let btc_feed = deployment["feeds"]["btc-usd"].as_str().unwrap().to_string();
     let clearinghouse: Pubkey = cluster.clearinghouse.parse().unwrap();
+    kit_client(&url, &cluster.clearinghouse, &admin);
     let chain = RpcChain::new(url.clone(), CommitmentConfig::confirmed());
 
     // ---- two users, funded through the CLI; the config file path works too
