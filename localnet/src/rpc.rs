@@ -616,6 +616,6 @@ async fn warp_clock(node: &Node, params: Positional) -> RpcResult {
     if request.seconds < 0 {
         return Err(invalid_params("the clock only moves forward: seconds must be >= 0"));
     }
-    let (slot, unix_timestamp) = node.warp(request.slots, request.seconds).await;
+    let (slot, unix_timestamp) = node.warp(request.slots, request.seconds).await.map_err(internal)?;
     Ok(json!({ "slot": slot, "unixTimestamp": unix_timestamp }))
 }

@@ -270,3 +270,25 @@ async fn transactions_statuses_and_program_accounts() {
     assert_eq!(published.price, 100_000_000);
     localnet.stop().await;
 }
+
+/// A blockhash lives for many slot advances (solana-program-test alone would retire it within
+/// about a second), and still expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blockhashes_live_for_many_slots_then_expire() {
+    let config = NodeConfig { slot_duration: Duration::from_millis(50) };
+    let localnet = Localnet::start("127.0.0.1:0".parse().unwrap(), config).await.expect("node starts");
+    let client = RpcClient::new_with_commitment(localnet.url(), CommitmentConfig::confirmed());
+    let blockhash = client.get_latest_blockhash().await.unwrap();
+    let issued = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        client.is_blockhash_valid(&blockhash, CommitmentConfig::confirmed()).await.unwrap(),
+        "expired within 2 s (40 slots)"
+    );
+    while client.is_blockhash_valid(&blockhash, CommitmentConfig::confirmed()).await.unwrap() {
+        assert!(issued.elapsed() < Duration::from_secs(60), "never expired");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!("blockhash lived {:?} at 50 ms slots", issued.elapsed());
+    localnet.stop().await;
+}
