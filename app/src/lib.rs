@@ -53,12 +53,12 @@ impl CliConfig {
     }
 
     pub fn keypair_path(&self) -> PathBuf {
-        self.keypair.clone().unwrap_or_else(|| home().join(".config/solana/id.json"))
+        self.keypair.clone().unwrap_or_else(bulwark_sdk::keypair::default_keypair_path)
     }
 
     pub fn clearinghouse(&self) -> Result<Pubkey> {
         let text = self.clearinghouse.as_deref().context(
-            "no clearinghouse: pass --clearinghouse, set BULWARK_CLEARINGHOUSE or run `bulwark config set --clearinghouse`",
+            "no clearinghouse: pass --clearinghouse, set BULWARK_CLEARINGHOUSE or run `bulwark config set --set-clearinghouse <ADDRESS>`",
         )?;
         text.parse().with_context(|| format!("clearinghouse {text:?} is not an address"))
     }

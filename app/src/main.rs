@@ -308,6 +308,9 @@ async fn run(cli: Cli) -> Result<()> {
             println!("clearinghouse  {}", ctx.config.clearinghouse.as_deref().unwrap_or("(not set)"));
         }
         Command::Config(ConfigCommand::Set { set_url, set_keypair, set_clearinghouse }) => {
+            if set_url.is_none() && set_keypair.is_none() && set_clearinghouse.is_none() {
+                bail!("nothing to set: pass --set-url, --set-keypair or --set-clearinghouse");
+            }
             let mut updated = file.clone();
             updated.url = set_url.or(updated.url);
             updated.keypair = set_keypair.or(updated.keypair);
@@ -426,7 +429,13 @@ async fn run(cli: Cli) -> Result<()> {
             if let Some(b) = &view.book {
                 remaining.extend(book::makers_for(b, side, &margin));
             }
-            let expiry_unix = expires_in.map_or(0, |s| snapshot.clock.unix_timestamp + s);
+            let expiry_unix = match expires_in {
+                None => 0,
+                Some(s) if s > 0 => {
+                    snapshot.clock.unix_timestamp.checked_add(s).context("--expires-in is too large")?
+                }
+                Some(_) => bail!("--expires-in must be positive"),
+            };
             let args = PlaceOrderArgs {
                 side,
                 order_type,

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anchor_lang::prelude::Pubkey;
@@ -27,6 +27,47 @@ fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Every short-lived command (CLI, migrations, kit client) must finish within this.
+const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+
+trait Finish {
+    /// Run to completion with stdout and stderr captured; kill it and fail past `COMMAND_LIMIT`.
+    fn finish(&mut self) -> Output;
+}
+
+impl Finish for Command {
+    fn finish(&mut self) -> Output {
+        let mut child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {self:?}: {e}"));
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                bytes
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+        let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+        let deadline = Instant::now() + COMMAND_LIMIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{self:?} ran past {COMMAND_LIMIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Output { status, stdout: stdout.join().expect("stdout"), stderr: stderr.join().expect("stderr") }
+    }
 }
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
@@ -119,8 +160,7 @@ impl Cluster {
             .arg("--keypair")
             .arg(self.dir.join(format!("{keypair}.json")))
             .env("BULWARK_CONFIG", self.dir.join("unused-cli.toml"))
-            .output()
-            .expect("bulwark runs");
+            .finish();
         (
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -132,8 +172,7 @@ impl Cluster {
         let out = Command::new(binary("bulwark"))
             .args(["keygen", "--outfile"])
             .arg(self.dir.join(format!("{name}.json")))
-            .output()
-            .expect("keygen");
+            .finish();
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).trim().parse().expect("an address")
     }
@@ -155,8 +194,7 @@ fn kit_client(url: &str, clearinghouse: &str, admin: &Pubkey) {
     let output = Command::new("node")
         .arg(kit.join("localnet-client.mjs"))
         .args([url, clearinghouse, &admin.to_string()])
-        .output()
-        .expect("node runs");
+        .finish();
     assert!(
         output.status.success(),
         "the @solana/kit client failed:\n{}\n{}",
@@ -216,8 +254,7 @@ fn deploy_trade_move_the_feed_and_the_keeper_liquidates() {
             .arg(dir.join(out))
             .arg("--keypair")
             .arg(dir.join("admin.json"))
-            .output()
-            .expect("bulwark-migrate runs");
+            .finish();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(dir.join(out)).unwrap()).unwrap()
     };
@@ -247,10 +284,11 @@ fn deploy_trade_move_the_feed_and_the_keeper_liquidates() {
         .arg("--set-keypair")
         .arg(dir.join("alice.json"))
         .env("BULWARK_CONFIG", &config_file)
-        .output()
-        .unwrap();
+        .finish();
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
-    let balance = Command::new(binary("bulwark")).arg("balance").env("BULWARK_CONFIG", &config_file).output().unwrap();
+    let nothing = Command::new(binary("bulwark")).args(["config", "set"]).env("BULWARK_CONFIG", &config_file).finish();
+    assert!(!nothing.status.success() && String::from_utf8_lossy(&nothing.stderr).contains("nothing to set"));
+    let balance = Command::new(binary("bulwark")).arg("balance").env("BULWARK_CONFIG", &config_file).finish();
     assert_eq!(String::from_utf8_lossy(&balance.stdout), "SOL            5\ncollateral     1000\n");
 
     cluster.cli("alice", &["deposit", "1000"]);

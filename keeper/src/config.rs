@@ -148,7 +148,7 @@ impl Cli {
             .parse::<Pubkey>()
             .map_err(|e| anyhow::anyhow!("clearinghouse: {e}"))?;
         let rpc_url = self.rpc_url.or(file.rpc_url).unwrap_or_else(|| "http://127.0.0.1:8899".into());
-        let keypair = self.keypair.or(file.keypair).unwrap_or_else(default_keypair_path);
+        let keypair = self.keypair.or(file.keypair).unwrap_or_else(bulwark_sdk::keypair::default_keypair_path);
         let mut c = KeeperConfig::new(rpc_url, clearinghouse, keypair);
         let ms = Duration::from_millis;
         macro_rules! pick {
@@ -178,11 +178,6 @@ impl Cli {
         c.metrics_addr = self.metrics_addr.or(file.metrics_addr);
         Ok(c)
     }
-}
-
-fn default_keypair_path() -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    home.join(".config/solana/id.json")
 }
 
 #[cfg(test)]

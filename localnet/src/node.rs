@@ -34,6 +34,10 @@ use tokio::sync::{mpsc, oneshot};
 /// Largest airdrop one request may ask for, in lamports (1,000 SOL).
 pub const MAX_AIRDROP_LAMPORTS: u64 = 1_000 * 1_000_000_000;
 
+/// Transactions remembered for getSignatureStatuses and getTransaction; beyond this the older
+/// half is forgotten.
+pub const MAX_LANDED: usize = 100_000;
+
 /// The fee the genesis sets per signature (solana-program-test's half of the default target).
 pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
 
@@ -170,6 +174,18 @@ async fn blockhash_valid(banks: &BanksClient, payer: &Pubkey, blockhash: &Hash) 
 async fn message_fee(banks: &BanksClient, message: &VersionedMessage) -> Result<Option<u64>, String> {
     match message {
         VersionedMessage::Legacy(m) => banks.get_fee_for_message(m.clone()).await.map_err(bank_error),
+        // Without lookup tables a v0 message carries what a legacy one does: the bank prices
+        // it the same (signatures, precompiles, priority fee).
+        VersionedMessage::V0(m) if m.address_table_lookups.is_empty() => {
+            let legacy = Message {
+                header: m.header,
+                account_keys: m.account_keys.clone(),
+                recent_blockhash: m.recent_blockhash,
+                instructions: m.instructions.clone(),
+            };
+            banks.get_fee_for_message(legacy).await.map_err(bank_error)
+        }
+        // With lookup tables: the signature fee only (no priority fee counted).
         VersionedMessage::V0(m) => {
             let payer = m.account_keys.first().copied().unwrap_or_default();
             if !blockhash_valid(banks, &payer, &m.recent_blockhash).await? {
@@ -250,7 +266,15 @@ async fn execute(
         pre_balances: pre,
         post_balances: after.iter().map(|a| a.as_ref().map_or(0, |a| a.lamports)).collect(),
     };
-    landed.lock().unwrap().insert(signature, record);
+    let mut landed = landed.lock().unwrap();
+    landed.insert(signature, record);
+    if landed.len() > MAX_LANDED {
+        // Forget the older half: statuses and transactions of a long-running node stay bounded.
+        let mut slots: Vec<u64> = landed.values().map(|l| l.slot).collect();
+        slots.sort_unstable();
+        let cutoff = slots[slots.len() / 2];
+        landed.retain(|_, l| l.slot >= cutoff);
+    }
     Ok(())
 }
 

@@ -184,6 +184,7 @@ pub fn encode_account(
     })
 }
 
+/// getAccountInfo and getProgramAccounts default to legacy base58, as Agave's.
 fn account_encoding(config: &RpcAccountInfoConfig) -> UiAccountEncoding {
     config.encoding.unwrap_or(UiAccountEncoding::Binary)
 }
@@ -459,7 +460,8 @@ async fn get_multiple_accounts(node: &Node, params: Positional) -> RpcResult {
     }
     let keys = keys.iter().map(|k| pubkey(k)).collect::<Result<Vec<_>, _>>()?;
     let config: RpcAccountInfoConfig = params.optional(1)?.unwrap_or_default();
-    let encoding = account_encoding(&config);
+    // getMultipleAccounts defaults to base64 (Agave).
+    let encoding = config.encoding.unwrap_or(UiAccountEncoding::Base64);
     let accounts = node.accounts(&keys).await.map_err(internal)?;
     let value = accounts
         .iter()

@@ -176,6 +176,35 @@ async fn transactions_statuses_and_program_accounts() {
     assert_eq!((decoded.authority, decoded.feed_id, decoded.exponent), (user.pubkey(), 7, -6));
     let both = client.get_multiple_accounts(&[feed, Pubkey::new_unique()]).await.unwrap();
     assert!(both[0].is_some() && both[1].is_none());
+    // Without an encoding, getMultipleAccounts answers base64 and getAccountInfo base58 (which
+    // refuses data over 128 bytes), as Agave does.
+    let raw: serde_json::Value =
+        client.send(RpcRequest::GetMultipleAccounts, json!([[feed.to_string()]])).await.expect("default encoding");
+    assert_eq!(raw["value"][0]["data"][1], "base64");
+    let e = client.send::<serde_json::Value>(RpcRequest::GetAccountInfo, json!([feed.to_string()])).await.unwrap_err();
+    assert!(rpc_error(&e).1.contains("base 58"), "{e}");
+
+    // Fees count the priority fee, for legacy and v0 messages alike: 5,000 for the signature
+    // plus 200,000 units at 1,000,000 micro-lamports.
+    let priced = [
+        bulwark_sdk::ix::compute_unit_limit_ix(200_000),
+        bulwark_sdk::ix::compute_unit_price_ix(1_000_000),
+        update_price_feed_ix(
+            &user.pubkey(),
+            &feed,
+            PriceFeedUpdate { price: 1, conf: 0, redemption_enabled: true, reserve_ratio: 0 },
+        ),
+    ];
+    let recent = client.get_latest_blockhash().await.unwrap();
+    let legacy = solana_message::Message::new_with_blockhash(&priced, Some(&user.pubkey()), &recent);
+    assert_eq!(client.get_fee_for_message(&legacy).await.unwrap(), 205_000);
+    let v0 = solana_message::v0::Message::try_compile(&user.pubkey(), &priced, &[], recent).unwrap();
+    let encoded = base64::Engine::encode(
+        &base64::prelude::BASE64_STANDARD,
+        bincode::serialize(&solana_message::VersionedMessage::V0(v0)).unwrap(),
+    );
+    let fee: serde_json::Value = client.send(RpcRequest::GetFeeForMessage, json!([encoded])).await.unwrap();
+    assert_eq!(fee["value"], 205_000);
 
     let chain = RpcChain::from_client(RpcClient::new_with_commitment(localnet.url(), CommitmentConfig::confirmed()));
     let other = funded(&client).await;

@@ -297,7 +297,7 @@ fn resolve_feed(name_or_address: &str, feeds: &BTreeMap<String, Pubkey>) -> Resu
 
 fn parse_feed_id(hex: &str) -> Result<[u8; 32]> {
     let hex = hex.trim_start_matches("0x");
-    if hex.len() != 64 {
+    if hex.len() != 64 || !hex.is_ascii() {
         bail!("pyth_feed_id: expected 64 hex digits, got {}", hex.len());
     }
     let mut id = [0u8; 32];

@@ -8,6 +8,7 @@ use std::path::Path;
 use anchor_lang::prelude::{AnchorDeserialize as _, Pubkey, Rent};
 use anchor_lang::solana_program::instruction::Instruction;
 use anyhow::{bail, Context, Result};
+use bulwark::constants::PARAM_CHANGE_EXECUTION_WINDOW_SECONDS;
 use bulwark::instructions::InitializeClearinghouseArgs;
 use bulwark::state::{
     Clearinghouse, Market, MarketParams, MarketRisk, ParamChange, PriceFeed, MARKET_STATUS_PENDING,
@@ -129,8 +130,11 @@ pub async fn migrate<C: Chain>(
         .pop()
         .flatten()
         .with_context(|| format!("collateral mint {mint} does not exist"))?;
+    if mint_account.owner != token::TOKEN_PROGRAM_ID {
+        bail!("collateral mint {mint} is owned by {}, not the SPL Token program", mint_account.owner);
+    }
     match token::mint_info(&mint_account.data) {
-        Some((d, _)) if d == decimals && mint_account.owner == token::TOKEN_PROGRAM_ID => {}
+        Some((d, _)) if d == decimals => {}
         Some((d, _)) => bail!("collateral mint {mint} has {d} decimals, the file says {decimals}"),
         None => bail!("{mint} is not an SPL Token mint"),
     }
@@ -208,8 +212,13 @@ pub async fn migrate<C: Chain>(
     };
     let keys = ix::ClearinghouseKeys::new(clearinghouse);
 
-    // A change whose timelock has passed lands first, so new proposals can follow it.
-    execute_due_change(&mut run, &clearinghouse, &ch).await?;
+    // A change whose timelock has passed lands first, so new proposals can follow it; the
+    // differences below are taken after it.
+    let ch = if execute_due_change(&mut run, &clearinghouse, &ch).await? {
+        run.load::<Clearinghouse>(&clearinghouse).await?.context("clearinghouse missing")?
+    } else {
+        ch
+    };
 
     let mut changes: Vec<(ParamChange, Option<Pubkey>)> = Vec::new();
     if ch.guardian != guardian {
@@ -284,13 +293,38 @@ fn market_of(change: &ParamChange, clearinghouse: &Pubkey) -> Option<Pubkey> {
     }
 }
 
-async fn execute_due_change<C: Chain>(run: &mut Run<'_, C>, clearinghouse: &Pubkey, ch: &Clearinghouse) -> Result<()> {
-    let Some(change) = pending_change(ch) else { return Ok(()) };
-    if run.now().await? < ch.pending_change.executable_unix {
-        return Ok(());
+/// Execute the pending change if it is due (or cancel it if its execution window has passed, so
+/// it can be proposed again). Returns whether anything was sent.
+async fn execute_due_change<C: Chain>(
+    run: &mut Run<'_, C>,
+    clearinghouse: &Pubkey,
+    ch: &Clearinghouse,
+) -> Result<bool> {
+    if !ch.pending_change.is_pending() {
+        return Ok(false);
     }
+    let now = run.now().await?;
+    if now < ch.pending_change.executable_unix {
+        return Ok(false);
+    }
+    let admin = run.signer.pubkey();
+    let expired = now > ch.pending_change.executable_unix.saturating_add(PARAM_CHANGE_EXECUTION_WINDOW_SECONDS);
+    let change = match pending_change(ch) {
+        Some(change) if !expired => change,
+        other => {
+            run.send_or_explain(
+                "cancelling the pending change",
+                &[ix::cancel_param_change_ix(&admin, clearinghouse)],
+                &[],
+            )
+            .await?;
+            let what = other.as_ref().map_or("an unreadable change".to_string(), describe);
+            run.note(format!("cancelled {what}: its execution window had passed"));
+            return Ok(true);
+        }
+    };
     let market = market_of(&change, clearinghouse);
-    let executor = run.signer.pubkey();
+    let executor = admin;
     run.send_or_explain(
         "executing the pending change",
         &[ix::execute_market_param_change_ix(&executor, clearinghouse, market)],
@@ -298,7 +332,7 @@ async fn execute_due_change<C: Chain>(run: &mut Run<'_, C>, clearinghouse: &Pubk
     )
     .await?;
     run.note(format!("executed {}", describe(&change)));
-    Ok(())
+    Ok(true)
 }
 
 async fn propose<C: Chain>(

@@ -8,9 +8,3 @@ pub mod deploy;
 
 pub use config::DeploymentConfig;
 pub use deploy::{migrate, Deployment};
-
-/// The default Solana CLI keypair path (`~/.config/solana/id.json`).
-pub fn default_keypair_path() -> std::path::PathBuf {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
-    home.join(".config/solana/id.json")
-}

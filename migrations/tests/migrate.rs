@@ -85,6 +85,26 @@ async fn migrations_create_then_change_nothing_then_apply_and_propose() {
     let market: Market = chain.load(&first.markets[0].market.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(market.params.initial_margin_bps, 800);
 
+    // A new guardian is proposed; the run that executes it does not propose it again, and the
+    // run after that finds nothing to do.
+    let guardian = Keypair::new().pubkey();
+    let mut new_guardian = looser.clone();
+    new_guardian.clearinghouse.guardian = Some(guardian.to_string());
+    let proposing = migrate(&chain, &admin, &new_guardian, &base).await.expect("guardian run");
+    let proposed = format!("set guardian {guardian}: proposed");
+    assert!(proposing.actions.iter().any(|a| a.starts_with(&proposed)), "{:#?}", proposing.actions);
+    let executing = migrate(&chain, &admin, &new_guardian, &base).await.expect("guardian execution");
+    assert!(executing.actions.contains(&format!("executed set guardian {guardian}")), "{:#?}", executing.actions);
+    assert!(
+        !executing.pending && executing.actions.iter().all(|a| !a.contains("proposed")),
+        "{:#?}",
+        executing.actions
+    );
+    let ch: Clearinghouse = chain.load(&ch_key).await.unwrap().unwrap();
+    assert_eq!(ch.guardian, guardian);
+    let settled = migrate(&chain, &admin, &new_guardian, &base).await.expect("settled run");
+    assert!(settled.actions.iter().all(|a| a.ends_with(": exists")), "{:#?}", settled.actions);
+
     // What cannot change on-chain is refused with the reason, not silently ignored.
     let mut retick = config.clone();
     retick.markets[0].tick_size = "0.5".into();

@@ -12,6 +12,12 @@ pub enum KeypairFileError {
     Malformed { path: String },
 }
 
+/// The Solana CLI's default keypair, `~/.config/solana/id.json`.
+pub fn default_keypair_path() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    home.join(".config/solana/id.json")
+}
+
 pub fn read_keypair_file(path: &Path) -> Result<Keypair, KeypairFileError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| KeypairFileError::Io { path: path.display().to_string(), source })?;
@@ -28,7 +34,8 @@ pub fn read_keypair_file(path: &Path) -> Result<Keypair, KeypairFileError> {
     Keypair::try_from(&bytes[..]).map_err(|_| malformed())
 }
 
-/// Write `keypair` to `path` (creating its directory), readable by the owner only on Unix.
+/// Write `keypair` to a new file at `path` (creating its directory; an existing file is
+/// replaced), created readable by the owner only on Unix.
 pub fn write_keypair_file(keypair: &Keypair, path: &Path) -> Result<(), KeypairFileError> {
     let io = |source| KeypairFileError::Io { path: path.display().to_string(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -36,13 +43,19 @@ pub fn write_keypair_file(keypair: &Keypair, path: &Path) -> Result<(), KeypairF
     }
     let bytes = keypair.to_bytes();
     let text = format!("[{}]", bytes.iter().map(u8::to_string).collect::<Vec<_>>().join(","));
-    std::fs::write(path, text).map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // An existing file keeps its mode when opened: tighten it before writing the secret.
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
     }
-    Ok(())
+    use std::io::Write as _;
+    options.open(path).and_then(|mut f| f.write_all(text.as_bytes())).map_err(io)
 }
 
 #[cfg(test)]
