@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anchor_lang::prelude::{Clock, Pubkey};
+use bulwark_sdk::chain::embedded::{blockhash_is_recent, fetch_accounts};
 use solana_account::Account;
 use solana_hash::Hash;
 use solana_keypair::Keypair;
@@ -153,22 +154,12 @@ fn banks(state: &BankCell) -> BanksClient {
     state.borrow().ctx.banks_client.clone()
 }
 
-/// Fetch accounts with the requests in flight together, 256 at a time: the bank answers in
-/// turn, and pipelining keeps a large scan to one round trip per batch.
 async fn fetch(banks: &BanksClient, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, String> {
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(256) {
-        for reply in futures::future::join_all(chunk.iter().map(|k| banks.get_account(*k))).await {
-            out.push(reply.map_err(bank_error)?);
-        }
-    }
-    Ok(out)
+    fetch_accounts(banks, keys).await.map_err(bank_error)
 }
 
-async fn blockhash_valid(banks: &BanksClient, payer: &Pubkey, blockhash: &Hash) -> Result<bool, String> {
-    // The bank prices a message only while its blockhash is in the recent queue.
-    let message = Message::new_with_blockhash(&[], Some(payer), blockhash);
-    Ok(banks.get_fee_for_message(message).await.map_err(bank_error)?.is_some())
+async fn blockhash_valid(banks: &BanksClient, blockhash: &Hash) -> Result<bool, String> {
+    blockhash_is_recent(banks, blockhash).await.map_err(bank_error)
 }
 
 async fn message_fee(banks: &BanksClient, message: &VersionedMessage) -> Result<Option<u64>, String> {
@@ -187,8 +178,7 @@ async fn message_fee(banks: &BanksClient, message: &VersionedMessage) -> Result<
         }
         // With lookup tables: the signature fee only (no priority fee counted).
         VersionedMessage::V0(m) => {
-            let payer = m.account_keys.first().copied().unwrap_or_default();
-            if !blockhash_valid(banks, &payer, &m.recent_blockhash).await? {
+            if !blockhash_valid(banks, &m.recent_blockhash).await? {
                 return Ok(None);
             }
             Ok(Some(m.header.num_required_signatures as u64 * LAMPORTS_PER_SIGNATURE))
@@ -407,8 +397,8 @@ impl Node {
     }
 
     pub async fn is_blockhash_valid(&self, blockhash: &Hash) -> Result<bool, String> {
-        let (blockhash, payer) = (*blockhash, self.faucet.pubkey());
-        self.with_banks(move |b| async move { blockhash_valid(&b, &payer, &blockhash).await }).await
+        let blockhash = *blockhash;
+        self.with_banks(move |b| async move { blockhash_valid(&b, &blockhash).await }).await
     }
 
     /// The fee for `message`, or `None` when its blockhash is not recent.

@@ -40,6 +40,29 @@ pub fn install_event_capture() {
     super::native_events::install();
 }
 
+/// Fetch accounts from `banks` with many requests in flight at once, 256 at a time (the bank
+/// answers them in turn; one at a time, each would wait a full round trip).
+pub async fn fetch_accounts(
+    banks: &BanksClient,
+    keys: &[Pubkey],
+) -> Result<Vec<Option<solana_account::Account>>, BanksClientError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(256) {
+        for reply in futures::future::join_all(chunk.iter().map(|k| banks.get_account(*k))).await {
+            out.push(reply?);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `blockhash` is still in the bank's recent queue: the bank prices a message only
+/// while it is.
+pub async fn blockhash_is_recent(banks: &BanksClient, blockhash: &Hash) -> Result<bool, BanksClientError> {
+    let payer = Pubkey::new_unique();
+    let message = solana_transaction::Message::new_with_blockhash(&[], Some(&payer), blockhash);
+    Ok(banks.get_fee_for_message(message).await?.is_some())
+}
+
 /// What the index knows of an account's owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Seen {
@@ -115,17 +138,8 @@ impl EmbeddedChain {
         &self.index
     }
 
-    /// Fetch accounts with many requests in flight at once (the bank answers them in turn;
-    /// one at a time, each would wait a full round trip).
     async fn fetch(&self, keys: &[Pubkey]) -> ChainResult<Vec<Option<solana_account::Account>>> {
-        let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(256) {
-            let replies = futures::future::join_all(chunk.iter().map(|k| self.banks.get_account(*k))).await;
-            for reply in replies {
-                out.push(reply.map_err(transport)?);
-            }
-        }
-        Ok(out)
+        fetch_accounts(&self.banks, keys).await.map_err(transport)
     }
 }
 
@@ -163,10 +177,7 @@ impl Chain for EmbeddedChain {
     }
 
     async fn is_blockhash_valid(&self, blockhash: &Hash) -> ChainResult<bool> {
-        // The bank prices a message only while its blockhash is in the recent queue.
-        let payer = Pubkey::new_unique();
-        let message = solana_transaction::Message::new_with_blockhash(&[], Some(&payer), blockhash);
-        Ok(self.banks.get_fee_for_message(message).await.map_err(transport)?.is_some())
+        blockhash_is_recent(&self.banks, blockhash).await.map_err(transport)
     }
 
     async fn send_transaction(&self, transaction: &Transaction) -> ChainResult<Signature> {
