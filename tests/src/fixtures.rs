@@ -105,18 +105,21 @@ pub struct ClearinghouseOptions {
     pub waterfall: WaterfallParams,
 }
 
-/// Waterfall parameters the tests use unless they say otherwise: 10% buffer, 5% book band,
+/// Waterfall parameters the tests use unless they say otherwise: 10% buffer, 2% book band,
 /// 20% of a book liquidation's fee (at most $10) to the cranker, 100 slots of ADL grace, a
-/// one-hour unstake cooldown and fills within 10% of the oracle.
+/// one-hour unstake cooldown and fills within 4% of the oracle. Both bands sit below the
+/// fixtures' 5% maintenance margin, as the program requires: a fill at the band's edge cannot
+/// by itself take an account from maintenance to bankruptcy, and a book liquidation at the
+/// edge (2% + 2.5% fee + taker fee < 5% × 1.1) always moves the account toward its buffer.
 pub fn default_waterfall() -> WaterfallParams {
     WaterfallParams {
         adl_grace_slots: 100,
         insurance_unstake_cooldown_seconds: 3_600,
         max_book_liquidation_reward: 10_000_000,
         liquidation_buffer_bps: 1_000,
-        book_liquidation_band_bps: 500,
+        book_liquidation_band_bps: 200,
         book_liquidation_reward_bps: 2_000,
-        max_fill_deviation_bps: 1_000,
+        max_fill_deviation_bps: 400,
     }
 }
 
