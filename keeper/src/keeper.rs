@@ -144,7 +144,7 @@ pub struct Keeper<C: Chain> {
 }
 
 /// Fixed (non-remaining) accounts of each crank's instruction, by `action_index`.
-const FIXED_ACCOUNTS: [usize; 6] = [10, 10, 2, 8, 4, 2];
+const FIXED_ACCOUNTS: [usize; 6] = [10, 10, 2, 8, 4, 3];
 
 fn action_index(action: &Action) -> usize {
     match action {
@@ -498,7 +498,7 @@ impl<C: Chain> Keeper<C> {
                 )
             }
             Action::Funding { market_index } => ix::update_funding_ix(&ch.key, &market_keys(*market_index)?),
-            Action::Prune { market_index, makers } => ix::prune_expired_orders_ix(&market_keys(*market_index)?, makers),
+            Action::Prune { market_index, makers } => ix::prune_expired_orders_ix(&ch.key, &market_keys(*market_index)?, makers),
         };
         // Price pairs are read, never written: do not write-lock other markets and feeds.
         let pairs: Vec<Pubkey> = snapshot.markets.iter().flat_map(|m| m.keys.price_pair()).collect();

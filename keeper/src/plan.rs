@@ -148,6 +148,7 @@ fn plan_unhealthy(
         meets_maintenance,
         ch.insurance_balance,
         account.liquidatable_since_slot,
+        account.liquidatable_seen_slot,
         ch.waterfall.adl_grace_slots,
         snapshot.clock.slot,
     )
@@ -204,8 +205,12 @@ fn plan_unhealthy(
             return Some(Action::BookLiquidation { target: *key, market_index, makers });
         }
     }
-    // Nobody can close it now: record it so the ADL grace clock runs.
-    (account.liquidatable_since_slot == 0).then_some(Action::FlagLiquidatable { target: *key })
+    // Nobody can close it now: record it so the ADL grace clock runs, and keep recording it
+    // (the program restarts the clock when sightings are more than a grace period apart).
+    let slot = snapshot.clock.slot;
+    let grace = snapshot.clearinghouse.waterfall.adl_grace_slots;
+    let stale_sighting = slot.saturating_sub(account.liquidatable_seen_slot) >= grace / 2;
+    (account.liquidatable_since_slot == 0 || stale_sighting).then_some(Action::FlagLiquidatable { target: *key })
 }
 
 /// Keep counterparties while the markets they and the target hold (besides this one) still fit

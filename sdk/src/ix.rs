@@ -387,10 +387,14 @@ pub fn cancel_order_ix(
 }
 
 /// Permissionless: remove expired orders of the given makers (`book::expired_makers`).
-pub fn prune_expired_orders_ix(market: &MarketKeys, makers: &[Pubkey]) -> Instruction {
+pub fn prune_expired_orders_ix(clearinghouse: &Pubkey, market: &MarketKeys, makers: &[Pubkey]) -> Instruction {
     with_remaining(
         build(
-            bulwark::accounts::PruneExpiredOrders { market: market.key, order_book: market.order_book },
+            bulwark::accounts::PruneExpiredOrders {
+                clearinghouse: *clearinghouse,
+                market: market.key,
+                order_book: market.order_book,
+            },
             bulwark::instruction::PruneExpiredOrders {},
         ),
         makers,

@@ -36,8 +36,24 @@ pub const ORDER_BOOK_SEED: &[u8] = b"order_book";
 pub const MAX_ORDERS_PER_SIDE: usize = 32;
 /// Resting orders one margin account may hold in one market.
 pub const MAX_OPEN_ORDERS_PER_MARKET: u8 = 16;
-/// Maker orders one `place_order` may touch (fills, self-trade cancels, expired removals).
+/// Maker orders one `place_order` may fill.
 pub const MAX_MAKER_TOUCHES_PER_ORDER: usize = 8;
+/// Resting orders one `place_order` may remove without filling (self-trade, expired, off the
+/// band, an empty reduce-only, a maker the fill would leave under margin). Counted apart from
+/// fills so a few stale orders at the top cannot make an order, or a book liquidation, fill
+/// nothing: a side holds at most `MAX_ORDERS_PER_SIDE`, so two calls always get past them.
+pub const MAX_STALE_REMOVALS_PER_ORDER: usize = 16;
+/// (market, oracle) pairs one instruction may price: the taker's markets and its makers'.
+pub const MAX_PRICED_MARKETS: usize = 16;
+/// Resting prices lie within the oracle ± this many fill bands (at most
+/// `MAX_RESTING_DEVIATION_BPS`): far enough for real depth, near enough that the book's mark
+/// stays meaningful and no price can overflow the mark arithmetic.
+pub const RESTING_BAND_FILL_BANDS: u32 = 5;
+pub const MAX_RESTING_DEVIATION_BPS: u32 = 5_000;
+/// A funding period charges its premium only when the mark was sampled at least this many
+/// times in it (`update_funding` samples on demand between periods); fewer, and it charges
+/// none, so one sample at a steered moment cannot set a period's funding.
+pub const MIN_FUNDING_SAMPLES_PER_PERIOD: u32 = 4;
 /// Expired orders one `prune_expired_orders` may remove.
 pub const MAX_PRUNES_PER_CALL: usize = 8;
 /// Markets one clearinghouse may list.

@@ -175,4 +175,8 @@ pub enum BulwarkError {
     RestingOrderWouldCross,
     #[msg("Unstake request expired: request again")]
     UnstakeRequestExpired,
+    #[msg("A resting order's price must lie within the resting band around the oracle")]
+    OrderPriceOutOfBand,
+    #[msg("The fill would leave the account under margin: below its initial requirement with a lower equity/maintenance ratio, or below zero")]
+    FillBreachesMargin,
 }

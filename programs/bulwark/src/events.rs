@@ -132,6 +132,13 @@ pub const CANCEL_REASON_REDUCE_ONLY: u8 = 4;
 pub const CANCEL_REASON_LIQUIDATION: u8 = 5;
 /// Cancelled when reached because its price was past the fill band on the taker's good side.
 pub const CANCEL_REASON_PRICE_BAND: u8 = 6;
+/// Cancelled when reached because the fill would have left its maker under margin: the maker
+/// loses the order, never the book.
+pub const CANCEL_REASON_MAKER_MARGIN: u8 = 7;
+/// Evicted from a full side by a better-priced order (the worst-priced order goes).
+pub const CANCEL_REASON_EVICTED: u8 = 8;
+/// Pruned because it rests outside the resting band around the oracle TWAP.
+pub const CANCEL_REASON_OUT_OF_BAND: u8 = 9;
 
 #[event]
 pub struct MarketListedV1 {
@@ -192,6 +199,16 @@ pub struct FundingUpdatedV1 {
     pub cumulative_funding_per_lot: i64,
     pub mark_twap: i64,
     pub oracle_twap: i64,
+}
+
+/// `update_funding` between due times: the oracle and mark sampled into the TWAPs.
+#[event]
+pub struct FundingSampledV1 {
+    pub market: Pubkey,
+    pub oracle_price: i64,
+    pub mark: i64,
+    /// Samples since funding last accrued.
+    pub samples: u32,
 }
 
 /// `LiquidationV1::kind` values.

@@ -230,11 +230,11 @@ async fn expired_orders_do_not_fill_and_can_be_pruned_by_anyone() {
     assert_eq!(v.position(&alice).await.open_ask_lots, 0);
 
     // Carol's expired bid: pruned by a crank, then nothing is left to prune.
-    let out = v.env.send(&[prune_expired_orders_ix(&v.market, &[carol.margin_account])], &[]).await.ok();
+    let out = v.env.send(&[prune_expired_orders_ix(&v.fx.key, &v.market, &[carol.margin_account])], &[]).await.ok();
     assert_eq!(out.events::<OrderCancelledV1>()[0].margin_account, carol.margin_account);
     assert!(v.position(&carol).await.is_empty());
     v.env
-        .send(&[prune_expired_orders_ix(&v.market, &[carol.margin_account])], &[])
+        .send(&[prune_expired_orders_ix(&v.fx.key, &v.market, &[carol.margin_account])], &[])
         .await
         .expect_err(BulwarkError::NothingToPrune);
     v.env.check_invariants(&v.fx).await;

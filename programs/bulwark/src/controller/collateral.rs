@@ -31,9 +31,9 @@ pub fn credit_deposit(
     );
     breaker.set_window(&record_deposit(&window, amount).map_err(crate::math_err)?);
     account.last_active_slot = clock.slot;
-    // Fresh collateral restarts the ADL grace clock: it is set again the next time the account
-    // is seen liquidatable.
-    account.liquidatable_since_slot = 0;
+    // The ADL grace clock is left alone: a deposit that restores the account clears it the
+    // next time the account is seen healthy (`update_liquidation_status`, anyone may call it);
+    // one that does not must not buy another grace period.
     Ok(account.collateral_balance)
 }
 

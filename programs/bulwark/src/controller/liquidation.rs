@@ -40,8 +40,8 @@ impl LiquidationPlan {
 }
 
 /// Settle funding, cancel the account's orders in `market`, check it may be liquidated and size
-/// the close (at most `max_lots` when that is non-zero). `prices` must include every market the
-/// account holds.
+/// the close (at most `max_lots` when that is non-zero) for a close costing at worst
+/// `close_cost_bps` of its notional. `prices` must include every market the account holds.
 #[allow(clippy::too_many_arguments)]
 pub fn plan_liquidation(
     market_key: Pubkey,
@@ -51,6 +51,7 @@ pub fn plan_liquidation(
     book: &mut OrderBook,
     prices: &[MarketPrice],
     buffer_bps: u32,
+    close_cost_bps: u32,
     max_lots: u64,
 ) -> Result<LiquidationPlan> {
     let slot = find_position(account, market.index).ok_or(BulwarkError::NoPositionInMarket)?;
@@ -74,7 +75,7 @@ pub fn plan_liquidation(
         base_lots.unsigned_abs(),
         notional,
         market.params.maintenance_margin_bps,
-        market.params.liquidation_fee_bps,
+        close_cost_bps,
     )
     .map_err(crate::math_err)?;
     if max_lots > 0 {
@@ -102,6 +103,6 @@ pub fn finish_liquidation(
     if !is_flat(account) {
         require_coverable(clearinghouse, &after)?;
     }
-    update_liquidation_status(account_key, account, &after, clearinghouse.waterfall.liquidation_buffer_bps, slot)?;
+    update_liquidation_status(account_key, account, &after, &clearinghouse.waterfall, slot)?;
     Ok((after, payout))
 }

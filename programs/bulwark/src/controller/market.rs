@@ -2,33 +2,52 @@
 
 use anchor_lang::prelude::*;
 
-use crate::constants::MAX_FUNDING_PERIODS_PER_UPDATE;
+use crate::constants::{MAX_FUNDING_PERIODS_PER_UPDATE, MIN_FUNDING_SAMPLES_PER_PERIOD};
 use crate::error::BulwarkError;
+use crate::math::liquidation::band_limit_ticks;
 use crate::math::oracle::update_ema;
 use crate::math::perp::funding_per_lot;
 use crate::math::safe::SafeMath;
 use crate::state::{Market, OrderBook, SIDE_ASK, SIDE_BID};
 
-/// The book's mark: the mid of the best bid and ask, or the oracle price when the book is
-/// one-sided (an empty side says nothing about where the perp trades).
-pub fn mark_sample(book: &OrderBook, market: &Market, oracle_price: i64) -> Result<i64> {
-    match (book.best_price(SIDE_BID), book.best_price(SIDE_ASK)) {
-        (Some(bid), Some(ask)) => {
-            let mid_ticks = (bid as u128 + ask as u128) / 2;
-            let price = mid_ticks.safe_mul(market.params.tick_size as u128).map_err(crate::math_err)?;
-            Ok(i64::try_from(price).map_err(|_| BulwarkError::MathOverflow)?)
-        }
-        _ => Ok(oracle_price),
-    }
+/// The book's mark: the mid of the best bid and ask, each first clamped to the fill band
+/// around the oracle (a far order says nothing about where the perp trades, and cannot steer
+/// funding further than the band), or the oracle price when the book is one-sided.
+pub fn mark_sample(book: &OrderBook, market: &Market, oracle_price: i64, fill_band_bps: u32) -> Result<i64> {
+    let (Some(bid), Some(ask)) = (book.best_price(SIDE_BID), book.best_price(SIDE_ASK)) else {
+        return Ok(oracle_price);
+    };
+    let tick = market.params.tick_size;
+    let low = band_limit_ticks(oracle_price, tick, fill_band_bps, true).map_err(crate::math_err)?;
+    let high = band_limit_ticks(oracle_price, tick, fill_band_bps, false).map_err(crate::math_err)?;
+    let mid_ticks = (bid.clamp(low, high.max(low)) as u128 + ask.clamp(low, high.max(low)) as u128) / 2;
+    let price = mid_ticks.safe_mul(tick as u128).map_err(crate::math_err)?;
+    Ok(i64::try_from(price).map_err(|_| BulwarkError::MathOverflow)?)
 }
 
-/// Fold the current oracle price and mark into the funding-period TWAPs.
+/// Fold the samples in force since the last update into the funding-period TWAPs, each
+/// weighted by how long it stood (at most `window / MIN_FUNDING_SAMPLES_PER_PERIOD`, so one
+/// sample left standing cannot carry a period), then make `oracle_price` and `mark` the
+/// samples in force from now on.
 pub fn update_twaps(market: &mut Market, oracle_price: i64, mark: i64, now_unix: i64) -> Result<()> {
     let window = market.params.funding_period_seconds;
-    let elapsed =
-        if market.twap_last_update_unix == 0 { window } else { now_unix.saturating_sub(market.twap_last_update_unix) };
-    market.oracle_twap = update_ema(market.oracle_twap, oracle_price, elapsed, window).map_err(crate::math_err)?;
-    market.mark_twap = update_ema(market.mark_twap, mark, elapsed, window).map_err(crate::math_err)?;
+    if market.twap_last_update_unix == 0 || market.last_oracle_sample == 0 {
+        market.oracle_twap = if market.oracle_twap == 0 { oracle_price } else { market.oracle_twap };
+        market.mark_twap = if market.mark_twap == 0 { mark } else { market.mark_twap };
+        market.funding_samples = market.funding_samples.saturating_add(1);
+    } else {
+        let elapsed = now_unix.saturating_sub(market.twap_last_update_unix);
+        let weight = elapsed.min(window / MIN_FUNDING_SAMPLES_PER_PERIOD as i64);
+        market.oracle_twap =
+            update_ema(market.oracle_twap, market.last_oracle_sample, weight, window).map_err(crate::math_err)?;
+        market.mark_twap =
+            update_ema(market.mark_twap, market.last_mark_sample, weight, window).map_err(crate::math_err)?;
+        if elapsed > 0 {
+            market.funding_samples = market.funding_samples.saturating_add(1);
+        }
+    }
+    market.last_oracle_sample = oracle_price;
+    market.last_mark_sample = mark;
     market.twap_last_update_unix = now_unix;
     Ok(())
 }
@@ -49,8 +68,14 @@ pub fn accrue_funding(market: &mut Market, now_unix: i64) -> Result<(i128, i64)>
     require!(periods >= 1, BulwarkError::FundingNotDue);
     let periods = periods.min(MAX_FUNDING_PERIODS_PER_UPDATE);
     let spec = crate::controller::pricing::perp_spec(market);
-    let per_period = funding_per_lot(market.mark_twap, market.oracle_twap, market.params.max_funding_rate_bps, &spec)
-        .map_err(crate::math_err)?;
+    // Too few samples in the period: the TWAPs say too little about it to charge anyone.
+    let per_period = if market.funding_samples < MIN_FUNDING_SAMPLES_PER_PERIOD {
+        0
+    } else {
+        funding_per_lot(market.mark_twap, market.oracle_twap, market.params.max_funding_rate_bps, &spec)
+            .map_err(crate::math_err)?
+    };
+    market.funding_samples = 0;
     let added = per_period.safe_mul(periods as i128).map_err(crate::math_err)?;
     let cumulative = market.cumulative_funding_per_lot.get().safe_add(added).map_err(crate::math_err)?;
     market.cumulative_funding_per_lot.set(cumulative);

@@ -4,15 +4,17 @@
 
 use anchor_lang::prelude::*;
 
-use crate::constants::MAX_MAKER_TOUCHES_PER_ORDER;
+use crate::constants::{MAX_MAKER_TOUCHES_PER_ORDER, MAX_STALE_REMOVALS_PER_ORDER};
 use crate::controller::market::record_open_interest;
 use crate::controller::position::{
     fill_account, find_position, position_index, reducible_lots, release_order, reserve_order, settle_funding,
 };
-use crate::controller::waterfall::{cover_flat_deficit, flat_debt};
+use crate::controller::pricing::{health, MarketPrice};
+use crate::controller::waterfall::cover_flat_deficit;
 use crate::error::BulwarkError;
 use crate::events::*;
-use crate::math::liquidation::band_limit_ticks;
+use crate::math::liquidation::{band_limit_ticks, resting_band_ticks};
+use crate::math::margin::fill_keeps_health;
 use crate::math::perp::{fill_quote, maker_fee, taker_fee};
 use crate::math::safe::{to_i64, SafeMath};
 use crate::state::{
@@ -58,6 +60,9 @@ pub struct MatchOutcome {
     /// Deficits of makers this order left flat, paid by the insurance vault (the taker's is
     /// settled by the caller, which may still charge it).
     pub insurance_payout: u64,
+    /// What a taker's resting bid above (ask below) the oracle would lose the moment it fills:
+    /// the caller counts it against the taker's initial margin.
+    pub rested_loss_at_oracle: i128,
 }
 
 /// Where in `makers` the next order's maker is: the current one again, or the next account.
@@ -91,6 +96,24 @@ fn crosses(side: u8, limit_ticks: u64, resting_ticks: u64) -> bool {
     }
 }
 
+/// Whether every market `account` holds a position in is among `prices`.
+fn is_priced(account: &MarginAccount, prices: &[MarketPrice]) -> bool {
+    account.open_positions().all(|p| prices.iter().any(|m| m.index == p.market_index))
+}
+
+/// Recount the reserves of `owner`'s position in `market` from the book: orders evicted by
+/// others leave the owner's reserve behind (its account is not in their transaction), and the
+/// owner's next touch of the market puts it right. A stale reserve only ever overstates the
+/// initial requirement.
+pub fn sync_reserves(owner_key: &Pubkey, owner: &mut MarginAccount, slot: usize, book: &OrderBook) {
+    let (bid_lots, bids) = book.resting_of(SIDE_BID, owner_key);
+    let (ask_lots, asks) = book.resting_of(SIDE_ASK, owner_key);
+    let position = &mut owner.positions[slot];
+    position.open_bid_lots = bid_lots.min(i64::MAX as u64) as i64;
+    position.open_ask_lots = ask_lots.min(i64::MAX as u64) as i64;
+    position.open_order_count = bids.saturating_add(asks);
+}
+
 /// Remove a resting order and release its reserve from its owner's position.
 fn drop_order(
     book: &mut OrderBook,
@@ -116,6 +139,7 @@ pub fn place_order<'info>(
     market: &mut Market,
     book: &mut OrderBook,
     makers: &'info [AccountInfo<'info>],
+    prices: &[MarketPrice],
     args: &PlaceOrderArgs,
     oracle_price: i64,
     now_unix: i64,
@@ -128,6 +152,7 @@ pub fn place_order<'info>(
     let taker_balance_before = taker.collateral_balance as i128;
     let taker_slot = position_index(taker, market)?;
     settle_funding(taker, taker_slot, market)?;
+    sync_reserves(&taker_key, taker, taker_slot, book);
 
     let mut remaining = args.base_lots;
     let mut closes_all = false;
@@ -156,18 +181,26 @@ pub fn place_order<'info>(
 
     let mut outcome = MatchOutcome::default();
     let mut cursor: Option<usize> = None;
-    let mut touches = 0;
-    while remaining > 0 && touches < MAX_MAKER_TOUCHES_PER_ORDER {
+    let mut fills = 0;
+    let mut removals = 0;
+    // Orders that leave the book without filling are counted apart from fills, so stale
+    // orders at the top cannot use up an order's fills.
+    macro_rules! remove_stale {
+        ($owner:expr, $order:expr, $reason:expr) => {{
+            drop_order(book, maker_side, 0, $owner, market)?;
+            emit_cancel(market_key, &$order, maker_side, $reason);
+            removals += 1;
+        }};
+    }
+    while remaining > 0 && fills < MAX_MAKER_TOUCHES_PER_ORDER && removals < MAX_STALE_REMOVALS_PER_ORDER {
         let Some(best) = book.orders(maker_side).first().copied() else { break };
         if !crosses(args.side, fill_limit, best.price_ticks) {
             break;
         }
-        touches += 1;
 
         if best.maker == taker_key {
             // Self-trade prevention: the resting order goes, the taker keeps matching.
-            drop_order(book, maker_side, 0, taker, market)?;
-            emit_cancel(market_key, &best, maker_side, CANCEL_REASON_SELF_TRADE);
+            remove_stale!(taker, best, CANCEL_REASON_SELF_TRADE);
             continue;
         }
         let Some(maker_index) = next_maker(makers, &mut cursor, &best.maker) else { break };
@@ -178,25 +211,27 @@ pub fn place_order<'info>(
         let maker_balance_before = maker.collateral_balance as i128;
 
         if best.is_expired(now_unix) {
-            drop_order(book, maker_side, 0, &mut maker, market)?;
-            emit_cancel(market_key, &best, maker_side, CANCEL_REASON_EXPIRED);
+            remove_stale!(&mut maker, best, CANCEL_REASON_EXPIRED);
             continue;
         }
         // A maker price past the band on the taker's good side (an ask under it, a bid over
         // it) is stale or a gift: it is cancelled, never filled.
         let off_band = if maker_side == SIDE_ASK { best.price_ticks < band_low } else { best.price_ticks > band_high };
         if off_band {
-            drop_order(book, maker_side, 0, &mut maker, market)?;
-            emit_cancel(market_key, &best, maker_side, CANCEL_REASON_PRICE_BAND);
+            remove_stale!(&mut maker, best, CANCEL_REASON_PRICE_BAND);
             continue;
+        }
+        // The maker's margin is checked after the fill, which needs every market it holds
+        // priced; one that cannot be checked ends the matching, as a maker not passed does.
+        if !is_priced(&maker, prices) {
+            break;
         }
         settle_funding(&mut maker, maker_slot, market)?;
         let mut lots = remaining.min(best.base_lots);
         if best.flags & ORDER_FLAG_REDUCE_ONLY != 0 {
             lots = lots.min(reducible_lots(&maker.positions[maker_slot], maker_side));
             if lots == 0 {
-                drop_order(book, maker_side, 0, &mut maker, market)?;
-                emit_cancel(market_key, &best, maker_side, CANCEL_REASON_REDUCE_ONLY);
+                remove_stale!(&mut maker, best, CANCEL_REASON_REDUCE_ONLY);
                 outcome.balance_change += maker.collateral_balance as i128 - maker_balance_before;
                 continue;
             }
@@ -208,25 +243,27 @@ pub fn place_order<'info>(
         let signed = to_i64(lots).map_err(crate::math_err)?;
         let maker_lots = if maker_side == SIDE_BID { signed } else { -signed };
 
-        // Try the maker's side first: a maker this fill would leave flat with a debt insurance
-        // cannot pay loses the order instead of blocking the book (it is ADL's to resolve).
+        // Try the maker's side first: a fill that would leave the maker under margin (below
+        // its initial requirement with a lower equity/maintenance ratio, or below zero) costs
+        // the maker its order, never the taker its trade or the insurance vault a deficit.
+        let order_gone = lots == best.base_lots;
+        let maker_before = health(&maker, prices)?;
         let mut maker_after = *maker;
         let maker_fill = fill_account(&mut maker_after, maker_slot, maker_lots, quote, maker_fee)?;
-        if flat_debt(&maker_after) > clearinghouse.insurance_balance as u128 {
-            drop_order(book, maker_side, 0, &mut maker, market)?;
-            emit_cancel(market_key, &best, maker_side, CANCEL_REASON_LIQUIDATION);
+        release_order(&mut maker_after.positions[maker_slot], maker_side, lots, order_gone);
+        if !fill_keeps_health(&maker_before, &health(&maker_after, prices)?).map_err(crate::math_err)? {
+            remove_stale!(&mut maker, best, CANCEL_REASON_MAKER_MARGIN);
             outcome.balance_change += maker.collateral_balance as i128 - maker_balance_before;
             continue;
         }
         *maker = maker_after;
+        fills += 1;
         let taker_fill = fill_account(taker, taker_slot, -maker_lots, quote, taker_fee)?;
         let oi_before = market.open_interest_long_lots as i128;
         record_open_interest(market, maker_fill.base_lots_before, maker_fill.base_lots_after)?;
         record_open_interest(market, taker_fill.base_lots_before, taker_fill.base_lots_after)?;
         outcome.open_interest_change += market.open_interest_long_lots as i128 - oi_before;
 
-        let order_gone = lots == best.base_lots;
-        release_order(&mut maker.positions[maker_slot], maker_side, lots, order_gone);
         if order_gone {
             book.remove(maker_side, 0);
         } else if let Some(resting) = book.order_mut(maker_side, 0) {
@@ -263,6 +300,14 @@ pub fn place_order<'info>(
             if let Some(best) = book.best_price(maker_side) {
                 require!(!crosses(args.side, args.price_ticks, best), BulwarkError::RestingOrderWouldCross);
             }
+            // Resting prices stay near the oracle: a far order is no liquidity, could pin the
+            // mark, and (at an absurd price) overflow it.
+            let (rest_low, rest_high) = resting_band_ticks(oracle_price, market.params.tick_size, deviation)
+                .map_err(crate::math_err)?;
+            require!(
+                (rest_low..=rest_high).contains(&args.price_ticks),
+                BulwarkError::OrderPriceOutOfBand
+            );
             let order_id = book.next_order_id;
             book.next_order_id = order_id.safe_add(1).map_err(crate::math_err)?;
             let order = Order {
@@ -275,8 +320,32 @@ pub fn place_order<'info>(
                 flags: if args.reduce_only { ORDER_FLAG_REDUCE_ONLY } else { 0 },
                 padding: [0; 7],
             };
-            book.insert(args.side, order).ok_or(BulwarkError::OrderBookFull)?;
+            let (_, evicted) = book.insert_or_evict(args.side, order).ok_or(BulwarkError::OrderBookFull)?;
+            if let Some(evicted) = evicted {
+                // Its owner's reserve is recounted at the owner's next touch of this market.
+                if evicted.maker == taker_key {
+                    release_order(&mut taker.positions[taker_slot], args.side, evicted.base_lots, true);
+                }
+                emit_cancel(market_key, &evicted, args.side, CANCEL_REASON_EVICTED);
+            }
             reserve_order(&mut taker.positions[taker_slot], args.side, remaining)?;
+            if !args.reduce_only {
+                let ticks_worse = if args.side == SIDE_BID {
+                    (args.price_ticks as i128) * (market.params.tick_size as i128) - oracle_price as i128
+                } else {
+                    oracle_price as i128 - (args.price_ticks as i128) * (market.params.tick_size as i128)
+                };
+                if ticks_worse > 0 {
+                    let spec = crate::controller::pricing::perp_spec(market);
+                    let signed = to_i64(remaining).map_err(crate::math_err)?;
+                    outcome.rested_loss_at_oracle = crate::math::perp::base_value(
+                        signed,
+                        to_i64(ticks_worse).map_err(crate::math_err)?,
+                        &spec,
+                    )
+                    .map_err(crate::math_err)?;
+                }
+            }
             emit_event(OrderPlacedV1 {
                 market: market_key,
                 margin_account: taker_key,
@@ -345,10 +414,16 @@ pub fn cancel_orders(
     if order_id.is_some() {
         require!(cancelled == 1, BulwarkError::OrderNotFound);
     }
+    if let Some(slot) = find_position(owner, market.index) {
+        sync_reserves(&owner_key, owner, slot, book);
+    }
     Ok(cancelled)
 }
 
-/// Remove expired orders whose makers are passed, in book order (bids, then asks).
+/// Remove orders that are expired or rest outside the resting band around the oracle TWAP
+/// (placed in band, left behind by the price) whose makers are passed, in book order (bids,
+/// then asks).
+#[allow(clippy::too_many_arguments)]
 pub fn prune_expired<'info>(
     market_key: Pubkey,
     clearinghouse_key: Pubkey,
@@ -356,8 +431,14 @@ pub fn prune_expired<'info>(
     book: &mut OrderBook,
     makers: &'info [AccountInfo<'info>],
     now_unix: i64,
+    fill_band_bps: u32,
     max: usize,
 ) -> Result<u32> {
+    let band = if market.oracle_twap > 0 {
+        Some(resting_band_ticks(market.oracle_twap, market.params.tick_size, fill_band_bps).map_err(crate::math_err)?)
+    } else {
+        None
+    };
     let mut pruned = 0u32;
     let mut cursor: Option<usize> = None;
     'sides: for side in [SIDE_BID, SIDE_ASK] {
@@ -367,7 +448,8 @@ pub fn prune_expired<'info>(
                 break 'sides;
             }
             let order = book.orders(side)[i];
-            if !order.is_expired(now_unix) {
+            let out_of_band = band.is_some_and(|(low, high)| !(low..=high).contains(&order.price_ticks));
+            if !order.is_expired(now_unix) && !out_of_band {
                 i += 1;
                 continue;
             }
@@ -376,7 +458,8 @@ pub fn prune_expired<'info>(
             let mut maker = loader.load_mut()?;
             require_keys_eq!(maker.clearinghouse, clearinghouse_key, BulwarkError::InvalidMakerAccount);
             drop_order(book, side, i, &mut maker, market)?;
-            emit_cancel(market_key, &order, side, CANCEL_REASON_EXPIRED);
+            let reason = if order.is_expired(now_unix) { CANCEL_REASON_EXPIRED } else { CANCEL_REASON_OUT_OF_BAND };
+            emit_cancel(market_key, &order, side, reason);
             pruned += 1;
         }
     }

@@ -2,7 +2,7 @@
 
 use anchor_lang::prelude::*;
 
-use crate::constants::{COLLATERAL_PRICE_MAX_AGE_SLOTS, MAX_POSITIONS, PRICE_PRECISION};
+use crate::constants::{COLLATERAL_PRICE_MAX_AGE_SLOTS, MAX_POSITIONS, MAX_PRICED_MARKETS, PRICE_PRECISION};
 use crate::error::BulwarkError;
 use crate::math::margin::{account_health, Health, PositionValuation};
 use crate::math::oracle::OracleTolerance;
@@ -89,7 +89,7 @@ pub fn load_market_prices<'info>(
 ) -> Result<(Vec<MarketPrice>, usize)> {
     let mut prices = Vec::new();
     let mut used = 0;
-    while used < remaining.len() && prices.len() < MAX_POSITIONS {
+    while used < remaining.len() && prices.len() < MAX_PRICED_MARKETS {
         let info = &remaining[used];
         let is_market = info.owner == &crate::ID
             && info

@@ -10,7 +10,9 @@ use crate::math::liquidation::is_liquidatable;
 use crate::math::margin::Health;
 use crate::math::perp::insurance_share;
 use crate::math::safe::{to_i64, to_u64, SafeMath};
-use crate::state::{Clearinghouse, MarginAccount, Market, ACCOUNT_FLAG_BANKRUPT, ACCOUNT_FLAG_BEING_LIQUIDATED};
+use crate::state::{
+    Clearinghouse, MarginAccount, Market, WaterfallParams, ACCOUNT_FLAG_BANKRUPT, ACCOUNT_FLAG_BEING_LIQUIDATED,
+};
 
 /// No base in any market (a slot may still carry a debt or resting orders).
 pub fn is_flat(account: &MarginAccount) -> bool {
@@ -28,17 +30,20 @@ pub fn flat_debt(account: &MarginAccount) -> u128 {
 
 /// Re-derive the liquidation flags from `health`: being-liquidated while liquidatable (it
 /// stays on until the account is back above the buffer), bankrupt while equity is negative,
-/// and the slot the account was first seen liquidatable (the ADL grace clock). Returns whether
-/// anything changed.
+/// and the slot the account was first seen liquidatable (the ADL grace clock). The clock
+/// restarts when the previous sighting is more than the grace period old (nobody can say the
+/// account stayed liquidatable in between) and clears when the account is seen healthy.
+/// Returns whether anything changed.
 pub fn update_liquidation_status(
     key: Pubkey,
     account: &mut MarginAccount,
     health: &Health,
-    buffer_bps: u32,
+    waterfall: &WaterfallParams,
     slot: u64,
 ) -> Result<bool> {
     let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
-    let liquidatable = is_liquidatable(health, flagged, buffer_bps).map_err(crate::math_err)?;
+    let liquidatable =
+        is_liquidatable(health, flagged, waterfall.liquidation_buffer_bps).map_err(crate::math_err)?;
     let mut flags = account.status_flags & !(ACCOUNT_FLAG_BEING_LIQUIDATED | ACCOUNT_FLAG_BANKRUPT);
     if liquidatable {
         flags |= ACCOUNT_FLAG_BEING_LIQUIDATED;
@@ -46,14 +51,20 @@ pub fn update_liquidation_status(
     if health.equity < 0 {
         flags |= ACCOUNT_FLAG_BANKRUPT;
     }
+    let unseen_too_long = slot.saturating_sub(account.liquidatable_seen_slot) > waterfall.adl_grace_slots;
     let since = match (liquidatable, account.liquidatable_since_slot) {
         (false, _) => 0,
         (true, 0) => slot,
+        (true, _) if unseen_too_long => slot,
         (true, since) => since,
     };
-    let changed = flags != account.status_flags || since != account.liquidatable_since_slot;
+    let seen = if liquidatable { slot } else { 0 };
+    let changed = flags != account.status_flags
+        || since != account.liquidatable_since_slot
+        || seen != account.liquidatable_seen_slot;
     account.status_flags = flags;
     account.liquidatable_since_slot = since;
+    account.liquidatable_seen_slot = seen;
     if changed {
         emit_event(LiquidationStatusV1 {
             margin_account: key,
@@ -141,12 +152,15 @@ pub fn book_trading_fees(clearinghouse: &mut Clearinghouse, market: &mut Market,
 }
 
 /// Whether a target may be deleveraged, and if not, the named reason. The keeper asks the
-/// same question before it cranks.
+/// same question before it cranks. The force-out needs the grace clock running for the whole
+/// grace period, with the last sighting within one grace period of now.
+#[allow(clippy::too_many_arguments)]
 pub fn adl_eligibility(
     equity: i128,
     meets_maintenance: bool,
     insurance_balance: u64,
     liquidatable_since_slot: u64,
+    liquidatable_seen_slot: u64,
     grace_slots: u64,
     slot: u64,
 ) -> Result<()> {
@@ -154,7 +168,9 @@ pub fn adl_eligibility(
     if shortfall(equity, insurance_balance).uncovered > 0 {
         return Ok(()); // bankrupt and insurance is short
     }
-    let forced_out = liquidatable_since_slot != 0 && slot.saturating_sub(liquidatable_since_slot) >= grace_slots;
+    let forced_out = liquidatable_since_slot != 0
+        && slot.saturating_sub(liquidatable_since_slot) >= grace_slots
+        && slot.saturating_sub(liquidatable_seen_slot) <= grace_slots;
     if forced_out {
         return Ok(()); // liquidatable for the whole grace period with nobody taking it
     }

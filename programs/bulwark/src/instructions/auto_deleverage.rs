@@ -92,6 +92,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
             target_health.meets_maintenance(),
             ch.insurance_balance,
             target.liquidatable_since_slot,
+            target.liquidatable_seen_slot,
             ch.waterfall.adl_grace_slots,
             clock.slot,
         )?;
@@ -209,8 +210,8 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         balance_change += target.collateral_balance as i128;
         book_balance_change(&mut ch, balance_change)?;
         let after = health(&target, &prices)?;
-        let buffer = ch.waterfall.liquidation_buffer_bps;
-        update_liquidation_status(target_key, &mut target, &after, buffer, clock.slot)?;
+        let waterfall = ch.waterfall;
+        update_liquidation_status(target_key, &mut target, &after, &waterfall, clock.slot)?;
         target.last_active_slot = clock.slot;
         payout
     };

@@ -5,7 +5,7 @@ use crate::constants::MAX_PRUNES_PER_CALL;
 use crate::controller::orders;
 use crate::error::BulwarkError;
 use crate::events::CANCEL_REASON_USER;
-use crate::state::{MarginAccount, Market, OrderBook};
+use crate::state::{Clearinghouse, MarginAccount, Market, OrderBook};
 
 #[derive(Accounts)]
 pub struct CancelOrders<'info> {
@@ -40,14 +40,17 @@ pub fn cancel(ctx: Context<CancelOrders>, order_id: Option<u64>) -> Result<()> {
 
 #[derive(Accounts)]
 pub struct PruneExpiredOrders<'info> {
-    #[account(has_one = order_book @ BulwarkError::MarketMismatch)]
+    pub clearinghouse: AccountLoader<'info, Clearinghouse>,
+    #[account(has_one = clearinghouse @ BulwarkError::MarketMismatch, has_one = order_book @ BulwarkError::MarketMismatch)]
     pub market: AccountLoader<'info, Market>,
     #[account(mut)]
     pub order_book: AccountLoader<'info, OrderBook>,
-    // remaining_accounts: the makers of the expired orders, in book order (bids, then asks).
+    // remaining_accounts: the makers of the orders to prune, in book order (bids, then asks).
 }
 
-/// Remove up to `MAX_PRUNES_PER_CALL` (8) expired orders. Compute estimate: ~10k CU + ~6k per order.
+/// Remove up to `MAX_PRUNES_PER_CALL` (8) orders that are expired or rest outside the resting
+/// band around the oracle TWAP (oracle ± `RESTING_BAND_FILL_BANDS` fill bands): anyone may
+/// clear a book of orders the price has left behind. Compute estimate: ~10k CU + ~6k per order.
 pub fn prune<'info>(ctx: Context<'info, PruneExpiredOrders<'info>>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let market = ctx.accounts.market.load()?;
@@ -59,6 +62,7 @@ pub fn prune<'info>(ctx: Context<'info, PruneExpiredOrders<'info>>) -> Result<()
         &mut book,
         ctx.remaining_accounts,
         now,
+        ctx.accounts.clearinghouse.load()?.waterfall.max_fill_deviation_bps,
         MAX_PRUNES_PER_CALL,
     )?;
     Ok(())

@@ -4,12 +4,14 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::controller::liquidation::{finish_liquidation, plan_liquidation};
 use crate::controller::orders::{self, PlaceOrderArgs, ORDER_TYPE_MARKET};
 use crate::controller::position::apply_cash;
-use crate::controller::pricing::load_prices_with_market;
+use crate::controller::pricing::{health, load_prices_with_market};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{book_balance_change, book_trading_fees};
 use crate::error::BulwarkError;
 use crate::events::{emit_event, LiquidationV1, LIQUIDATION_KIND_BOOK};
-use crate::math::liquidation::{band_limit_ticks, liquidation_fee, split_book_fee};
+use crate::math::liquidation::{
+    band_limit_ticks, book_close_cost_bps, capped_liquidation_fee, liquidation_fee, split_book_fee,
+};
 use crate::math::oracle::OracleTolerance;
 use crate::math::safe::{to_i64, SafeMath};
 use crate::state::{
@@ -89,6 +91,13 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
             &mut book,
             &prices,
             waterfall.liquidation_buffer_bps,
+            // Sized for the worst fill the band allows, so each crank moves the account
+            // toward its buffer, never away from it.
+            book_close_cost_bps(
+                waterfall.book_liquidation_band_bps,
+                market.params.liquidation_fee_bps,
+                market.params.taker_fee_bps,
+            ),
             0,
         )?;
 
@@ -114,6 +123,7 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
             &mut market,
             &mut book,
             makers,
+            &prices,
             &args,
             price,
             clock.unix_timestamp,
@@ -122,7 +132,12 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
         // The account's own balance change is measured below, after the fee.
         let makers_change = outcome.balance_change - (account.collateral_balance as i128 - balance_before_fills);
 
-        let fee = liquidation_fee(outcome.filled_quote, market.params.liquidation_fee_bps).map_err(crate::math_err)?;
+        // The fee comes only out of the equity the fills left, never out of insurance.
+        let equity_after_fills = health(&account, &prices)?.equity;
+        let fee = capped_liquidation_fee(
+            liquidation_fee(outcome.filled_quote, market.params.liquidation_fee_bps).map_err(crate::math_err)?,
+            equity_after_fills,
+        );
         let split = split_book_fee(fee, waterfall.book_liquidation_reward_bps, waterfall.max_book_liquidation_reward)
             .map_err(crate::math_err)?;
         apply_cash(&mut account, plan.slot, -(fee as i128))?;

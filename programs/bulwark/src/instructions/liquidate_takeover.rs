@@ -9,7 +9,7 @@ use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::book_balance_change;
 use crate::error::BulwarkError;
 use crate::events::{emit_event, LiquidationV1, LIQUIDATION_KIND_TAKEOVER};
-use crate::math::liquidation::{liquidation_fee, marginal_close_value, split_takeover_fee};
+use crate::math::liquidation::{capped_liquidation_fee, liquidation_fee, marginal_close_value, split_takeover_fee};
 use crate::math::oracle::OracleTolerance;
 use crate::math::safe::{to_i64, SafeMath};
 use crate::state::{Clearinghouse, MarginAccount, Market, OrderBook, ACCOUNT_FLAG_BEING_LIQUIDATED};
@@ -87,12 +87,18 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lo
             &mut book,
             &prices,
             ch.waterfall.liquidation_buffer_bps,
+            market.params.liquidation_fee_bps,
             max_base_lots,
         )?;
 
         let spec = crate::controller::pricing::perp_spec(&market);
         let quote = marginal_close_value(plan.base_lots, plan.lots, price, &spec).map_err(crate::math_err)?;
-        let fee = liquidation_fee(quote, market.params.liquidation_fee_bps).map_err(crate::math_err)?;
+        // The close is at the oracle, so it moves no equity; the fee comes only out of what is
+        // left, never out of the insurance vault that would cover a bankrupt account.
+        let fee = capped_liquidation_fee(
+            liquidation_fee(quote, market.params.liquidation_fee_bps).map_err(crate::math_err)?,
+            plan.health_before.equity,
+        );
         let split = split_takeover_fee(fee, market.params.insurance_fee_share_bps).map_err(crate::math_err)?;
         let close = plan.signed_close();
 

@@ -9,6 +9,7 @@ use crate::controller::waterfall::{
     book_balance_change, book_trading_fees, cover_flat_deficit, update_liquidation_status,
 };
 use crate::error::BulwarkError;
+use crate::math::margin::fill_keeps_health;
 use crate::math::oracle::OracleTolerance;
 use crate::math::safe::SafeMath;
 use crate::state::{
@@ -68,11 +69,13 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
         let (mut prices, used) =
             load_market_prices(ctx.remaining_accounts, &clearinghouse_key, collateral_usd, &clock, tolerance)?;
         let makers = &ctx.remaining_accounts[used..];
+        prices.retain(|p| p.index != market.index);
+        prices.push(MarketPrice::new(&market, price));
+        // Every fill is margin-checked, reduce-only ones included: the taker's health before
+        // is what its health after is held to.
+        let taker_before = health(&taker, &prices)?;
 
         let mut book = ctx.accounts.order_book.load_mut()?;
-        let mark = mark_sample(&book, &market, price)?;
-        update_twaps(&mut market, price, mark, clock.unix_timestamp)?;
-
         let outcome = orders::place_order(
             market_key,
             clearinghouse_key,
@@ -82,10 +85,14 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
             &mut market,
             &mut book,
             makers,
+            &prices,
             &args,
             price,
             clock.unix_timestamp,
         )?;
+        // The book as this order left it is the mark in force from now on.
+        let mark = mark_sample(&book, &market, price, ch.waterfall.max_fill_deviation_bps)?;
+        update_twaps(&mut market, price, mark, clock.unix_timestamp)?;
 
         if outcome.open_interest_change > 0 {
             require!(
@@ -93,21 +100,27 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
                 BulwarkError::OpenInterestCapExceeded
             );
         }
-        if !args.reduce_only {
-            prices.retain(|p| p.index != market.index);
-            prices.push(MarketPrice::new(&market, price));
-            let taker_health = health(&taker, &prices)?;
-            require!(taker_health.meets_initial(), BulwarkError::InitialMarginBreached);
-            if taker.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0 {
-                // Back above the initial requirement by its own trade: clear a stale flag.
-                update_liquidation_status(
-                    taker_key,
-                    &mut taker,
-                    &taker_health,
-                    ch.waterfall.liquidation_buffer_bps,
-                    clock.slot,
-                )?;
+        let taker_health = health(&taker, &prices)?;
+        // A resting order is margined at its own price: a bid over the oracle would lose the
+        // difference the moment it fills.
+        let rested_risk = outcome.rested_order_id.is_some() && !args.reduce_only;
+        let equity_for_initial = taker_health.equity.safe_sub(outcome.rested_loss_at_oracle).map_err(crate::math_err)?;
+        let meets_initial = equity_for_initial >= taker_health.initial_requirement;
+        if !meets_initial {
+            // Below initial, only a fill that reduces risk without lowering the account's
+            // equity/maintenance ratio (or taking it below zero) is allowed.
+            require!(!rested_risk, BulwarkError::InitialMarginBreached);
+            if !fill_keeps_health(&taker_before, &taker_health).map_err(crate::math_err)? {
+                return if args.reduce_only {
+                    err!(BulwarkError::FillBreachesMargin)
+                } else {
+                    err!(BulwarkError::InitialMarginBreached)
+                };
             }
+        }
+        if meets_initial && taker.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0 {
+            // Back above the initial requirement by its own trade: clear a stale flag.
+            update_liquidation_status(taker_key, &mut taker, &taker_health, &ch.waterfall, clock.slot)?;
         }
 
         let taker_balance = taker.collateral_balance;

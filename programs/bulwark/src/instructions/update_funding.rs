@@ -3,7 +3,8 @@ use anchor_lang::prelude::*;
 use crate::controller::market::{accrue_funding, mark_sample, update_twaps};
 use crate::controller::pricing::{collateral_price, market_price};
 use crate::error::BulwarkError;
-use crate::events::{emit_event, FundingUpdatedV1};
+use crate::constants::MIN_FUNDING_SAMPLES_PER_PERIOD;
+use crate::events::{emit_event, FundingSampledV1, FundingUpdatedV1};
 use crate::math::oracle::OracleTolerance;
 use crate::state::{Clearinghouse, Market, OrderBook};
 
@@ -17,8 +18,10 @@ pub struct UpdateFunding<'info> {
     pub oracle: UncheckedAccount<'info>,
 }
 
-/// Permissionless crank: fold the current oracle and mark into the TWAPs, then charge every
-/// whole funding period elapsed. Positions settle lazily from the cumulative index.
+/// Permissionless crank: fold the samples in force into the TWAPs and sample the current oracle
+/// and mark, then charge every whole funding period elapsed. Between due times it samples
+/// only, at most `MIN_FUNDING_SAMPLES_PER_PERIOD` times a period (a period sampled fewer times
+/// charges no premium). Positions settle lazily from the cumulative index.
 /// Compute estimate: ~12k CU.
 pub fn handler(ctx: Context<UpdateFunding>) -> Result<()> {
     let clock = Clock::get()?;
@@ -28,9 +31,23 @@ pub fn handler(ctx: Context<UpdateFunding>) -> Result<()> {
     let collateral_usd = collateral_price(&ch, &clock)?;
     let price = market_price(&market, &ctx.accounts.oracle, collateral_usd, &clock, OracleTolerance::STRICT)?;
     let book = ctx.accounts.order_book.load()?;
-    let mark = mark_sample(&book, &market, price)?;
-    update_twaps(&mut market, price, mark, clock.unix_timestamp)?;
-    let (added, periods) = accrue_funding(&mut market, clock.unix_timestamp)?;
+    let mark = mark_sample(&book, &market, price, ch.waterfall.max_fill_deviation_bps)?;
+    let now = clock.unix_timestamp;
+    let period = market.params.funding_period_seconds;
+    if now.saturating_sub(market.last_funding_unix) < period {
+        let interval = (period / MIN_FUNDING_SAMPLES_PER_PERIOD as i64).max(1);
+        require!(now.saturating_sub(market.twap_last_update_unix) >= interval, BulwarkError::FundingNotDue);
+        update_twaps(&mut market, price, mark, now)?;
+        emit_event(FundingSampledV1 {
+            market: ctx.accounts.market.key(),
+            oracle_price: price,
+            mark,
+            samples: market.funding_samples,
+        });
+        return Ok(());
+    }
+    update_twaps(&mut market, price, mark, now)?;
+    let (added, periods) = accrue_funding(&mut market, now)?;
     emit_event(FundingUpdatedV1 {
         market: ctx.accounts.market.key(),
         funding_per_lot: added as i64,

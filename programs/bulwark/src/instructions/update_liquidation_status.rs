@@ -35,7 +35,7 @@ pub fn handler<'info>(ctx: Context<'info, UpdateLiquidationStatus<'info>>) -> Re
         ctx.accounts.margin_account.key(),
         &mut account,
         &account_health,
-        ch.waterfall.liquidation_buffer_bps,
+        &ch.waterfall,
         clock.slot,
     )?;
     require!(changed, BulwarkError::LiquidationStatusUnchanged);

@@ -34,19 +34,22 @@ pub fn marginal_close_value(base_lots: i64, close_lots: u64, price: i64, spec: &
     to_u64(delta.abs())
 }
 
-/// Lots to close so that, after paying the liquidation fee, equity is back at maintenance plus
-/// the buffer. Closing `x` of `q` lots worth `notional` (at the oracle) lowers equity by the
-/// fee `f·x·N/q` and the requirement by at least `m·x·N/q` (the base maintenance ratio; a size
-/// premium only lowers it further), so it suffices that
-/// `x ≥ BPS·q·((BPS+b)·M − BPS·E) / (N·((BPS+b)·m − BPS·f))`, rounded up, capped at `q`.
-/// Returns 0 when the account already meets the buffer.
+/// Lots to close so that, after the close's cost, equity is back at maintenance plus the
+/// buffer. `close_cost_bps` is everything closing one unit of notional can cost the account at
+/// worst: the liquidation fee, plus for a close against the book the band's distance from the
+/// oracle and the taker fee. Closing `x` of `q` lots worth `notional` (at the oracle) lowers
+/// equity by at most `c·x·N/q` and the requirement by at least `m·x·N/q` (the base maintenance
+/// ratio; a size premium only lowers it further), so it suffices that
+/// `x ≥ BPS·q·((BPS+b)·M − BPS·E) / (N·((BPS+b)·m − BPS·c))`, rounded up, capped at `q`. When a
+/// close costs as much as it frees (`(BPS+b)·m ≤ BPS·c`) no partial close converges: the whole
+/// position goes. Returns 0 when the account already meets the buffer.
 pub fn liquidation_lots(
     health: &Health,
     buffer_bps: u32,
     position_lots: u64,
     position_notional: i128,
     maintenance_margin_bps: u32,
-    liquidation_fee_bps: u32,
+    close_cost_bps: u32,
 ) -> MathResult<u64> {
     let scaled_buffer = BPS.safe_add(buffer_bps as i128)?;
     let shortfall = health.maintenance_requirement.safe_mul(scaled_buffer)?.safe_sub(health.equity.safe_mul(BPS)?)?;
@@ -54,7 +57,7 @@ pub fn liquidation_lots(
         return Ok(0);
     }
     let per_unit =
-        scaled_buffer.safe_mul(maintenance_margin_bps as i128)?.safe_sub(BPS.safe_mul(liquidation_fee_bps as i128)?)?;
+        scaled_buffer.safe_mul(maintenance_margin_bps as i128)?.safe_sub(BPS.safe_mul(close_cost_bps as i128)?)?;
     if per_unit <= 0 || position_notional <= 0 {
         return Ok(position_lots);
     }
@@ -63,6 +66,21 @@ pub fn liquidation_lots(
         .safe_mul(shortfall)?
         .safe_div_ceil(position_notional.safe_mul(per_unit)?)?;
     Ok(lots.min(position_lots as i128) as u64)
+}
+
+/// The worst cost, in bps of the notional closed, of a liquidation against the book: it may
+/// fill as far as the band from the oracle, then pays the liquidation fee and the taker fee.
+pub fn book_close_cost_bps(band_bps: u32, liquidation_fee_bps: u32, taker_fee_bps: u32) -> u32 {
+    band_bps.saturating_add(liquidation_fee_bps).saturating_add(taker_fee_bps)
+}
+
+/// The liquidation fee actually charged: the schedule's fee, but never more than the equity
+/// the account has left (so a liquidator is never paid out of the insurance vault).
+pub fn capped_liquidation_fee(scheduled_fee: u64, equity_available: i128) -> u64 {
+    if equity_available <= 0 {
+        return 0;
+    }
+    (scheduled_fee as u128).min(equity_available as u128) as u64
 }
 
 /// The liquidation fee on `notional`, rounded up (the liquidated account owes it).
@@ -102,6 +120,15 @@ pub fn band_limit_ticks(oracle_price: i64, tick_size: u64, band_bps: u32, sellin
         (oracle_price as i128).safe_mul(BPS.safe_add(band_bps as i128)?)?.safe_div_floor(BPS.safe_mul(tick)?)?
     };
     to_u64(ticks.max(1))
+}
+
+/// The prices, in ticks, an order may rest at: the oracle ± `RESTING_BAND_FILL_BANDS` fill
+/// bands (at most `MAX_RESTING_DEVIATION_BPS`), rounded inward. Returns `(lowest, highest)`.
+pub fn resting_band_ticks(oracle_price: i64, tick_size: u64, fill_band_bps: u32) -> MathResult<(u64, u64)> {
+    let band = fill_band_bps
+        .saturating_mul(crate::constants::RESTING_BAND_FILL_BANDS)
+        .min(crate::constants::MAX_RESTING_DEVIATION_BPS);
+    Ok((band_limit_ticks(oracle_price, tick_size, band, true)?, band_limit_ticks(oracle_price, tick_size, band, false)?))
 }
 
 #[cfg(test)]
@@ -184,6 +211,53 @@ mod tests {
         assert_eq!(split_takeover_fee(251, 5_000).unwrap(), FeeSplit { liquidator: 126, insurance: 125 });
         assert_eq!(split_book_fee(251, 2_000, 1_000).unwrap(), FeeSplit { liquidator: 50, insurance: 201 });
         assert_eq!(split_book_fee(251, 2_000, 7).unwrap(), FeeSplit { liquidator: 7, insurance: 244 });
+    }
+
+    #[test]
+    fn sizing_at_the_band_edge_still_reaches_the_buffer() {
+        // 100 long bought at $100, $1,090 balance, oracle $93.5: equity $440, maintenance
+        // $467.50. Against a bid 2% under the oracle, fee 2.5%, taker 0.1%: cost 4.6%.
+        let (balance, quote, price) = (1_090_000_000u64, -10_000_000_000i64, 93_500_000i64);
+        let h = health_at(balance, 100, quote, price);
+        assert_eq!((h.equity, h.maintenance_requirement), (440_000_000, 467_500_000));
+        let cost = book_close_cost_bps(200, 250, 10);
+        assert_eq!(cost, 460);
+        let oracle_sized = liquidation_lots(&h, 1_000, 100, 9_350_000_000, 500, 250).unwrap();
+        let lots = liquidation_lots(&h, 1_000, 100, 9_350_000_000, 500, cost).unwrap();
+        assert_eq!((oracle_sized, lots), (27, 89));
+        // Filling those lots at the band's exact floor (91.63) and paying both fees meets the
+        // buffer (the sizing is conservative: fees are charged on the lower fill quote).
+        let after = |x: i64| {
+            let fill = 91_630_000i64;
+            let quote_in = x as i128 * fill as i128;
+            let fee = liquidation_fee(quote_in as u64, 250).unwrap() as i128 + (quote_in * 10 + 9_999) / 10_000;
+            let realised = quote_in - x as i128 * 100_000_000;
+            let balance = (balance as i128 + realised - fee) as u64;
+            health_at(balance, 100 - x, quote / 100 * (100 - x), price)
+        };
+        assert!(meets_buffer(&after(lots as i64), 1_000).unwrap());
+        // Sized at the oracle, the same fill leaves it further from the buffer than before.
+        let gap = |h: &Health| h.maintenance_requirement * 11_000 - h.equity * 10_000;
+        assert!(!meets_buffer(&after(oracle_sized as i64), 1_000).unwrap());
+        assert!(gap(&after(oracle_sized as i64)) > 0 && gap(&h) > 0);
+        // A close that costs as much as it frees takes the whole position.
+        assert_eq!(liquidation_lots(&h, 1_000, 100, 9_350_000_000, 500, 550).unwrap(), 100);
+    }
+
+    #[test]
+    fn fees_never_exceed_the_equity_left() {
+        assert_eq!(capped_liquidation_fee(250, 1_000), 250);
+        assert_eq!(capped_liquidation_fee(250, 100), 100);
+        assert_eq!(capped_liquidation_fee(250, 0), 0);
+        assert_eq!(capped_liquidation_fee(250, -5), 0);
+    }
+
+    #[test]
+    fn resting_band_is_five_fill_bands_capped() {
+        // $100 oracle, $1 ticks: a 4% fill band rests within 20%.
+        assert_eq!(resting_band_ticks(100_000_000, 1_000_000, 400).unwrap(), (80, 120));
+        // A 20% fill band would be 100%: capped at 50%.
+        assert_eq!(resting_band_ticks(100_000_000, 1_000_000, 2_000).unwrap(), (50, 150));
     }
 
     #[test]

@@ -66,6 +66,24 @@ pub fn account_health(collateral_balance: u64, positions: &[PositionValuation]) 
     Ok(health)
 }
 
+/// Whether a fill an account took part in left it acceptably healthy: at or above its initial
+/// requirement, or — for a fill that reduces risk — with equity not negative and the
+/// equity/maintenance ratio not lowered (`E₁·M₀ ≥ E₀·M₁`). A fill that opens risk from a flat
+/// account (`M₀ = 0`) therefore needs the initial requirement; one that ends flat needs only
+/// `E₁ ≥ 0`. This is what stops a fill at the band's edge from pushing value out of an account
+/// toward bankruptcy, and a deficit onto insurance, whoever chose the price.
+pub fn fill_keeps_health(before: &Health, after: &Health) -> MathResult<bool> {
+    if after.meets_initial() {
+        return Ok(true);
+    }
+    if after.equity < 0 {
+        return Ok(false);
+    }
+    let lhs = after.equity.safe_mul(before.maintenance_requirement)?;
+    let rhs = before.equity.safe_mul(after.maintenance_requirement)?;
+    Ok(lhs >= rhs && !(before.maintenance_requirement == 0 && after.maintenance_requirement > 0))
+}
+
 /// Health after `amount` leaves the account's collateral balance.
 pub fn health_after_withdrawal(health: &Health, amount: u64) -> MathResult<Health> {
     Ok(Health { equity: health.equity.safe_sub(amount as i128)?, ..*health })
@@ -111,6 +129,31 @@ mod tests {
         assert!(!health_after_withdrawal(&h, 67).unwrap().meets_initial());
         assert!(!Health { equity: -1, ..h }.meets_maintenance());
         assert_eq!(Health { equity: -1, ..h }.free_collateral(), 0);
+    }
+
+    #[test]
+    fn a_fill_keeps_health_by_initial_margin_or_a_ratio_not_lowered() {
+        let h = |equity: i128, initial: i128, maintenance: i128| Health {
+            equity,
+            initial_requirement: initial,
+            maintenance_requirement: maintenance,
+        };
+        // Above initial after: always fine.
+        assert!(fill_keeps_health(&h(600, 1_000, 500), &h(1_000, 1_000, 500)).unwrap());
+        // Below initial: the ratio 600/500 = 1.2 may not drop. Selling half at the band floor
+        // (equity 600 -> 350, maintenance 500 -> 250: 1.4) keeps it; a worse price does not.
+        assert!(fill_keeps_health(&h(600, 1_000, 500), &h(350, 500, 250)).unwrap());
+        assert!(fill_keeps_health(&h(600, 1_000, 500), &h(300, 500, 250)).unwrap()); // 1.2 exactly
+        assert!(!fill_keeps_health(&h(600, 1_000, 500), &h(299, 500, 250)).unwrap());
+        // Closing everything needs only equity >= 0.
+        assert!(fill_keeps_health(&h(600, 1_000, 500), &h(0, 0, 0)).unwrap());
+        assert!(!fill_keeps_health(&h(600, 1_000, 500), &h(-1, 0, 0)).unwrap());
+        // Already bankrupt: a fill must bring equity back to zero or above.
+        assert!(!fill_keeps_health(&h(-10, 1_000, 500), &h(-5, 500, 250)).unwrap());
+        assert!(fill_keeps_health(&h(-10, 1_000, 500), &h(0, 500, 250)).unwrap());
+        // Opening from flat without initial margin is refused, whatever the ratio.
+        assert!(!fill_keeps_health(&h(100, 0, 0), &h(99, 200, 100)).unwrap());
+        assert!(fill_keeps_health(&h(100, 0, 0), &h(99, 99, 50)).unwrap());
     }
 
     #[test]

@@ -88,9 +88,13 @@ pub struct MarginAccount {
     /// Slot at which the account was first seen liquidatable (0 when it is not).
     pub liquidatable_since_slot: u64,
     pub positions: [PerpPosition; MAX_POSITIONS],
-    pub reserved: [u8; 128],
+    /// The last slot an instruction saw the account liquidatable (0 when it was last seen
+    /// healthy). The ADL grace clock counts only while sightings are no further apart than
+    /// the grace period: an account nobody looked at may have recovered in between.
+    pub liquidatable_seen_slot: u64,
+    pub reserved: [u8; 120],
 }
-const_assert_size!(MarginAccount, 32 * 3 + 8 + 8 + 8 + 8 + 56 * MAX_POSITIONS + 128);
+const_assert_size!(MarginAccount, 32 * 3 + 8 + 8 + 8 + 8 + 56 * MAX_POSITIONS + 8 + 120);
 
 impl MarginAccount {
     pub fn is_owner_or_delegate(&self, signer: &Pubkey) -> bool {

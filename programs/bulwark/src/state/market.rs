@@ -73,9 +73,17 @@ pub struct Market {
     pub liquidation_count: u64,
     pub adl_fill_count: u64,
     pub adl_haircut_total: u64,
-    pub reserved: [u8; 104],
+    /// The last oracle price and book mark sampled, in force until the next sample: each is
+    /// folded into its TWAP weighted by how long it stood, so a sample taken right before
+    /// funding accrues weighs nothing in that period.
+    pub last_oracle_sample: i64,
+    pub last_mark_sample: i64,
+    /// Samples (at distinct times) since funding last accrued.
+    pub funding_samples: u32,
+    pub padding2: [u8; 4],
+    pub reserved: [u8; 80],
 }
-const_assert_size!(Market, 64 + 104 + 88 + 16 + 8 * 9 + 8 + 24 + 104);
+const_assert_size!(Market, 64 + 104 + 88 + 16 + 8 * 9 + 8 + 24 + 24 + 80);
 
 impl Market {
     pub fn is_tradable(&self) -> bool {

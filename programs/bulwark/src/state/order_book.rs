@@ -92,6 +92,33 @@ impl OrderBook {
         Some(at)
     }
 
+    /// Insert in priority order; when the side is full, a better-priced order evicts the
+    /// worst-priced one (returned), so no set of far or stale orders can close a side to
+    /// better prices. `None` when the side is full and the order is not better than its worst.
+    pub fn insert_or_evict(&mut self, side: u8, order: Order) -> Option<(usize, Option<Order>)> {
+        let n = self.count(side).min(MAX_ORDERS_PER_SIDE);
+        if n < MAX_ORDERS_PER_SIDE {
+            return self.insert(side, order).map(|at| (at, None));
+        }
+        let worst = self.orders(side)[n - 1];
+        if worst.price_ticks == order.price_ticks || !ahead(side, &order, &worst) {
+            return None;
+        }
+        let evicted = self.remove(side, n - 1)?;
+        self.insert(side, order).map(|at| (at, Some(evicted)))
+    }
+
+    /// Lots and orders `maker` rests on `side`.
+    pub fn resting_of(&self, side: u8, maker: &Pubkey) -> (u64, u8) {
+        let mut lots = 0u64;
+        let mut count = 0u8;
+        for order in self.orders(side).iter().filter(|o| o.maker == *maker) {
+            lots = lots.saturating_add(order.base_lots);
+            count = count.saturating_add(1);
+        }
+        (lots, count)
+    }
+
     /// Remove the order at `index` of `side`, keeping the rest in order.
     pub fn remove(&mut self, side: u8, index: usize) -> Option<Order> {
         let (orders, count) = self.side_mut(side);
@@ -168,6 +195,33 @@ mod tests {
         }
         assert_eq!(b.insert(SIDE_ASK, order(99, 1)), None);
         assert!(b.insert(SIDE_BID, order(99, 1)).is_some());
+    }
+
+    #[test]
+    fn a_full_side_evicts_its_worst_for_a_better_price_only() {
+        let mut b = book();
+        for id in 0..MAX_ORDERS_PER_SIDE as u64 {
+            b.insert_or_evict(SIDE_BID, order(id, 10 + id)).unwrap();
+        }
+        // Worst bid is id 0 at 10. Same price or lower: refused.
+        assert_eq!(b.insert_or_evict(SIDE_BID, order(100, 10)), None);
+        assert_eq!(b.insert_or_evict(SIDE_BID, order(101, 5)), None);
+        // Better: id 0 goes, the new one takes its place in priority order.
+        let (at, evicted) = b.insert_or_evict(SIDE_BID, order(102, 11)).unwrap();
+        assert_eq!(evicted.unwrap().order_id, 0);
+        assert_eq!(at, MAX_ORDERS_PER_SIDE - 1, "behind the older order at 11");
+        assert_eq!(b.count(SIDE_BID), MAX_ORDERS_PER_SIDE);
+        // Asks: the worst is the highest.
+        for id in 0..MAX_ORDERS_PER_SIDE as u64 {
+            b.insert_or_evict(SIDE_ASK, order(id, 10 + id)).unwrap();
+        }
+        let (_, evicted) = b.insert_or_evict(SIDE_ASK, order(200, 12)).unwrap();
+        assert_eq!(evicted.unwrap().price_ticks, 10 + MAX_ORDERS_PER_SIDE as u64 - 1);
+        let who = Pubkey::new_unique();
+        b.insert_or_evict(SIDE_ASK, Order { maker: who, base_lots: 3, ..order(201, 11) }).unwrap();
+        b.insert_or_evict(SIDE_ASK, Order { maker: who, base_lots: 4, ..order(202, 11) }).unwrap();
+        assert_eq!(b.resting_of(SIDE_ASK, &who), (7, 2));
+        assert_eq!(b.resting_of(SIDE_BID, &who), (0, 0));
     }
 
     #[test]
