@@ -108,42 +108,38 @@ async fn liquidation_against_the_book_fills_within_the_band() {
     let cranker = desk.user(0).await;
     desk.set_price(93_500_000).await;
 
-    // Oracle $93.5, band 5%: a sale fills no lower than $88.825 → 89 ticks. A bid at 88 is out.
-    desk.env.place(&desk.fx, &far_bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 88, 50), &[]).await.ok();
+    // Oracle $93.5, band 2%: a sale fills no lower than $91.63 → 92 ticks. A bid at 91 is out.
+    desk.env.place(&desk.fx, &far_bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 91, 50), &[]).await.ok();
     desk.book_liquidate(&cranker, &alice, &[&far_bidder]).await.expect_err(BulwarkError::NoLiquidityInBand);
     assert_eq!(desk.position(&alice).await.base_lots, 100);
 
     desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 93, 50), &[]).await.ok();
     let insurance_before = desk.insurance().await;
     let out = desk.book_liquidate(&cranker, &alice, &[&bidder]).await.ok();
-    // 27 lots (the takeover size at this price) sold at the $93 bid: $2,511.
+    // Sized for the band's worst price (89 lots), it sells all 50 lots bid at $93: $4,650.
     let fill = &out.events::<FillV1>()[0];
-    assert_eq!((fill.price_ticks, fill.base_lots, fill.quote), (93, 27, 2_511_000_000));
-    assert_eq!((fill.taker_fee, fill.maker_fee), (2_511_000, -502_200));
+    assert_eq!((fill.price_ticks, fill.base_lots, fill.quote), (93, 50, 4_650_000_000));
+    assert_eq!((fill.taker_fee, fill.maker_fee), (4_650_000, -930_000));
     let liq = &out.events::<LiquidationV1>()[0];
     assert_eq!(liq.kind, LIQUIDATION_KIND_BOOK);
-    assert_eq!((liq.base_lots, liq.quote), (-27, 2_511_000_000));
-    // Fee 2.5% = $62.775; the cranker's 20% ($12.555) is capped at $10; the rest to insurance.
-    assert_eq!((liq.fee, liq.liquidator_reward, liq.insurance_fee), (62_775_000, 10_000_000, 52_775_000));
+    assert_eq!((liq.base_lots, liq.quote), (-50, 4_650_000_000));
+    // Fee 2.5% = $116.25; the cranker's 20% ($23.25) is capped at $10; the rest to insurance.
+    assert_eq!((liq.fee, liq.liquidator_reward, liq.insurance_fee), (116_250_000, 10_000_000, 106_250_000));
     assert_eq!(liq.liquidator, cranker.margin_account);
-    // Filled under the oracle and paying the taker fee, Alice is not yet above the buffer.
-    assert!(liq.still_liquidating);
-    // 1,090 − 189 realised − 2.511 taker fee − 62.775 liquidation fee.
-    assert_eq!(desk.balance(&alice).await, 835_714_000);
+    // 1,090 − 350 realised − 4.65 taker fee − 116.25 liquidation fee = 619.10; with 50 lots
+    // left at $93.5, equity 294.10 ≥ 1.1 × 233.75: back above the buffer in one crank.
+    assert!(!liq.still_liquidating);
+    assert_eq!(desk.balance(&alice).await, 619_100_000);
     assert_eq!(desk.balance(&cranker).await, 10_000_000);
-    assert_eq!(desk.balance(&bidder).await, 10_000 * USD + 502_200);
+    assert_eq!(desk.balance(&bidder).await, 10_000 * USD + 930_000);
     let p = desk.position(&bidder).await;
-    assert_eq!((p.base_lots, p.quote_entry, p.open_bid_lots), (27, -2_511_000_000, 23));
-    // Insurance: half the net trading fee (2.511 − 0.5022) and the fee's remainder.
-    assert_eq!(desk.insurance().await, insurance_before + 1_004_400 + 52_775_000);
+    assert_eq!((p.base_lots, p.quote_entry, p.open_bid_lots), (50, -4_650_000_000, 0));
+    // Insurance: half the net trading fee (4.65 − 0.93) and the fee's remainder.
+    assert_eq!(desk.insurance().await, insurance_before + 1_860_000 + 106_250_000);
 
-    // Still flagged, so the next crank continues: 361.214 − 2.3375x ≥ 1.1 × (341.275 − 4.675x)
-    // ⇒ x ≥ 5.06: 6 lots.
-    let out = desk.book_liquidate(&cranker, &alice, &[&bidder]).await.ok();
-    let liq = &out.events::<LiquidationV1>()[0];
-    assert_eq!((liq.base_lots, liq.quote, liq.fee, liq.liquidator_reward), (-6, 558_000_000, 13_950_000, 2_790_000));
-    assert_eq!(desk.balance(&alice).await, 835_714_000 - 42_000_000 - 558_000 - 13_950_000);
-    assert_eq!(desk.position(&alice).await.base_lots, 67);
+    // Nothing left to do.
+    desk.book_liquidate(&cranker, &alice, &[&bidder]).await.expect_err(BulwarkError::AccountNotLiquidatable);
+    assert_eq!(desk.position(&alice).await.base_lots, 50);
 }
 
 #[tokio::test]
@@ -165,15 +161,16 @@ async fn bankruptcy_is_covered_by_insurance_and_nobody_else_pays() {
     let mm_before = (desk.balance(&mm).await, desk.position(&mm).await);
     let out = desk.takeover(&liquidator, &alice, 0).await.ok();
     let liq = &out.events::<LiquidationV1>()[0];
-    // Equity below zero: the whole position goes. $8,500 at the oracle, fee $212.5.
-    assert_eq!((liq.base_lots, liq.quote, liq.fee), (-100, 8_500_000_000, 212_500_000));
-    assert_eq!((liq.liquidator_reward, liq.insurance_fee), (106_250_000, 106_250_000));
+    // Equity below zero: the whole position goes, $8,500 at the oracle. No equity is left to
+    // pay a fee from, so none is charged: a fee here would come out of the insurance vault.
+    assert_eq!((liq.base_lots, liq.quote, liq.fee), (-100, 8_500_000_000, 0));
+    assert_eq!((liq.liquidator_reward, liq.insurance_fee), (0, 0));
     assert_eq!((liq.equity_before, liq.equity_after), (-410_000_000, 0));
-    // Realised −1,500 and the fee against 1,090: a $622.5 deficit, paid by insurance.
+    // Realised −1,500 against 1,090: the $410 deficit, paid by insurance.
     let payout = &out.events::<InsurancePayoutV1>()[0];
     assert_eq!(payout.margin_account, alice.margin_account);
-    assert_eq!(payout.amount, 622_500_000);
-    assert_eq!(payout.insurance_balance_after, 1_004_000_000 + 106_250_000 - 622_500_000);
+    assert_eq!(payout.amount, 410_000_000);
+    assert_eq!(payout.insurance_balance_after, 1_004_000_000 - 410_000_000);
 
     // Alice ends at exactly zero, with nothing left open.
     let m = desk.margin(&alice).await;
@@ -183,20 +180,20 @@ async fn bankruptcy_is_covered_by_insurance_and_nobody_else_pays() {
     // Everyone else is unchanged to the unit; the liquidator holds the position.
     assert_eq!((desk.balance(&mm).await, desk.position(&mm).await), mm_before);
     assert_eq!(desk.balance(&bystander).await, 500 * USD);
-    assert_eq!(desk.balance(&liquidator).await, 5_106_250_000);
+    assert_eq!(desk.balance(&liquidator).await, 5_000 * USD);
     assert_eq!(desk.position(&liquidator).await.base_lots, 100);
     let ch = desk.env.clearinghouse(&desk.fx).await;
-    assert_eq!(ch.insurance_balance, 487_750_000);
-    assert_eq!(ch.insurance_paid_total, 622_500_000);
+    assert_eq!(ch.insurance_balance, 594_000_000);
+    assert_eq!(ch.insurance_paid_total, 410_000_000);
 
-    // The payout came out of the stakers' value: all shares now redeem $487.75.
+    // The payout came out of the stakers' value: all shares now redeem $594.
     let owner = staker.owner.insecure_clone();
     let stake = desk.env.insurance_stake(&desk.fx, &owner).await;
     desk.env.send(&[request_unstake_ix(&owner.pubkey(), &desk.fx.key, stake.shares)], &[&owner]).await.ok();
     desk.env.warp(3_600, 1).await;
     let wallet_before = desk.env.token_balance(staker.token_account).await;
     desk.env.send(&[unstake_insurance_ix(&owner.pubkey(), &desk.fx, &staker.token_account)], &[&owner]).await.ok();
-    assert_eq!(desk.env.token_balance(staker.token_account).await - wallet_before, 487_750_000);
+    assert_eq!(desk.env.token_balance(staker.token_account).await - wallet_before, 594_000_000);
     assert_eq!(desk.insurance().await, 0);
     desk.check().await;
 }
@@ -268,29 +265,35 @@ async fn liquidation_rejects_bad_accounts() {
 }
 
 #[tokio::test]
-async fn closing_a_bankrupt_position_by_trade_is_covered_or_refused() {
+async fn a_bankrupt_position_is_closed_by_liquidation_not_by_its_own_trade() {
     let mut desk = Desk::new(simple_market_params()).await;
     let (_mm, alice) = alice_long(&mut desk).await;
     let bidder = desk.user(10_000 * USD).await;
+    let cranker = desk.user(0).await;
+    let staker = desk.user(0).await;
+    desk.env.stake_insurance(&desk.fx, &staker, 1_000 * USD).await.ok();
     desk.set_price(88_000_000).await;
     assert_eq!(desk.health(&alice).await.equity, -110_000_000);
     desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 88, 100), &[]).await.ok();
     let close = PlaceOrderArgs { reduce_only: true, ..order(SIDE_ASK, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 88, 100) };
 
-    // Insurance holds $4: it cannot pay the $118.8 this close leaves, so the close is refused.
+    // Her own close would end below zero: a fill may not leave its taker there, whoever pays.
     desk.env
         .place(&desk.fx, &alice, &desk.market, close, &[bidder.margin_account])
         .await
-        .expect_err(BulwarkError::InsufficientInsurance);
-    let staker = desk.user(0).await;
-    desk.env.stake_insurance(&desk.fx, &staker, 1_000 * USD).await.ok();
+        .expect_err(BulwarkError::FillBreachesMargin);
 
-    // Realised −1,200 and the $8.8 taker fee against $1,090: insurance pays $118.8.
-    let out = desk.env.place(&desk.fx, &alice, &desk.market, close, &[bidder.margin_account]).await.ok();
-    desk.check().await;
+    // Liquidation closes it at the same bid: realised −1,200 and the $8.8 taker fee against
+    // $1,090; no liquidation fee (no equity is left to pay it); insurance pays $118.8.
+    let insurance = desk.insurance().await;
+    let out = desk.book_liquidate(&cranker, &alice, &[&bidder]).await.ok();
+    let liq = &out.events::<LiquidationV1>()[0];
+    assert_eq!((liq.base_lots, liq.fee, liq.liquidator_reward), (-100, 0, 0));
     let payout = &out.events::<InsurancePayoutV1>()[0];
     assert_eq!((payout.margin_account, payout.amount), (alice.margin_account, 118_800_000));
     let m = desk.margin(&alice).await;
     assert_eq!(m.collateral_balance, 0);
     assert!(m.open_positions().next().is_none());
+    // Half the net trading fee (8.8 − 1.76 rebate) returns to insurance.
+    assert_eq!(desk.insurance().await, insurance - 118_800_000 + 3_520_000);
 }

@@ -78,16 +78,16 @@ async fn maker_taker_fill_with_fees_and_insurance_share() {
     assert_eq!((ch.fee_pool, ch.insurance_balance), (400_000, 400_000));
     assert_eq!(v.env.market(&v.market).await.open_interest_long_lots, 10);
 
-    // Bob closes at 110 into Alice's bid: +$100 realised for Bob, −$100 for Alice.
-    v.place(&alice, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 110, 10), &[]).await.ok();
-    let out = v.place(&bob, order(SIDE_ASK, ORDER_TYPE_MARKET, 110, 10), &[&alice]).await.ok();
-    assert_eq!(out.events::<FillV1>()[0].quote, 1_100 * USD);
-    assert_eq!(v.balance(&bob).await, FUNDS - 1_000_000 + 100 * USD - 1_100_000);
-    assert_eq!(v.balance(&alice).await, FUNDS + 200_000 - 100 * USD + 220_000);
+    // Bob closes at 104 (the band's top) into Alice's bid: +$40 realised for Bob, −$40 for Alice.
+    v.place(&alice, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 104, 10), &[]).await.ok();
+    let out = v.place(&bob, order(SIDE_ASK, ORDER_TYPE_MARKET, 104, 10), &[&alice]).await.ok();
+    assert_eq!(out.events::<FillV1>()[0].quote, 1_040 * USD);
+    assert_eq!(v.balance(&bob).await, FUNDS - 1_000_000 + 40 * USD - 1_040_000);
+    assert_eq!(v.balance(&alice).await, FUNDS + 200_000 - 40 * USD + 208_000);
     assert!(v.position(&bob).await.is_empty());
     assert!(v.position(&alice).await.is_empty());
     assert_eq!(v.env.market(&v.market).await.open_interest_long_lots, 0);
-    assert_eq!(v.env.token_balance(v.fx.insurance_vault).await, 400_000 + 440_000);
+    assert_eq!(v.env.token_balance(v.fx.insurance_vault).await, 400_000 + 416_000);
 }
 
 #[tokio::test]
@@ -272,15 +272,17 @@ async fn full_book_and_open_order_limits() {
     let mut v = venue(simple_market_params()).await;
     let (alice, bob, carol) = (v.user(FUNDS).await, v.user(FUNDS).await, v.user(FUNDS).await);
     for i in 0..16 {
-        v.place(&alice, order(SIDE_ASK, ORDER_TYPE_LIMIT, 200 + i, 1), &[]).await.ok();
+        v.place(&alice, order(SIDE_ASK, ORDER_TYPE_LIMIT, 101 + i, 1), &[]).await.ok();
     }
-    v.place(&alice, order(SIDE_ASK, ORDER_TYPE_LIMIT, 300, 1), &[]).await.expect_err(BulwarkError::TooManyOpenOrders);
+    v.place(&alice, order(SIDE_ASK, ORDER_TYPE_LIMIT, 117, 1), &[]).await.expect_err(BulwarkError::TooManyOpenOrders);
     for i in 0..16 {
-        v.place(&bob, order(SIDE_ASK, ORDER_TYPE_LIMIT, 250 + i, 1), &[]).await.ok();
+        v.place(&bob, order(SIDE_ASK, ORDER_TYPE_LIMIT, 104 + i, 1), &[]).await.ok();
     }
-    v.place(&carol, order(SIDE_ASK, ORDER_TYPE_LIMIT, 400, 1), &[]).await.expect_err(BulwarkError::OrderBookFull);
+    // Full: an order no better than the worst (bob's at 119) is refused; a better one would
+    // evict it (see the hardening tests).
+    v.place(&carol, order(SIDE_ASK, ORDER_TYPE_LIMIT, 120, 1), &[]).await.expect_err(BulwarkError::OrderBookFull);
     // The other side still has room.
-    v.place(&carol, order(SIDE_BID, ORDER_TYPE_LIMIT, 50, 1), &[]).await.ok();
+    v.place(&carol, order(SIDE_BID, ORDER_TYPE_LIMIT, 90, 1), &[]).await.ok();
 }
 
 #[tokio::test]
@@ -432,39 +434,59 @@ async fn funding_over_several_periods_settles_lazily() {
     let (alice, bob, carol) = (v.user(FUNDS).await, v.user(FUNDS).await, v.user(FUNDS).await);
     v.place(&alice, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 10), &[]).await.ok();
     v.place(&bob, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 10), &[&alice]).await.ok();
-    // The perp trades rich: the book's mid is 111 against an oracle of 100.
+    // The perp trades rich: the book is 110/112 against an oracle of 100, which the mark clamps
+    // to the 4% fill band: 104.
     v.place(&carol, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 110, 1), &[]).await.ok();
     v.place(&carol, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 112, 1), &[]).await.ok();
     let (alice_before, bob_before) = (v.balance(&alice).await, v.balance(&bob).await);
 
     let funding = update_funding_ix(&v.fx.key, &v.market);
     v.env.send(&[funding.clone()], &[]).await.expect_err(BulwarkError::FundingNotDue);
-    v.env.warp(3_600, 10).await;
+    // Sampled every 15 minutes (more often is refused); each sample weighs the time it stood.
+    for _ in 0..3 {
+        v.env.warp(900, 10).await;
+        v.env.publish(&v.market.feed, 100_000_000, 0, true, 0).await;
+        let out = v.env.send(&[funding.clone()], &[]).await.ok();
+        assert_eq!(out.events::<FundingSampledV1>()[0].mark, 104 * USD as i64);
+    }
+    v.env.warp(900, 10).await;
     v.env.publish(&v.market.feed, 100_000_000, 0, true, 0).await;
     let out = v.env.send(&[funding.clone()], &[]).await.ok();
     let event = &out.events::<FundingUpdatedV1>()[0];
-    // 11% premium clamped to 0.5% of $100: $0.50 per lot per period.
+    // The mark TWAP closes a quarter of the gap to 104 at each sample: 101, 101.75, 102.3125,
+    // 102.734375; a 2.7% premium, clamped to 0.5% of $100: $0.50 per lot per period.
     assert_eq!(
         (event.funding_per_lot, event.periods, event.mark_twap, event.oracle_twap),
-        (500_000, 1, 111 * USD as i64, 100 * USD as i64)
+        (500_000, 1, 102_734_375, 100 * USD as i64)
     );
     v.env.send(&[funding.clone()], &[]).await.expect_err(BulwarkError::FundingNotDue);
     v.env.check_invariants(&v.fx).await;
 
-    // Two more periods at once.
-    v.env.warp(7_200, 10).await;
+    // Two more periods, sampled every 15 minutes; each accrues at its end.
+    let mut accrued = vec![];
+    for _ in 0..8 {
+        v.env.warp(900, 10).await;
+        v.env.publish(&v.market.feed, 100_000_000, 0, true, 0).await;
+        let out = v.env.send(&[funding.clone()], &[]).await.ok();
+        accrued.extend(
+            out.events::<FundingUpdatedV1>().iter().map(|e| (e.funding_per_lot, e.periods, e.cumulative_funding_per_lot)),
+        );
+    }
+    assert_eq!(accrued, vec![(500_000, 1, 1_000_000), (500_000, 1, 1_500_000)]);
+    // A period nobody sampled (one sample, at its end) charges nothing.
+    v.env.warp(3_600, 10).await;
     v.env.publish(&v.market.feed, 100_000_000, 0, true, 0).await;
     let out = v.env.send(&[funding], &[]).await.ok();
     let event = &out.events::<FundingUpdatedV1>()[0];
-    assert_eq!((event.funding_per_lot, event.periods, event.cumulative_funding_per_lot), (1_000_000, 2, 1_500_000));
+    assert_eq!((event.funding_per_lot, event.periods, event.cumulative_funding_per_lot), (0, 1, 1_500_000));
     v.env.check_invariants(&v.fx).await;
 
     // Nothing has moved yet: settlement is lazy.
     assert_eq!((v.balance(&alice).await, v.balance(&bob).await), (alice_before, bob_before));
     // Touching the accounts settles them: the long pays 10 × $1.50, the short receives it.
-    v.place(&bob, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 50, 1), &[]).await.ok();
+    v.place(&bob, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 85, 1), &[]).await.ok();
     assert_eq!(v.balance(&bob).await, bob_before - 15 * USD);
-    v.place(&alice, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 200, 1), &[]).await.ok();
+    v.place(&alice, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 115, 1), &[]).await.ok();
     assert_eq!(v.balance(&alice).await, alice_before + 15 * USD);
     assert_eq!(v.position(&bob).await.last_cumulative_funding.get(), 1_500_000);
     v.env.check_invariants(&v.fx).await;
@@ -531,15 +553,15 @@ async fn market_risk_changes_follow_the_timelock_rule() {
 
 #[tokio::test]
 async fn fills_stay_within_the_oracle_band() {
-    // Oracle $100, fills within 10%: [90, 110].
+    // Oracle $100, fills within 4%: [96, 104]; orders rest within 20%: [80, 120].
     let mut v = venue(simple_market_params()).await;
     let mallory = v.user(FUNDS).await;
     let accomplice = v.user(FUNDS).await;
 
-    // An ask at $50 rests (nothing to cross), but it is never filled: a taker reaching it
+    // An ask at $90 rests (nothing to cross), but it is never filled: a taker reaching it
     // cancels it, so no value moves between the two accounts.
-    v.place(&mallory, order(SIDE_ASK, ORDER_TYPE_LIMIT, 50, 10), &[]).await.ok();
-    let out = v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 50, 10), &[&mallory]).await.ok();
+    v.place(&mallory, order(SIDE_ASK, ORDER_TYPE_LIMIT, 90, 10), &[]).await.ok();
+    let out = v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 90, 10), &[&mallory]).await.ok();
     assert!(out.events::<FillV1>().is_empty());
     let cancelled = out.events::<OrderCancelledV1>();
     assert_eq!((cancelled[0].margin_account, cancelled[0].reason), (mallory.margin_account, CANCEL_REASON_PRICE_BAND));
@@ -547,16 +569,16 @@ async fn fills_stay_within_the_oracle_band() {
     assert_eq!(v.position(&mallory).await.open_ask_lots, 0);
     assert_eq!((v.balance(&mallory).await, v.balance(&accomplice).await), (FUNDS, FUNDS));
 
-    // An ask at $115 is past the band: a bid up to $120 does not reach it, and may not rest
+    // An ask at $110 is past the band: a bid up to $115 does not reach it, and may not rest
     // crossing it either.
-    v.place(&mallory, order(SIDE_ASK, ORDER_TYPE_LIMIT, 115, 10), &[]).await.ok();
-    v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_LIMIT, 120, 10), &[&mallory])
+    v.place(&mallory, order(SIDE_ASK, ORDER_TYPE_LIMIT, 110, 10), &[]).await.ok();
+    v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_LIMIT, 115, 10), &[&mallory])
         .await
         .expect_err(BulwarkError::RestingOrderWouldCross);
-    let out = v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 120, 10), &[&mallory]).await.ok();
+    let out = v.place(&accomplice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 115, 10), &[&mallory]).await.ok();
     assert!(out.events::<FillV1>().is_empty());
     let book = v.env.book(&v.market).await;
-    assert_eq!(book.orders(SIDE_ASK).len(), 1, "the $115 ask waits for the price to come to it");
+    assert_eq!(book.orders(SIDE_ASK).len(), 1, "the $110 ask waits for the price to come to it");
 }
 
 #[tokio::test]
