@@ -407,6 +407,41 @@ async fn adl_passes_over_a_counterparty_the_program_would_skip() {
     desk.check().await;
 }
 
+#[tokio::test]
+async fn an_account_past_its_adl_grace_is_liquidated_first_while_the_book_can_take_it() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let cranker = desk.user(0).await;
+    let alice = alice_underwater(&mut desk).await;
+    // Nobody can close Alice: her grace clock starts, then runs out.
+    desk.update_status(&alice).await.ok();
+    desk.env.warp(1, 150).await;
+    desk.refresh_price().await;
+    let options =
+        bulwark_keeper::plan::PlanOptions { keeper_account: cranker.margin_account, takeover: false, adl_max_lots: 0 };
+    let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
+    let snapshot = k.scan().await.unwrap();
+    // With no bid in the band, ADL is the last resort: against the market maker's short.
+    let actions = plan(&snapshot, &options);
+    assert!(
+        matches!(&actions[..], [Action::Adl { target, market_index: 0, counterparties }]
+            if *target == alice.margin_account && counterparties.len() == 1),
+        "{actions:?}"
+    );
+    // A bid within the band: the keeper liquidates instead of deleveraging.
+    let bidder = desk.user(10_000 * USD).await;
+    desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 93, 50), &[]).await.ok();
+    let snapshot = k.scan().await.unwrap();
+    let close =
+        Action::BookLiquidation { target: alice.margin_account, market_index: 0, makers: vec![bidder.margin_account] };
+    assert_eq!(plan(&snapshot, &options), vec![close]);
+    let report = k.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed), (1, 0));
+    assert_eq!(desk.position(&alice).await.base_lots, 73);
+    assert_eq!(desk.position(&bidder).await.base_lots, 27);
+    assert_eq!(desk.env.market(&desk.market).await.adl_fill_count, 0);
+    desk.check().await;
+}
+
 /// Faults to inject at the `Chain` boundary, consumed in order.
 #[derive(Default)]
 struct Faults {
