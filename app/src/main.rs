@@ -425,10 +425,9 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let owner = signer.pubkey();
             let margin = pda::margin_account(&snapshot.keys.key, &owner, sub_account);
-            let mut remaining = price_pairs_for(&snapshot, snapshot.account(&margin), Some(market));
-            if let Some(b) = &view.book {
-                remaining.extend(book::makers_for(b, side, &margin));
-            }
+            // The makers the order may meet up to its limit, in the order the program takes them.
+            let makers = view.book.as_ref().map(|b| book::makers_crossing(b, side, &margin, price_ticks));
+            let makers = makers.unwrap_or_default();
             let expiry_unix = match expires_in {
                 None => 0,
                 Some(s) if s > 0 => {
@@ -445,9 +444,16 @@ async fn run(cli: Cli) -> Result<()> {
                 expiry_unix,
                 client_order_id: client_id,
             };
-            let place = ix::place_order_ix(&owner, &snapshot.keys, &margin, &view.keys, args, &remaining);
-            let signature =
-                ctx.send(&signer, &with_refresh(&snapshot.keys.key, &snapshot.clearinghouse, vec![place])).await?;
+            // Every passed maker's markets are priced too (the program checks each maker's whole
+            // account after its fill); trailing makers are dropped to fit one packet.
+            let build = |makers: &[Pubkey]| {
+                let remaining = snapshot.matching_remaining(market, &margin, makers)?;
+                let place = ix::place_order_ix(&owner, &snapshot.keys, &margin, &view.keys, args, &remaining);
+                Some(with_refresh(&snapshot.keys.key, &snapshot.clearinghouse, vec![place]))
+            };
+            let ixs = ix::fit_makers(&makers, 0, &owner, build)
+                .context("the order's other markets cannot be priced, or it does not fit one transaction")?;
+            let signature = ctx.send(&signer, &ixs).await?;
             let verb = if side == SIDE_BID { "buy" } else { "sell" };
             println!(
                 "placed {verb} {lots} lots at {} in market {market}: {signature}",

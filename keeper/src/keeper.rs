@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::config::KeeperConfig;
 use crate::metrics::Metrics;
-use crate::plan::{plan, Action, ActionKey, PlanOptions};
+use crate::plan::{plan_with, Action, ActionKey, Avoid, PlanOptions};
 use crate::snapshot::Snapshot;
 
 /// How one crank ended.
@@ -49,6 +49,9 @@ pub struct CycleReport {
     pub failed: usize,
     pub unknown: usize,
     pub skipped_in_flight: usize,
+    /// Cranks re-planned after a refusal the plan can route around (a takeover the keeper's
+    /// margin cannot carry goes to the book; an ADL that filled nothing goes to others).
+    pub fallbacks: usize,
 }
 
 /// The program errors that mean "already done by someone else" for each crank.
@@ -79,6 +82,25 @@ fn lost_race_error(action: &Action, error: &ChainError) -> Option<&'static str> 
         Action::Prune { .. } => &[(BulwarkError::NothingToPrune, "NothingToPrune")],
     };
     candidates.iter().find(|(e, _)| error.is_bulwark(*e)).map(|(_, name)| *name)
+}
+
+/// A refusal the planner routes around: the crank is re-planned without what was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// The keeper's own account cannot carry the position it would take over.
+    TakeoverMargin,
+    /// None of the counterparties named could pay (the program skipped them all).
+    AdlNoFill,
+}
+
+fn refusal(action: &Action, error: &ChainError) -> Option<Refusal> {
+    match action {
+        Action::Takeover { .. } if error.is_bulwark(BulwarkError::LiquidatorInsufficientMargin) => {
+            Some(Refusal::TakeoverMargin)
+        }
+        Action::Adl { .. } if error.is_bulwark(BulwarkError::AdlNoFill) => Some(Refusal::AdlNoFill),
+        _ => None,
+    }
 }
 
 /// The same crank with one account fewer in its variable list, if it can lose one.
@@ -141,6 +163,9 @@ pub struct Keeper<C: Chain> {
     /// retry rebroadcasts rather than duplicates.
     crank_nonce: AtomicU32,
     journal: Option<std::sync::Mutex<Journal>>,
+    /// Targets whose takeover the program refused for this keeper's margin, and when: closed
+    /// against the book instead until the in-flight TTL passes.
+    takeover_refused: HashMap<Pubkey, Instant>,
 }
 
 /// Fixed (non-remaining) accounts of each crank's instruction, by `action_index`.
@@ -173,6 +198,7 @@ impl<C: Chain> Keeper<C> {
             in_flight: HashMap::new(),
             crank_nonce: AtomicU32::new(0),
             journal: None,
+            takeover_refused: HashMap::new(),
         }
     }
 
@@ -241,13 +267,23 @@ impl<C: Chain> Keeper<C> {
         }
     }
 
+    fn avoid(&self) -> Avoid {
+        Avoid { takeover: self.takeover_refused.keys().copied().collect(), adl_counterparties: Vec::new() }
+    }
+
     /// One scan and every crank it calls for. ADL keeps cranking a target (re-scanning between
-    /// batches) until it is flat or `adl_cranks_per_scan` is used up.
+    /// batches) until it is flat or `adl_cranks_per_scan` is used up. A crank refused in a way
+    /// the plan can route around is re-planned at once for the same target: a takeover the
+    /// keeper cannot carry becomes a book liquidation (or, with no liquidity, the ADL or status
+    /// update the plan then calls for); an ADL that filled nothing is re-planned without the
+    /// counterparties it named.
     pub async fn run_cycle(&mut self) -> ChainResult<CycleReport> {
         let ttl = self.config.in_flight_ttl;
         self.in_flight.retain(|_, since| since.elapsed() < ttl);
+        self.takeover_refused.retain(|_, since| since.elapsed() < ttl);
+        let mut avoid = self.avoid();
         let mut snapshot = self.scan().await?;
-        let actions = plan(&snapshot, &self.plan_options());
+        let actions = plan_with(&snapshot, &self.plan_options(), &avoid);
         if let Some(journal) = &self.journal {
             let mut journal = journal.lock().unwrap();
             journal.snapshot = Some(snapshot.clone());
@@ -276,12 +312,13 @@ impl<C: Chain> Keeper<C> {
                     scan_current = true;
                 }
                 let key = action.key();
-                match plan(&snapshot, &self.plan_options()).into_iter().find(|a| a.key() == key) {
+                match plan_with(&snapshot, &self.plan_options(), &avoid).into_iter().find(|a| a.key() == key) {
                     Some(fresh) => action = fresh,
                     None => continue, // no longer needed
                 }
             }
             let mut adl_cranks = 0;
+            let mut fallbacks = 0;
             loop {
                 let key = action.key();
                 if self.in_flight.contains_key(&key) {
@@ -289,7 +326,7 @@ impl<C: Chain> Keeper<C> {
                     break;
                 }
                 self.in_flight.insert(key, Instant::now());
-                let outcome = self.execute(&snapshot, &action).await;
+                let (outcome, refused) = self.execute_reporting(&snapshot, &action).await;
                 if outcome != Outcome::Unknown {
                     self.in_flight.remove(&key);
                 }
@@ -303,6 +340,37 @@ impl<C: Chain> Keeper<C> {
                     Outcome::Failed => report.failed += 1,
                     Outcome::Unknown => report.unknown += 1,
                 }
+                if let (Some(refused), Some(target)) = (refused, action.target()) {
+                    // Route around the refusal, once per kind, and try the target again.
+                    if fallbacks >= 2 {
+                        break;
+                    }
+                    fallbacks += 1;
+                    match (refused, &action) {
+                        (Refusal::TakeoverMargin, _) => {
+                            self.takeover_refused.insert(target, Instant::now());
+                            avoid.takeover.push(target);
+                        }
+                        (Refusal::AdlNoFill, Action::Adl { counterparties, .. }) => {
+                            avoid.adl_counterparties.extend(counterparties.iter().map(|c| (target, *c)));
+                            // The scan was stale about someone's equity: look again.
+                            snapshot = self.scan().await?;
+                            scan_current = true;
+                        }
+                        _ => {}
+                    }
+                    let next = plan_with(&snapshot, &self.plan_options(), &avoid)
+                        .into_iter()
+                        .find(|a| a.target() == Some(target));
+                    match next {
+                        Some(next) => {
+                            report.fallbacks += 1;
+                            action = next;
+                            continue;
+                        }
+                        None => break,
+                    }
+                }
                 // Keep deleveraging this target until it is flat.
                 let Action::Adl { target, .. } = action else { break };
                 adl_cranks += 1;
@@ -311,7 +379,7 @@ impl<C: Chain> Keeper<C> {
                 }
                 snapshot = self.scan().await?;
                 scan_current = true;
-                let next = plan(&snapshot, &self.plan_options())
+                let next = plan_with(&snapshot, &self.plan_options(), &avoid)
                     .into_iter()
                     .find(|a| matches!(a, Action::Adl { target: t, .. } if *t == target));
                 match next {
@@ -325,6 +393,11 @@ impl<C: Chain> Keeper<C> {
 
     /// Send one crank, retrying what may succeed on another attempt.
     pub async fn execute(&self, snapshot: &Snapshot, action: &Action) -> Outcome {
+        self.execute_reporting(snapshot, action).await.0
+    }
+
+    /// `execute`, also naming a refusal the plan can route around.
+    async fn execute_reporting(&self, snapshot: &Snapshot, action: &Action) -> (Outcome, Option<Refusal>) {
         // Fit the packet: drop trailing counterparties or makers (order is kept, so the rest
         // is still valid on chain) until the transaction is small enough.
         let payer = self.authority.pubkey();
@@ -332,7 +405,7 @@ impl<C: Chain> Keeper<C> {
         let instructions = loop {
             let Some(instructions) = self.instructions(snapshot, &fitted) else {
                 tracing::warn!(?action, "crank needs an account the snapshot lacks");
-                return Outcome::Failed;
+                return (Outcome::Failed, None);
             };
             if transaction_size(&instructions, &payer) <= PACKET_DATA_SIZE {
                 break instructions;
@@ -342,7 +415,7 @@ impl<C: Chain> Keeper<C> {
                 None => {
                     tracing::warn!(?action, "crank does not fit one transaction");
                     self.metrics.fail("too_large");
-                    return Outcome::Failed;
+                    return (Outcome::Failed, None);
                 }
             }
         };
@@ -366,23 +439,27 @@ impl<C: Chain> Keeper<C> {
             match result {
                 Ok(landed) => {
                     self.record(action, landed.slot, landed.logs);
-                    return Outcome::Landed;
+                    return (Outcome::Landed, None);
                 }
                 Err(e) => {
                     // An earlier attempt whose answer was lost may have landed: then this is ours.
                     if let Some((slot, logs)) = self.landed_earlier(&sent).await {
                         self.record(action, slot, logs);
-                        return Outcome::Landed;
+                        return (Outcome::Landed, None);
                     }
                     if let Some(name) = lost_race_error(action, &e) {
                         tracing::info!(action = action.name(), error = name, "lost race");
                         self.metrics.lost_race(name);
-                        return Outcome::LostRace;
+                        return (Outcome::LostRace, None);
                     }
                     self.metrics.fail(&failure_reason(&e));
+                    if let Some(refused) = refusal(action, &e) {
+                        tracing::info!(action = action.name(), ?refused, "crank refused; re-planning");
+                        return (Outcome::Failed, Some(refused));
+                    }
                     if !e.is_retryable() {
                         tracing::warn!(action = action.name(), error = %e, "crank failed");
-                        return Outcome::Failed;
+                        return (Outcome::Failed, None);
                     }
                     tracing::warn!(action = action.name(), error = %e, attempt, "crank attempt failed; retrying");
                     last_unknown |= matches!(e, ChainError::Timeout(_) | ChainError::Transport(_));
@@ -390,9 +467,9 @@ impl<C: Chain> Keeper<C> {
             }
         }
         if last_unknown {
-            Outcome::Unknown
+            (Outcome::Unknown, None)
         } else {
-            Outcome::Failed
+            (Outcome::Failed, None)
         }
     }
 
@@ -470,8 +547,9 @@ impl<C: Chain> Keeper<C> {
                 &pairs_for(&[*target, self.margin_account], Some(*market_index))?,
             ),
             Action::BookLiquidation { target, market_index, makers } => {
-                let mut remaining = pairs_for(&[*target], Some(*market_index))?;
-                remaining.extend_from_slice(makers);
+                // Every maker's markets are priced too: the program checks each maker's whole
+                // account after its fill.
+                let remaining = snapshot.matching_remaining(*market_index, target, makers)?;
                 ix::liquidate_against_book_ix(
                     &me,
                     ch,

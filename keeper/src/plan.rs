@@ -2,9 +2,10 @@
 //! turns each `Action` into instructions and sends it.
 
 use anchor_lang::prelude::Pubkey;
-use bulwark::constants::MAX_POSITIONS;
+use bulwark::constants::{MAX_POSITIONS, MAX_PRUNES_PER_CALL};
 use bulwark::controller::pricing::MarketPrice;
 use bulwark::controller::waterfall::adl_eligibility;
+use bulwark::math::adl::shortfall;
 use bulwark::math::liquidation::{band_limit_ticks, is_liquidatable};
 use bulwark::math::margin::Health;
 use bulwark::math::perp::base_value;
@@ -12,8 +13,8 @@ use bulwark::state::{
     MarginAccount, ACCOUNT_FLAG_BEING_LIQUIDATED, MARKET_STATUS_ACTIVE, MARKET_STATUS_REDUCE_ONLY,
     MARKET_STATUS_SETTLING, SIDE_ASK, SIDE_BID,
 };
-use bulwark_sdk::adl::{rank_counterparties, RankedCounterparty};
-use bulwark_sdk::book::{expired_makers, makers_within, MAX_MAKER_ACCOUNTS};
+use bulwark_sdk::adl::{rank_counterparties, simulate_fills};
+use bulwark_sdk::book::{makers_within, prunable_makers, resting_band_ticks};
 
 use crate::snapshot::{health, Snapshot};
 
@@ -40,7 +41,8 @@ pub enum Action {
         market_index: u16,
         makers: Vec<Pubkey>,
     },
-    /// Nobody can close it now: record it, so the ADL grace clock starts.
+    /// `update_liquidation_status`: nobody can close it now, so record it and the ADL grace
+    /// clock starts; or it is healthy again with the clock still set, so clear it.
     FlagLiquidatable {
         target: Pubkey,
     },
@@ -53,6 +55,7 @@ pub enum Action {
     Funding {
         market_index: u16,
     },
+    /// Remove expired orders and orders resting outside the band.
     Prune {
         market_index: u16,
         makers: Vec<Pubkey>,
@@ -67,6 +70,17 @@ impl Action {
             Self::Adl { target, .. } => ActionKey::Adl(*target),
             Self::Funding { market_index } => ActionKey::Funding(*market_index),
             Self::Prune { market_index, .. } => ActionKey::Prune(*market_index),
+        }
+    }
+
+    /// The account a liquidation, status update or ADL is about.
+    pub fn target(&self) -> Option<Pubkey> {
+        match self {
+            Self::Takeover { target, .. }
+            | Self::BookLiquidation { target, .. }
+            | Self::FlagLiquidatable { target }
+            | Self::Adl { target, .. } => Some(*target),
+            Self::Funding { .. } | Self::Prune { .. } => None,
         }
     }
 
@@ -92,29 +106,52 @@ pub struct PlanOptions {
     pub adl_max_lots: u64,
 }
 
+/// What the program refused earlier, so the plan routes around it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Avoid {
+    /// Targets the keeper's account could not take over (`LiquidatorInsufficientMargin`):
+    /// they are closed against the book instead.
+    pub takeover: Vec<Pubkey>,
+    /// `(target, counterparty)`: an ADL of the target that named these filled nothing
+    /// (`AdlNoFill`); the next plan leaves them out.
+    pub adl_counterparties: Vec<(Pubkey, Pubkey)>,
+}
+
 /// Everything due in this snapshot, most urgent first: ADL and liquidations, then funding,
 /// then pruning.
 pub fn plan(snapshot: &Snapshot, options: &PlanOptions) -> Vec<Action> {
+    plan_with(snapshot, options, &Avoid::default())
+}
+
+/// `plan`, routing around what `avoid` names.
+pub fn plan_with(snapshot: &Snapshot, options: &PlanOptions, avoid: &Avoid) -> Vec<Action> {
     let prices = snapshot.prices();
+    let buffer = snapshot.clearinghouse.waterfall.liquidation_buffer_bps;
     let mut risk = Vec::new();
+    let mut stale_clocks = Vec::new();
     for (key, account) in &snapshot.accounts {
-        if account.open_positions().all(|p| p.base_lots == 0) {
-            continue;
-        }
         let Some(h) = health(account, &prices) else { continue };
         // The program's own test: below maintenance, or flagged and not yet back to the buffer.
         let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
-        let buffer = snapshot.clearinghouse.waterfall.liquidation_buffer_bps;
         if !is_liquidatable(&h, flagged, buffer).unwrap_or(false) {
+            // Healthy again with the grace clock still running: clear it, so an old clock
+            // cannot make a later dip ADL-eligible at once.
+            if account.liquidatable_since_slot != 0 {
+                stale_clocks.push(Action::FlagLiquidatable { target: *key });
+            }
             continue;
         }
-        if let Some(action) = plan_unhealthy(snapshot, options, key, account, &prices, &h) {
+        if account.open_positions().all(|p| p.base_lots == 0) {
+            continue;
+        }
+        if let Some(action) = plan_unhealthy(snapshot, options, avoid, key, account, &prices, &h) {
             risk.push(action);
         }
     }
     // Deepest trouble first: ADL before liquidation.
     risk.sort_by_key(|a| !matches!(a, Action::Adl { .. }));
     risk.extend(plan_upkeep(snapshot));
+    risk.extend(stale_clocks);
     risk
 }
 
@@ -133,19 +170,23 @@ fn positions_by_notional(account: &MarginAccount, prices: &[MarketPrice]) -> Vec
     positions.into_iter().map(|(_, index, lots)| (index, lots)).collect()
 }
 
+/// A liquidatable account: ADL when its deficit is more than insurance holds (a liquidation
+/// could only deepen it, and the program refuses that); otherwise a liquidation while anyone
+/// can take it (takeover, or the book within the band), ADL only when the grace clock has run
+/// out and nothing else can close it, and a status update to start the clock when nothing can.
 fn plan_unhealthy(
     snapshot: &Snapshot,
     options: &PlanOptions,
+    avoid: &Avoid,
     key: &Pubkey,
     account: &MarginAccount,
     prices: &[MarketPrice],
     health: &Health,
 ) -> Option<Action> {
-    let (equity, meets_maintenance) = (health.equity, health.meets_maintenance());
     let ch = &snapshot.clearinghouse;
     let adl_ok = adl_eligibility(
-        equity,
-        meets_maintenance,
+        health.equity,
+        health.meets_maintenance(),
         ch.insurance_balance,
         account.liquidatable_since_slot,
         account.liquidatable_seen_slot,
@@ -154,38 +195,78 @@ fn plan_unhealthy(
     )
     .is_ok();
     let positions = positions_by_notional(account, prices);
-    let status = |index: u16| snapshot.market(index).map(|m| m.market.status);
-    if adl_ok {
-        // Deleverage the first market (largest first) that has counterparties in profit.
-        for &(market_index, lots) in &positions {
-            if !matches!(
-                status(market_index),
-                Some(MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY | MARKET_STATUS_SETTLING)
-            ) {
-                continue;
-            }
-            let ranked =
-                rank_counterparties(key, lots, market_index, snapshot.accounts.iter().map(|(k, a)| (k, a)), prices);
-            let wanted = match options.adl_max_lots {
-                0 => lots.unsigned_abs(),
-                max => max.min(lots.unsigned_abs()),
-            };
-            let counterparties = within_price_limit(snapshot, account, market_index, select(&ranked, wanted));
-            if !counterparties.is_empty() {
-                return Some(Action::Adl { target: *key, market_index, counterparties });
-            }
-        }
-        return None;
+    let insurance_short = shortfall(health.equity, ch.insurance_balance).uncovered > 0;
+    if adl_ok && insurance_short {
+        return plan_adl(snapshot, options, avoid, key, account, prices, &positions);
     }
+    if let Some(liquidation) = plan_liquidation(snapshot, options, avoid, key, &positions) {
+        return Some(liquidation);
+    }
+    if adl_ok {
+        return plan_adl(snapshot, options, avoid, key, account, prices, &positions);
+    }
+    // Nobody can close it now: record it so the ADL grace clock runs, and keep recording it
+    // (the program restarts the clock when sightings are more than a grace period apart).
+    let grace = ch.waterfall.adl_grace_slots;
+    let stale_sighting = snapshot.clock.slot.saturating_sub(account.liquidatable_seen_slot) >= grace / 2;
+    (account.liquidatable_since_slot == 0 || stale_sighting).then_some(Action::FlagLiquidatable { target: *key })
+}
+
+/// Deleverage the first market (largest first) with counterparties the program would fill.
+fn plan_adl(
+    snapshot: &Snapshot,
+    options: &PlanOptions,
+    avoid: &Avoid,
+    key: &Pubkey,
+    account: &MarginAccount,
+    prices: &[MarketPrice],
+    positions: &[(u16, i64)],
+) -> Option<Action> {
+    for &(market_index, lots) in positions {
+        let status = snapshot.market(market_index).map(|m| m.market.status);
+        if !matches!(status, Some(MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY | MARKET_STATUS_SETTLING)) {
+            continue;
+        }
+        let mut ranked =
+            rank_counterparties(key, lots, market_index, snapshot.accounts.iter().map(|(k, a)| (k, a)), prices);
+        ranked.retain(|c| !avoid.adl_counterparties.contains(&(*key, c.margin_account)));
+        let fills = simulate_fills(
+            account,
+            market_index,
+            options.adl_max_lots,
+            &ranked,
+            |k| snapshot.account(k),
+            prices,
+            snapshot.clearinghouse.insurance_balance,
+        );
+        let chosen = fills.iter().map(|f| f.counterparty).collect();
+        let counterparties = within_price_limit(snapshot, account, market_index, chosen);
+        if !counterparties.is_empty() {
+            return Some(Action::Adl { target: *key, market_index, counterparties });
+        }
+    }
+    None
+}
+
+/// A takeover (when configured and not refused before), else a close against the book when a
+/// live order within the band can fill.
+fn plan_liquidation(
+    snapshot: &Snapshot,
+    options: &PlanOptions,
+    avoid: &Avoid,
+    key: &Pubkey,
+    positions: &[(u16, i64)],
+) -> Option<Action> {
     if *key == options.keeper_account {
         return None; // the program refuses self-liquidation; another keeper's job
     }
-    for &(market_index, lots) in &positions {
+    let ch = &snapshot.clearinghouse;
+    for &(market_index, lots) in positions {
         let Some(view) = snapshot.market(market_index) else { continue };
         if !matches!(view.market.status, MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY) {
             continue;
         }
-        if options.takeover {
+        if options.takeover && !avoid.takeover.contains(key) {
             return Some(Action::Takeover { target: *key, market_index });
         }
         // The close sells a long into the bids, buys a short from the asks, within the band.
@@ -205,12 +286,7 @@ fn plan_unhealthy(
             return Some(Action::BookLiquidation { target: *key, market_index, makers });
         }
     }
-    // Nobody can close it now: record it so the ADL grace clock runs, and keep recording it
-    // (the program restarts the clock when sightings are more than a grace period apart).
-    let slot = snapshot.clock.slot;
-    let grace = snapshot.clearinghouse.waterfall.adl_grace_slots;
-    let stale_sighting = slot.saturating_sub(account.liquidatable_seen_slot) >= grace / 2;
-    (account.liquidatable_since_slot == 0 || stale_sighting).then_some(Action::FlagLiquidatable { target: *key })
+    None
 }
 
 /// Keep counterparties while the markets they and the target hold (besides this one) still fit
@@ -248,11 +324,6 @@ fn within_price_limit(
     out
 }
 
-/// Counterparties covering `lots`, at most the program's limit, best first.
-fn select(ranked: &[RankedCounterparty], lots: u64) -> Vec<Pubkey> {
-    bulwark_sdk::adl::select(ranked, lots)
-}
-
 fn plan_upkeep(snapshot: &Snapshot) -> Vec<Action> {
     let now = snapshot.clock.unix_timestamp;
     let mut out = Vec::new();
@@ -260,11 +331,27 @@ fn plan_upkeep(snapshot: &Snapshot) -> Vec<Action> {
         let m = &view.market;
         let tradable = matches!(m.status, MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY);
         let period = m.params.funding_period_seconds;
-        if tradable && view.price.is_some() && period > 0 && now.saturating_sub(m.last_funding_unix) >= period {
+        // Funding accrues when a period is due; between due times the same crank samples the
+        // mark, which a period needs `MIN_FUNDING_SAMPLES_PER_PERIOD` times to charge a premium.
+        let due = now.saturating_sub(m.last_funding_unix) >= period;
+        let sample_due = now.saturating_sub(m.twap_last_update_unix)
+            >= (period / bulwark::constants::MIN_FUNDING_SAMPLES_PER_PERIOD as i64).max(1);
+        if tradable && view.price.is_some() && period > 0 && (due || sample_due) {
             out.push(Action::Funding { market_index: m.index });
         }
         if let Some(book) = &view.book {
-            let makers = expired_makers(book, now, MAX_MAKER_ACCOUNTS);
+            // Expired orders, and orders resting outside the band around the oracle TWAP (the
+            // program's reference for pruning).
+            let band = (m.oracle_twap > 0)
+                .then(|| {
+                    resting_band_ticks(
+                        m.oracle_twap,
+                        m.params.tick_size,
+                        snapshot.clearinghouse.waterfall.max_fill_deviation_bps,
+                    )
+                })
+                .flatten();
+            let makers = prunable_makers(book, now, band, MAX_PRUNES_PER_CALL);
             if !makers.is_empty() {
                 out.push(Action::Prune { market_index: m.index, makers });
             }

@@ -248,6 +248,200 @@ async fn racing_keepers_never_double_crank() {
     desk.check().await;
 }
 
+/// Alice: long 20 lots at $100 with $210 deposited ($2 taker fee); at $94 her equity is $88
+/// under the $94 maintenance requirement.
+async fn alice_small_and_underwater(desk: &mut Desk) -> User {
+    let mm = desk.user(100_000 * USD).await;
+    let alice = desk.user(210 * USD).await;
+    desk.trade(&mm, &alice, SIDE_ASK, 100, 20).await;
+    desk.set_price(94_000_000).await;
+    let h = desk.health(&alice).await;
+    assert_eq!((h.equity, h.maintenance_requirement), (88_000_000, 94_000_000));
+    alice
+}
+
+#[tokio::test]
+async fn interleaved_one_lot_bids_of_two_makers_do_not_throttle_a_liquidation() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let cranker = desk.user(0).await;
+    let alice = alice_small_and_underwater(&mut desk).await;
+    // Bob and Carol alternate 1-lot bids at $93, best first: Bob, Carol, Bob, Carol, ...
+    let (bob, carol) = (desk.user(1_000 * USD).await, desk.user(1_000 * USD).await);
+    for i in 0..10 {
+        let maker = if i % 2 == 0 { &bob } else { &carol };
+        desk.env.place(&desk.fx, maker, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 93, 1), &[]).await.ok();
+    }
+    let k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
+
+    // One run of makers (Bob alone) is what a crank passing the first run gives the program:
+    // it fills Bob's first lot, then meets Carol's order and stops. One lot a crank.
+    let snapshot = k.scan().await.unwrap();
+    let one_run =
+        Action::BookLiquidation { target: alice.margin_account, market_index: 0, makers: vec![bob.margin_account] };
+    assert_eq!(k.execute(&snapshot, &one_run).await, Outcome::Landed);
+    assert_eq!(desk.position(&alice).await.base_lots, 19);
+    desk.check().await;
+
+    // The keeper passes a maker entry per order for the eight orders the program touches.
+    let mut k = k;
+    let snapshot = k.scan().await.unwrap();
+    let alternating: Vec<Pubkey> =
+        (0..8).map(|i| if i % 2 == 0 { carol.margin_account } else { bob.margin_account }).collect();
+    let options =
+        bulwark_keeper::plan::PlanOptions { keeper_account: cranker.margin_account, takeover: false, adl_max_lots: 0 };
+    assert_eq!(
+        plan(&snapshot, &options),
+        vec![Action::BookLiquidation { target: alice.margin_account, market_index: 0, makers: alternating }]
+    );
+    // The program sizes the next close at 5 lots: all five close in this one crank, against
+    // Carol, Bob, Carol, Bob, Carol.
+    let report = k.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed), (1, 0));
+    assert_eq!(desk.position(&alice).await.base_lots, 14);
+    assert_eq!((desk.position(&bob).await.base_lots, desk.position(&carol).await.base_lots), (3, 3));
+    assert_eq!(desk.env.book(&desk.market).await.bid_count, 4);
+    assert_eq!(desk.env.market(&desk.market).await.liquidation_count, 2);
+    desk.check().await;
+}
+
+#[tokio::test]
+async fn a_takeover_the_keeper_cannot_margin_falls_back_to_the_book() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    // $100 cannot carry 27 lots at $93.5 (10% initial margin: $252.45).
+    let liquidator = desk.user(100 * USD).await;
+    let alice = alice_underwater(&mut desk).await;
+    let bidder = desk.user(10_000 * USD).await;
+    desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 93, 50), &[]).await.ok();
+
+    let mut c = config(&desk.fx);
+    c.takeover = true;
+    let mut k = keeper(desk.env.chain(), c, &liquidator);
+    // The takeover is refused for the keeper's margin; the same cycle closes against the bid.
+    let report = k.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed, report.fallbacks), (1, 1, 1));
+    let code = u32::from(bulwark::error::BulwarkError::LiquidatorInsufficientMargin);
+    assert_eq!(k.metrics.failures(&format!("program_error_{code}")), 1);
+    // 27 lots sold into the $93 bid; the keeper took no position and earned the $10 reward.
+    assert_eq!(desk.position(&alice).await.base_lots, 73);
+    assert_eq!(desk.position(&bidder).await.base_lots, 27);
+    assert_eq!(desk.position(&liquidator).await.base_lots, 0);
+    assert_eq!(desk.balance(&liquidator).await, 110 * USD);
+    desk.check().await;
+
+    // The refusal is remembered: the next cycle goes straight to the book.
+    let report = k.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed, report.fallbacks), (1, 0, 0));
+    assert_eq!(desk.position(&alice).await.base_lots, 67);
+    // 6 more lots; the reward is 20% of the $13.95 fee.
+    assert_eq!(desk.balance(&liquidator).await, 112_790_000);
+    desk.check().await;
+}
+
+#[tokio::test]
+async fn adl_passes_over_a_counterparty_the_program_would_skip() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let cranker = desk.user(0).await;
+    // Alice longs 100 from Quinn at $100. Pat shorts 100 to Bob at $86.
+    let quinn = desk.user(2_000 * USD).await;
+    let alice = desk.user(1_100 * USD).await;
+    desk.trade(&quinn, &alice, SIDE_ASK, 100, 100).await;
+    desk.set_price(86_000_000).await;
+    let (pat, bob) = (desk.user(1_000 * USD).await, desk.user(5_000 * USD).await);
+    desk.trade(&pat, &bob, SIDE_ASK, 86, 100).await;
+    // At $78 Pat takes out all its cash: its $800 profit covers the $780 initial margin.
+    desk.set_price(78_000_000).await;
+    let pat_cash = desk.balance(&pat).await;
+    assert_eq!(pat_cash, 1_001_720_000);
+    let withdraw = bulwark_sdk::ix::with_remaining(
+        bulwark_sdk::ix::withdraw_ix(
+            &solana_signer::Signer::pubkey(&pat.owner),
+            &desk.fx.key,
+            &pat.margin_account,
+            &desk.fx.collateral_vault,
+            &pat.token_account,
+            pat_cash,
+        ),
+        &desk.market.keys.price_pair(),
+    );
+    let owner = pat.owner.insecure_clone();
+    desk.env.send(&[withdraw], &[&owner]).await.ok();
+    // Alice: −$1,110; insurance holds $7.44 of fees, so $1,102.56 is left to ADL. Pat (equity
+    // $800 at 9.75x) is first in line but cannot pay that; Quinn ($4,202) can.
+    assert_eq!(desk.health(&alice).await.equity, -1_110_000_000);
+    assert_eq!(desk.insurance().await, 7_440_000);
+    assert_eq!(desk.health(&pat).await.equity, 800_000_000);
+
+    let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
+    let snapshot = k.scan().await.unwrap();
+    let prices = snapshot.prices();
+    let accounts = snapshot.accounts.iter().map(|(key, a)| (key, a));
+    let ranked = bulwark_sdk::adl::rank_counterparties(&alice.margin_account, 100, 0, accounts, &prices);
+    let order_of: Vec<(Pubkey, u128)> = ranked.iter().map(|c| (c.margin_account, c.score)).collect();
+    assert_eq!(order_of, vec![(pat.margin_account, 906_974), (quinn.margin_account, 408_376)]);
+    // Naming the first in line alone, as a plain prefix of the ranking does, fills nothing.
+    assert_eq!(bulwark_sdk::adl::select(&ranked, 100), vec![pat.margin_account]);
+    let pat_only =
+        Action::Adl { target: alice.margin_account, market_index: 0, counterparties: vec![pat.margin_account] };
+    assert_eq!(k.execute(&snapshot, &pat_only).await, Outcome::Failed);
+    let code = u32::from(bulwark::error::BulwarkError::AdlNoFill);
+    assert_eq!(k.metrics.failures(&format!("program_error_{code}")), 1);
+    assert_eq!(desk.position(&alice).await.base_lots, 100);
+
+    // The keeper simulates the skip and names Quinn, who takes all 100 lots and the $1,102.56.
+    let options =
+        bulwark_keeper::plan::PlanOptions { keeper_account: cranker.margin_account, takeover: false, adl_max_lots: 0 };
+    let adl = Action::Adl { target: alice.margin_account, market_index: 0, counterparties: vec![quinn.margin_account] };
+    assert_eq!(plan(&snapshot, &options), vec![adl, Action::Funding { market_index: 0 }]);
+    let report = k.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed, report.fallbacks), (2, 0, 0));
+    let m = desk.margin(&alice).await;
+    assert!(m.open_positions().next().is_none());
+    assert_eq!(m.collateral_balance, 0);
+    let market = desk.env.market(&desk.market).await;
+    assert_eq!((market.adl_fill_count, market.adl_haircut_total), (1, 1_102_560_000));
+    // Quinn: $2,002 + $2,200 profit − $1,102.56 haircut. Pat is untouched.
+    assert_eq!(desk.position(&quinn).await.base_lots, 0);
+    assert_eq!(desk.balance(&quinn).await, 3_099_440_000);
+    assert_eq!((desk.position(&pat).await.base_lots, desk.balance(&pat).await), (-100, 0));
+    assert_eq!(desk.insurance().await, 0);
+    desk.check().await;
+}
+
+#[tokio::test]
+async fn an_account_past_its_adl_grace_is_liquidated_first_while_the_book_can_take_it() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let cranker = desk.user(0).await;
+    let alice = alice_underwater(&mut desk).await;
+    // Nobody can close Alice: her grace clock starts, then runs out.
+    desk.update_status(&alice).await.ok();
+    desk.env.warp(1, 150).await;
+    desk.refresh_price().await;
+    let options =
+        bulwark_keeper::plan::PlanOptions { keeper_account: cranker.margin_account, takeover: false, adl_max_lots: 0 };
+    let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
+    let snapshot = k.scan().await.unwrap();
+    // With no bid in the band, ADL is the last resort: against the market maker's short.
+    let actions = plan(&snapshot, &options);
+    assert!(
+        matches!(&actions[..], [Action::Adl { target, market_index: 0, counterparties }]
+            if *target == alice.margin_account && counterparties.len() == 1),
+        "{actions:?}"
+    );
+    // A bid within the band: the keeper liquidates instead of deleveraging.
+    let bidder = desk.user(10_000 * USD).await;
+    desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 93, 50), &[]).await.ok();
+    let snapshot = k.scan().await.unwrap();
+    let close =
+        Action::BookLiquidation { target: alice.margin_account, market_index: 0, makers: vec![bidder.margin_account] };
+    assert_eq!(plan(&snapshot, &options), vec![close]);
+    let report = k.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed), (1, 0));
+    assert_eq!(desk.position(&alice).await.base_lots, 73);
+    assert_eq!(desk.position(&bidder).await.base_lots, 27);
+    assert_eq!(desk.env.market(&desk.market).await.adl_fill_count, 0);
+    desk.check().await;
+}
+
 /// Faults to inject at the `Chain` boundary, consumed in order.
 #[derive(Default)]
 struct Faults {

@@ -4,7 +4,8 @@
 use anchor_lang::prelude::Pubkey;
 use bulwark::constants::MAX_ADL_COUNTERPARTIES;
 use bulwark::controller::pricing::MarketPrice;
-use bulwark::math::adl::{adl_quintile, adl_score};
+use bulwark::math::adl::{adl_quintile, adl_score, haircut_for_fill, shortfall, uncovered_for_market};
+use bulwark::math::liquidation::marginal_close_value;
 use bulwark::math::perp::base_value;
 use bulwark::state::MarginAccount;
 
@@ -116,7 +117,8 @@ impl AdlQueues {
 }
 
 /// The prefix of `ranked` one `auto_deleverage` needs to close `lots` (at most the program's
-/// per-call bound).
+/// per-call bound), assuming each pays in full; `simulate_fills` also leaves out the
+/// counterparties the program would skip.
 pub fn select(ranked: &[RankedCounterparty], lots: u64) -> Vec<Pubkey> {
     let mut covered = 0u64;
     let mut out = Vec::new();
@@ -128,6 +130,102 @@ pub fn select(ranked: &[RankedCounterparty], lots: u64) -> Vec<Pubkey> {
         covered = covered.saturating_add(c.base_lots.unsigned_abs());
     }
     out
+}
+
+/// One fill `auto_deleverage` would make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdlFill {
+    pub counterparty: Pubkey,
+    /// Lots closed against this counterparty.
+    pub base_lots: u64,
+    /// What it pays of the uncovered shortfall, in collateral atoms.
+    pub haircut: u128,
+}
+
+/// The fills one `auto_deleverage` of `target`'s position in `market_index` (at most
+/// `max_base_lots`, 0: all) would make against `ranked` (best first), replaying the program:
+/// the shortfall insurance cannot pay is split by notional across the target's markets and
+/// handed out fill by fill, and a counterparty whose haircut would take its equity below zero
+/// is skipped, as the program skips it. So every counterparty returned fills, in ranked order;
+/// passing exactly these (price pairs first) never ends in `AdlNoFill` on the same state.
+/// At most `MAX_ADL_COUNTERPARTIES`; empty when nothing can fill or a price is missing.
+pub fn simulate_fills<'a>(
+    target: &MarginAccount,
+    market_index: u16,
+    max_base_lots: u64,
+    ranked: &[RankedCounterparty],
+    account: impl Fn(&Pubkey) -> Option<&'a MarginAccount>,
+    prices: &[MarketPrice],
+    insurance_balance: u64,
+) -> Vec<AdlFill> {
+    simulate(target, market_index, max_base_lots, ranked, account, prices, insurance_balance).unwrap_or_default()
+}
+
+fn simulate<'a>(
+    target: &MarginAccount,
+    market_index: u16,
+    max_base_lots: u64,
+    ranked: &[RankedCounterparty],
+    account: impl Fn(&Pubkey) -> Option<&'a MarginAccount>,
+    prices: &[MarketPrice],
+    insurance_balance: u64,
+) -> Option<Vec<AdlFill>> {
+    let market = prices.iter().find(|m| m.index == market_index)?;
+    let (price, spec) = (market.price, &market.spec);
+    let target_lots = target.open_positions().find(|p| p.market_index == market_index)?.base_lots;
+    if target_lots == 0 {
+        return None;
+    }
+    let split = shortfall(health(target, prices).ok()?.equity, insurance_balance);
+    let mut notional_here = 0i128;
+    let mut notional_total = 0i128;
+    for position in target.open_positions() {
+        let Some(p) = prices.iter().find(|m| m.index == position.market_index) else { continue };
+        let notional = base_value(position.base_lots, p.price, &p.spec).ok()?.abs();
+        notional_total = notional_total.checked_add(notional)?;
+        if position.market_index == market_index {
+            notional_here = notional;
+        }
+    }
+    let mut uncovered_left = uncovered_for_market(split.uncovered, notional_here, notional_total).ok()?;
+    let target_is_long = target_lots > 0;
+    let mut remaining_lots = target_lots.unsigned_abs();
+    let mut to_fill = if max_base_lots == 0 { remaining_lots } else { max_base_lots.min(remaining_lots) };
+    let mut fills = Vec::new();
+    for candidate in ranked {
+        if to_fill == 0 || fills.len() == MAX_ADL_COUNTERPARTIES {
+            break;
+        }
+        let Some(counterparty) = account(&candidate.margin_account) else { continue };
+        let Some(position) = counterparty.open_positions().find(|p| p.market_index == market_index) else { continue };
+        let lots = position.base_lots;
+        if lots == 0 || (lots > 0) == target_is_long {
+            continue;
+        }
+        let value = base_value(lots, price, spec).ok()?;
+        if value.checked_add(position.quote_entry as i128)? <= 0 {
+            continue; // not in profit: the program would refuse it
+        }
+        let equity = health(counterparty, prices).ok()?.equity;
+        let n = to_fill.min(lots.unsigned_abs());
+        let haircut = haircut_for_fill(uncovered_left, n, remaining_lots).ok()?;
+        let signed_remaining = if target_is_long { remaining_lots as i64 } else { -(remaining_lots as i64) };
+        let oracle_quote = marginal_close_value(signed_remaining, n, price, spec).ok()? as u128;
+        let quote =
+            if target_is_long { oracle_quote.checked_add(haircut)? } else { oracle_quote.checked_sub(haircut)? };
+        let quote = i128::try_from(quote).ok()?;
+        let fill = if target_is_long { n as i64 } else { -(n as i64) };
+        let value_after = base_value(lots + fill, price, spec).ok()?;
+        let cash = if fill > 0 { -quote } else { quote };
+        if equity + (value_after - value) + cash < 0 {
+            continue; // it cannot pay its haircut: skipped on chain
+        }
+        fills.push(AdlFill { counterparty: candidate.margin_account, base_lots: n, haircut });
+        uncovered_left -= haircut;
+        remaining_lots -= n;
+        to_fill -= n;
+    }
+    Some(fills)
 }
 
 /// The five-light ADL indicator of a score among all scores on its side (5: first in line).
@@ -177,6 +275,45 @@ mod tests {
         assert_eq!(select(&ranked, 100), vec![keys[0], keys[1]]);
         assert_eq!(indicator(ranked[0].score, &ranked), 5);
         assert_eq!(indicator(ranked[1].score, &ranked), 3);
+    }
+
+    #[test]
+    fn simulated_fills_skip_a_counterparty_that_cannot_pay_its_haircut() {
+        // Alice: long 100 from $100 with $1,100, oracle $85: equity −$400; insurance $100, so
+        // U = $300. Pat is short 100 from $100 (+$1,500) but loses $1,600 long 20 from $100 in
+        // market 1 (oracle $20): equity $100 at 85x, first in line. Quinn is short 100 from
+        // $100 with $2,000: equity $3,500.
+        let prices = [market_price(&market(0), 85_000_000), market_price(&market(1), 20_000_000)];
+        let alice = account(1_100_000_000, &[(0, 100, -10_000_000_000)]);
+        let (pat_key, quinn_key) = (Pubkey::new_from_array([1; 32]), Pubkey::new_from_array([2; 32]));
+        let pat = account(200_000_000, &[(0, -100, 10_000_000_000), (1, 20, -2_000_000_000)]);
+        let quinn = account(2_000_000_000, &[(0, -100, 10_000_000_000)]);
+        let keys = [pat_key, quinn_key];
+        let accounts = [pat, quinn];
+        let target = Pubkey::new_from_array([9; 32]);
+        let ranked = rank_counterparties(&target, 100, 0, keys.iter().zip(accounts.iter()), &prices);
+        assert_eq!((ranked[0].margin_account, ranked[0].score), (pat_key, 12_750_000));
+        assert_eq!((ranked[1].margin_account, ranked[1].score), (quinn_key, 364_285));
+        let lookup = |k: &Pubkey| keys.iter().position(|x| x == k).map(|i| &accounts[i]);
+
+        // The plain prefix names Pat alone, who cannot pay the whole $300 with $100 of equity:
+        // the program would skip Pat and fill nothing (`AdlNoFill`).
+        assert_eq!(select(&ranked, 100), vec![pat_key]);
+        // The simulation passes Pat over: Quinn takes all 100 lots and the whole $300.
+        assert_eq!(
+            simulate_fills(&alice, 0, 0, &ranked, lookup, &prices, 100_000_000),
+            vec![AdlFill { counterparty: quinn_key, base_lots: 100, haircut: 300_000_000 }]
+        );
+        // 30 lots at a time, Pat's share is $90 (300 × 30 / 100), which its $100 can pay.
+        assert_eq!(
+            simulate_fills(&alice, 0, 30, &ranked, lookup, &prices, 100_000_000),
+            vec![AdlFill { counterparty: pat_key, base_lots: 30, haircut: 90_000_000 }]
+        );
+        // With insurance for the whole deficit it is a force-out at the oracle: Pat pays nothing.
+        assert_eq!(
+            simulate_fills(&alice, 0, 0, &ranked, lookup, &prices, 400_000_000),
+            vec![AdlFill { counterparty: pat_key, base_lots: 100, haircut: 0 }]
+        );
     }
 
     #[test]

@@ -84,6 +84,87 @@ pub fn price_pairs(markets: &[MarketKeys]) -> Vec<Pubkey> {
     markets.iter().flat_map(|m| m.price_pair()).collect()
 }
 
+/// The most `(market, oracle)` pairs a matching instruction (`place_order`,
+/// `liquidate_against_book`) reads from the front of its remaining accounts.
+pub const MAX_PRICE_PAIRS: usize = 16;
+
+/// A maker passed to a matching instruction, with the markets its margin account holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MakerMarkets {
+    pub margin_account: Pubkey,
+    /// Every market the account has a position slot in (`MarginAccount::open_positions`).
+    pub markets: Vec<u16>,
+}
+
+/// Remaining accounts of a matching instruction on `market_index`: the price pairs of every
+/// other market the taker or a passed maker holds (the taker's first, then each maker's new
+/// ones, in order), then the makers in book order. After each fill the program checks the
+/// maker's whole account, so a maker whose markets are not all priced stops the matching: the
+/// list ends before the first maker whose markets cannot be priced (`keys` knows no such
+/// market) or would take the pairs past `MAX_PRICE_PAIRS`. `None` when the taker's own
+/// markets cannot be priced.
+pub fn matching_remaining(
+    market_index: u16,
+    taker_markets: &[u16],
+    makers: &[MakerMarkets],
+    keys: impl Fn(u16) -> Option<MarketKeys>,
+) -> Option<Vec<Pubkey>> {
+    let mut priced: Vec<MarketKeys> = Vec::new();
+    let add = |markets: &[u16], priced: &mut Vec<MarketKeys>| -> bool {
+        let mut next = priced.clone();
+        for &index in markets {
+            if index == market_index || next.iter().any(|k| k.index == index) {
+                continue;
+            }
+            match keys(index) {
+                Some(k) => next.push(k),
+                None => return false,
+            }
+        }
+        let fits = next.len() <= MAX_PRICE_PAIRS;
+        if fits {
+            *priced = next;
+        }
+        fits
+    };
+    if !add(taker_markets, &mut priced) {
+        return None;
+    }
+    let mut passed = Vec::new();
+    for maker in makers {
+        if !add(&maker.markets, &mut priced) {
+            break; // the program stops at this maker; the rest would not be reached
+        }
+        passed.push(maker.margin_account);
+    }
+    let mut remaining = price_pairs(&priced);
+    remaining.extend(passed);
+    Some(remaining)
+}
+
+/// The instructions `build` makes from the longest prefix of `makers` (at least `min_makers`
+/// of them) whose transaction, signed by `payer`, fits one packet; dropping makers from the
+/// end keeps the rest valid, as the program matches them in order. `None` when `build` fails
+/// or even `min_makers` do not fit.
+pub fn fit_makers(
+    makers: &[Pubkey],
+    min_makers: usize,
+    payer: &Pubkey,
+    build: impl Fn(&[Pubkey]) -> Option<Vec<Instruction>>,
+) -> Option<Vec<Instruction>> {
+    let mut n = makers.len();
+    loop {
+        let instructions = build(&makers[..n])?;
+        if crate::chain::transaction_size(&instructions, payer) <= crate::chain::PACKET_DATA_SIZE {
+            return Some(instructions);
+        }
+        if n <= min_makers {
+            return None;
+        }
+        n -= 1;
+    }
+}
+
 // ---- clearinghouse and accounts -----------------------------------------------------------
 
 pub fn initialize_clearinghouse_ix(admin: &Pubkey, mint: &Pubkey, args: InitializeClearinghouseArgs) -> Instruction {
@@ -338,8 +419,9 @@ pub fn set_market_status_ix(guardian: &Pubkey, clearinghouse: &Pubkey, market: &
     )
 }
 
-/// Place an order. Remaining accounts: `price_pairs` of the account's other markets, then the
-/// margin accounts of the makers the order may hit, in book order (`book::makers_for`).
+/// Place an order. Remaining accounts (`matching_remaining`): price pairs of every other market
+/// the account or a passed maker holds, then the margin accounts of the makers the order may
+/// hit, in book order (`book::makers_crossing`).
 pub fn place_order_ix(
     authority: &Pubkey,
     clearinghouse: &ClearinghouseKeys,
@@ -468,8 +550,9 @@ pub fn liquidate_takeover_ix(
 }
 
 /// Close the account's position against the book within the band; the cranker (a margin
-/// account `authority` controls) earns a capped reward. Remaining: `price_pairs` of the
-/// account's other markets, then the makers in book order.
+/// account `authority` controls) earns a capped reward. Remaining (`matching_remaining`):
+/// price pairs of every other market the account or a passed maker holds, then the makers in
+/// book order (`book::makers_within`).
 pub fn liquidate_against_book_ix(
     authority: &Pubkey,
     clearinghouse: &ClearinghouseKeys,
@@ -606,6 +689,35 @@ pub fn compute_unit_price_ix(micro_lamports: u64) -> Instruction {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn matching_remaining_prices_the_makers_markets_after_the_takers() {
+        let ch = Pubkey::new_unique();
+        let keys =
+            |index: u16| (index < 40).then(|| MarketKeys::new(&ch, index, Pubkey::new_from_array([index as u8; 32])));
+        let maker = |n: u8, markets: &[u16]| MakerMarkets {
+            margin_account: Pubkey::new_from_array([100 + n; 32]),
+            markets: markets.to_vec(),
+        };
+        let pair = |index: u16| keys(index).unwrap().price_pair();
+        // Taker holds 0 (the order's market) and 3; makers hold 0 with 5, 3 and 0 alone.
+        let makers = [maker(1, &[0, 5]), maker(2, &[3, 0]), maker(3, &[0])];
+        let remaining = matching_remaining(0, &[0, 3], &makers, keys).unwrap();
+        let mut expected: Vec<Pubkey> = [pair(3), pair(5)].concat();
+        expected.extend(makers.iter().map(|m| m.margin_account));
+        assert_eq!(remaining, expected);
+        // A maker holding a market nobody can price ends the list there.
+        let blocked = [maker(1, &[0]), maker(2, &[0, 77]), maker(3, &[0])];
+        assert_eq!(matching_remaining(0, &[], &blocked, keys).unwrap(), vec![blocked[0].margin_account]);
+        // Sixteen pairs at most: a maker bringing the seventeenth is left out with those after it.
+        let wide: Vec<u16> = (1..=8).collect();
+        let wider: Vec<u16> = (9..=16).collect();
+        let makers = [maker(1, &wide), maker(2, &wider), maker(3, &[17]), maker(4, &[1])];
+        let remaining = matching_remaining(0, &[], &makers, keys).unwrap();
+        assert_eq!(remaining.len(), 2 * MAX_PRICE_PAIRS + 2);
+        assert_eq!(&remaining[2 * MAX_PRICE_PAIRS..], &[makers[0].margin_account, makers[1].margin_account]);
+        assert_eq!(matching_remaining(0, &[77], &makers, keys), None, "the taker's own markets must be priced");
+    }
+
     use super::*;
 
     #[test]

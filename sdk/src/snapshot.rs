@@ -3,7 +3,7 @@
 
 use crate::accounts::{decode_all, AccountFilter, ProgramAccount};
 use crate::chain::{Chain, ChainError, ChainResult};
-use crate::ix::{ClearinghouseKeys, MarketKeys};
+use crate::ix::{matching_remaining, ClearinghouseKeys, MakerMarkets, MarketKeys};
 use crate::oracle::FeedAccount;
 use anchor_lang::prelude::{Clock, Pubkey};
 use bulwark::controller::pricing::MarketPrice;
@@ -105,6 +105,27 @@ impl Snapshot {
 
     pub fn account(&self, key: &Pubkey) -> Option<&MarginAccount> {
         self.accounts.iter().find(|(k, _)| k == key).map(|(_, a)| a)
+    }
+
+    /// The markets `key`'s margin account holds (position slots, in slot order); empty when it
+    /// has no account in the snapshot.
+    pub fn markets_of(&self, key: &Pubkey) -> Vec<u16> {
+        self.markets_of_known(key).unwrap_or_default()
+    }
+
+    /// Remaining accounts for `taker`'s matching instruction on `market_index` against `makers`
+    /// (book order): `ix::matching_remaining` with every account's markets from this snapshot.
+    /// A maker missing from the snapshot ends the list (its markets are unknown).
+    pub fn matching_remaining(&self, market_index: u16, taker: &Pubkey, makers: &[Pubkey]) -> Option<Vec<Pubkey>> {
+        let known: Vec<MakerMarkets> = makers
+            .iter()
+            .map_while(|key| Some(MakerMarkets { margin_account: *key, markets: self.markets_of_known(key)? }))
+            .collect();
+        matching_remaining(market_index, &self.markets_of(taker), &known, |index| self.market(index).map(|m| m.keys))
+    }
+
+    fn markets_of_known(&self, key: &Pubkey) -> Option<Vec<u16>> {
+        self.account(key).map(|a| a.open_positions().map(|p| p.market_index).collect())
     }
 }
 

@@ -446,13 +446,16 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         stage.send(&ixs, &[&maker.owner]).await;
         let mut ixs = stage.refresh(&ch);
         let take = order(taker_side, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ticks, lots);
+        // The trader holds nothing yet; the maker's other markets price its check after the fill.
+        let mut remaining = ix::price_pairs(&held);
+        remaining.push(maker.margin_account);
         ixs.push(ix::place_order_ix(
             &trader.owner.pubkey(),
             &stage.fx,
             &trader.margin_account,
             &market,
             take,
-            &[maker.margin_account],
+            &remaining,
         ));
         stage.send(&ixs, &[&trader.owner]).await;
         traders.push(trader);
