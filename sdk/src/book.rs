@@ -2,7 +2,6 @@
 //! or a prune crank must pass.
 
 use anchor_lang::prelude::Pubkey;
-use bulwark::math::liquidation::band_limit_ticks;
 use bulwark::state::{Market, Order, OrderBook, SIDE_ASK, SIDE_BID};
 
 /// Orders one taker instruction touches at most (filled, cancelled as expired or out of the
