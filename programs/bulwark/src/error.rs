@@ -175,4 +175,10 @@ pub enum BulwarkError {
     RestingOrderWouldCross,
     #[msg("Unstake request expired: request again")]
     UnstakeRequestExpired,
+    #[msg("A price band (plus fees) does not sit below a market's maintenance margin")]
+    BandNotBelowMaintenance,
+    #[msg("The withdrawal breaker was tightened within the last timelock: propose risk-raising changes later")]
+    BreakerRecentlyTightened,
+    #[msg("Nothing to do: the fee pool is empty")]
+    FeePoolEmpty,
 }
