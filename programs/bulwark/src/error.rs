@@ -181,4 +181,6 @@ pub enum BulwarkError {
     BreakerRecentlyTightened,
     #[msg("Nothing to do: the fee pool is empty")]
     FeePoolEmpty,
+    #[msg("The market is paused: a pending change to it waits until it resumes")]
+    MarketPaused,
 }

@@ -715,3 +715,46 @@ async fn the_fee_pool_sweeps_to_the_insurance_vault_only() {
     desk.env.send(&[sweep_fees_ix(&desk.fx)], &[]).await.expect_err(BulwarkError::FeePoolEmpty);
     desk.check().await;
 }
+
+/// The same for one market: a paused market cannot be traded out of, so a pending change to it
+/// waits while it is paused and its paused time does not count.
+#[tokio::test]
+async fn a_market_pause_across_the_execution_time_delays_a_change_to_that_market() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let admin = desk.fx.admin.insecure_clone();
+    let guardian = desk.fx.guardian.insecure_clone();
+    let (fx_key, market_key, index) = (desk.fx.key, desk.market.key, desk.market.index);
+    let raise_timelock = ParamChange::SetTimelock { seconds: DAY };
+    desk.env.send(&[propose_param_change_ix(&admin.pubkey(), &fx_key, raise_timelock)], &[&admin]).await.ok();
+    let risk = MarketRisk { liquidation_fee_bps: 300, ..MarketRisk::of(&simple_market_params()) };
+    let change = ParamChange::SetMarketRisk { market_index: index, risk };
+    let out = desk
+        .env
+        .send(&[propose_market_param_change_ix(&admin.pubkey(), &fx_key, Some(market_key), change)], &[&admin])
+        .await
+        .ok();
+    let executable = out.events::<ParamChangeProposedV1>()[0].executable_unix;
+
+    desk.env.warp(DAY / 2, 10).await;
+    let paused_at = desk.env.clock().await.unix_timestamp;
+    let set_status = |status| set_market_status_ix(&guardian.pubkey(), &fx_key, &market_key, status);
+    desk.env.send(&[set_status(MARKET_STATUS_PAUSED)], &[&guardian]).await.ok();
+    desk.env.warp(DAY, 10).await;
+    desk.env
+        .send(&[execute_market_param_change_ix(&admin.pubkey(), &fx_key, Some(market_key))], &[&admin])
+        .await
+        .expect_err(BulwarkError::MarketPaused);
+    // Reduce-only lets users exit: resuming that way restarts the clock.
+    let resumed_at = desk.env.clock().await.unix_timestamp;
+    let out = desk.env.send(&[set_status(MARKET_STATUS_REDUCE_ONLY)], &[&guardian]).await.ok();
+    let delayed = out.events::<ParamChangeDelayedV1>();
+    assert_eq!(delayed[0].executable_unix, executable + (resumed_at - paused_at));
+    desk.env
+        .send(&[execute_market_param_change_ix(&admin.pubkey(), &fx_key, Some(market_key))], &[&admin])
+        .await
+        .expect_err(BulwarkError::TimelockNotElapsed);
+    desk.env.warp(executable - paused_at, 10).await;
+    desk.env.send(&[execute_market_param_change_ix(&admin.pubkey(), &fx_key, Some(market_key))], &[&admin]).await.ok();
+    assert_eq!(desk.env.market(&desk.market).await.params.liquidation_fee_bps, 300);
+    desk.check().await;
+}

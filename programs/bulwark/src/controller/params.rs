@@ -10,7 +10,8 @@ use crate::events::{
 use crate::math::circuit_breaker::BreakerParams;
 use crate::math::safe::SafeMath;
 use crate::state::{
-    maintenance_over_fees_bps, Clearinghouse, Market, ParamChange, PendingParamChange, PARAM_CHANGE_PAYLOAD_CAPACITY,
+    maintenance_over_fees_bps, Clearinghouse, Market, ParamChange, PendingParamChange, MARKET_STATUS_PAUSED,
+    PARAM_CHANGE_PAYLOAD_CAPACITY,
 };
 
 /// The market a `SetMarketRisk` change targets, checked against the change.
@@ -139,6 +140,7 @@ pub fn propose(
     change.serialize(&mut cursor).map_err(|_| BulwarkError::InvalidParameter)?;
     let payload_len = PARAM_CHANGE_PAYLOAD_CAPACITY - cursor.len();
     let executable_unix = now.safe_add(clearinghouse.timelock_seconds).map_err(crate::math_err)?;
+    clearinghouse.target_market_paused_since_unix = 0;
     clearinghouse.pending_change = PendingParamChange {
         proposed_unix: now,
         executable_unix,
@@ -151,11 +153,14 @@ pub fn propose(
     Ok(())
 }
 
-fn take_pending(clearinghouse: &mut Clearinghouse) -> Result<ParamChange> {
-    let pending = clearinghouse.pending_change;
+fn read_pending(pending: &PendingParamChange) -> Result<ParamChange> {
     require!(pending.is_pending(), BulwarkError::NoPendingParamChange);
     let len = (pending.payload_len as usize).min(PARAM_CHANGE_PAYLOAD_CAPACITY);
-    let change = ParamChange::try_from_slice(&pending.payload[..len]).map_err(|_| BulwarkError::ParamChangeCorrupt)?;
+    Ok(ParamChange::try_from_slice(&pending.payload[..len]).map_err(|_| BulwarkError::ParamChangeCorrupt)?)
+}
+
+fn take_pending(clearinghouse: &mut Clearinghouse) -> Result<ParamChange> {
+    let change = read_pending(&clearinghouse.pending_change)?;
     clearinghouse.pending_change = bytemuck::Zeroable::zeroed();
     Ok(change)
 }
@@ -176,7 +181,9 @@ pub fn execute(
     require!(now <= executable.saturating_add(PARAM_CHANGE_EXECUTION_WINDOW_SECONDS), BulwarkError::ParamChangeExpired);
     let change = take_pending(clearinghouse)?;
     // Re-validate: the world may have changed while it waited.
-    target_market(&change, &clearinghouse_key, market.as_deref())?;
+    let target = target_market(&change, &clearinghouse_key, market.as_deref())?;
+    // Nobody can trade out of a paused market: a change to it waits until it resumes.
+    require!(target.is_none_or(|m| m.status != MARKET_STATUS_PAUSED), BulwarkError::MarketPaused);
     validate(&change, clearinghouse, market.as_deref())?;
     apply(clearinghouse, market.as_deref_mut(), &change);
     emit_event(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: true });
@@ -199,7 +206,45 @@ pub fn on_pause(clearinghouse: &mut Clearinghouse, now: i64) {
 pub fn on_unpause(clearinghouse_key: Pubkey, clearinghouse: &mut Clearinghouse, now: i64) -> Result<()> {
     let paused_since = clearinghouse.paused_since_unix;
     clearinghouse.paused_since_unix = 0;
-    let pending = &mut clearinghouse.pending_change;
+    delay_pending(clearinghouse_key, &mut clearinghouse.pending_change, paused_since, now)
+}
+
+/// The guardian moved a market from `previous` to `status`. If a pending `SetMarketRisk`
+/// targets it, the market's paused time counts no more than the clearinghouse's (an overlap of
+/// both pauses is counted twice, which only lengthens the window).
+pub fn on_market_status(
+    clearinghouse_key: Pubkey,
+    clearinghouse: &mut Clearinghouse,
+    market: &Market,
+    previous: u8,
+    now: i64,
+) -> Result<()> {
+    // Never fails on the pending change: the guardian's market controls must always work.
+    let targets_market = match read_pending(&clearinghouse.pending_change) {
+        Ok(ParamChange::SetMarketRisk { market_index, .. }) => market_index == market.index,
+        _ => false,
+    };
+    if !targets_market {
+        return Ok(());
+    }
+    if market.status == MARKET_STATUS_PAUSED {
+        clearinghouse.target_market_paused_since_unix = now;
+    } else if previous == MARKET_STATUS_PAUSED {
+        let paused_since = clearinghouse.target_market_paused_since_unix;
+        clearinghouse.target_market_paused_since_unix = 0;
+        delay_pending(clearinghouse_key, &mut clearinghouse.pending_change, paused_since, now)?;
+    }
+    Ok(())
+}
+
+/// Push `pending`'s executable time back by the time paused since `paused_since` (or since
+/// its proposal, if later).
+fn delay_pending(
+    clearinghouse_key: Pubkey,
+    pending: &mut PendingParamChange,
+    paused_since: i64,
+    now: i64,
+) -> Result<()> {
     if !pending.is_pending() {
         return Ok(());
     }

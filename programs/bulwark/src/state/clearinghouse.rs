@@ -172,7 +172,10 @@ pub struct Clearinghouse {
     pub min_maintenance_margin_bps: u32,
     /// Lowest `maintenance margin − liquidation fee − taker fee` of any market, ever (bps).
     pub min_maintenance_over_fees_bps: i32,
-    pub reserved: [u8; 176],
+    /// When the guardian paused the market a pending `SetMarketRisk` targets (0 if it has not):
+    /// that market's paused time is added to the change's timelock the same way.
+    pub target_market_paused_since_unix: i64,
+    pub reserved: [u8; 168],
 }
 const_assert_size!(Clearinghouse, 1080);
 
