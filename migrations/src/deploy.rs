@@ -303,6 +303,13 @@ async fn execute_due_change<C: Chain>(
     if !ch.pending_change.is_pending() {
         return Ok(false);
     }
+    // A paused clearinghouse executes nothing, and its paused time is added to the timelock
+    // when it resumes (the executable time read then is the real one).
+    if ch.is_paused() {
+        run.pending = true;
+        run.note("the clearinghouse is paused: the pending change waits until it resumes".to_string());
+        return Ok(false);
+    }
     let now = run.now().await?;
     if now < ch.pending_change.executable_unix {
         return Ok(false);
@@ -356,6 +363,14 @@ async fn propose<C: Chain>(
                 "{}: waiting, another change is pending until unix {}",
                 describe(&change),
                 ch.pending_change.executable_unix
+            ));
+            return Ok(());
+        }
+        Err(e) if e.is_bulwark(bulwark::error::BulwarkError::BreakerRecentlyTightened) => {
+            run.pending = true;
+            run.note(format!(
+                "{}: waiting, the withdrawal breaker was tightened less than a timelock ago",
+                describe(&change)
             ));
             return Ok(());
         }

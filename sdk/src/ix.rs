@@ -668,6 +668,19 @@ pub fn unstake_insurance_ix(owner: &Pubkey, clearinghouse: &ClearinghouseKeys, d
     )
 }
 
+/// Anyone: moves the whole fee pool from the collateral vault to the insurance vault.
+pub fn sweep_fees_ix(clearinghouse: &ClearinghouseKeys) -> Instruction {
+    build(
+        bulwark::accounts::SweepFees {
+            clearinghouse: clearinghouse.key,
+            collateral_vault: clearinghouse.collateral_vault,
+            insurance_vault: clearinghouse.insurance_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        bulwark::instruction::SweepFees {},
+    )
+}
+
 // ---- compute budget -----------------------------------------------------------------------
 
 pub const COMPUTE_BUDGET_PROGRAM_ID: Pubkey =

@@ -66,8 +66,50 @@ pub const COLLATERAL_PRICE_MAX_AGE_SLOTS: u64 = 0;
 pub const INSURANCE_STAKE_SEED: &[u8] = b"insurance_stake";
 /// Bounds on waterfall parameters.
 pub const MAX_ADL_GRACE_SLOTS: u64 = 1_000_000;
+/// ADL takes from winners: liquidators get a few seconds (~10 slots) to act before it may.
+pub const MIN_ADL_GRACE_SLOTS: u64 = 10;
 pub const MAX_UNSTAKE_COOLDOWN_SECONDS: i64 = 30 * 24 * 60 * 60;
-pub const MAX_BOOK_LIQUIDATION_BAND_BPS: u32 = 5_000;
+/// A liquidation 25% off the oracle is no longer a price; the band-below-maintenance rule
+/// usually binds first.
+pub const MAX_BOOK_LIQUIDATION_BAND_BPS: u32 = 2_500;
+/// Same for any fill; it must also sit below every market's maintenance margin.
+pub const MAX_FILL_DEVIATION_BPS: u32 = 2_500;
+/// A liquidation restores at most twice the maintenance requirement: more would close
+/// positions (and charge fees) far beyond what safety needs.
+pub const MAX_LIQUIDATION_BUFFER_BPS: u32 = 10_000;
+
+// ---- market parameter bounds (checked at listing and on every risk change) ----------------
+
+/// At least 2x leverage always: a higher maintenance margin could only be a way to liquidate
+/// every account at once.
+pub const MAX_MAINTENANCE_MARGIN_BPS: u32 = 5_000;
+/// A liquidation fee above 10% of the closed notional takes far more than the risk it removes.
+pub const MAX_LIQUIDATION_FEE_BPS: u32 = 1_000;
+/// Taker fee of at most 1%; the maker fee lies within ± the taker fee.
+pub const MAX_TAKER_FEE_BPS: u32 = 100;
+/// A size premium above 10% per unit of size makes the smallest sizes pay the full notional.
+pub const MAX_SIZE_PREMIUM_BPS: u32 = 1_000;
+/// Funding periods from a minute to a day: shorter compounds the clamp, longer lets the
+/// premium drift unpaid.
+pub const MIN_FUNDING_PERIOD_SECONDS: i64 = 60;
+pub const MAX_FUNDING_PERIOD_SECONDS: i64 = 24 * 60 * 60;
+/// Funding's clamp, scaled to a day, is at most 24% (1% an hour) of the oracle price.
+pub const MAX_DAILY_FUNDING_RATE_BPS: u64 = 2_400;
+
+// ---- oracle parameter bounds ----------------------------------------------------------------
+
+/// A price older than an hour (or ~9,000 slots) is not a price to margin against.
+pub const MAX_ORACLE_STALENESS_SECONDS: i64 = 60 * 60;
+pub const MAX_ORACLE_STALENESS_SLOTS: u64 = 9_000;
+/// A feed unsure of its price by more than 10% is refused rather than trusted.
+pub const MAX_ORACLE_CONFIDENCE_BPS: u32 = 1_000;
+/// Divergence from the feed's moving average; above 50% the guard guards nothing.
+pub const MAX_ORACLE_TWAP_DIVERGENCE_BPS: u32 = 5_000;
+/// Redemption-aware collateral: a print 20% under redemption is a broken peg, not a band.
+pub const MAX_REDEMPTION_HARD_BAND_BPS: u32 = 2_000;
+/// The hard-band grace and the attestation's age are bounded by a day.
+pub const MAX_HARD_BAND_GRACE_SECONDS: i64 = 24 * 60 * 60;
+pub const MAX_ATTESTATION_AGE_SECONDS: i64 = 24 * 60 * 60;
 /// Counterparties one `auto_deleverage` may fill against (each is valued in full).
 pub const MAX_ADL_COUNTERPARTIES: usize = 6;
 /// After its cooldown, an unstake request may be claimed for this long, then it lapses (so a

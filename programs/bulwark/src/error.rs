@@ -179,4 +179,12 @@ pub enum BulwarkError {
     OrderPriceOutOfBand,
     #[msg("The fill would leave the account under margin: below its initial requirement with a lower equity/maintenance ratio, or below zero")]
     FillBreachesMargin,
+    #[msg("A price band (plus fees) does not sit below a market's maintenance margin")]
+    BandNotBelowMaintenance,
+    #[msg("The withdrawal breaker was tightened within the last timelock: propose risk-raising changes later")]
+    BreakerRecentlyTightened,
+    #[msg("Nothing to do: the fee pool is empty")]
+    FeePoolEmpty,
+    #[msg("The market is paused: a pending change to it waits until it resumes")]
+    MarketPaused,
 }

@@ -88,6 +88,15 @@ pub struct ParamChangeAppliedV1 {
     pub via_timelock: bool,
 }
 
+/// A pending change's timelock was pushed back by the time the clearinghouse spent paused.
+#[event]
+pub struct ParamChangeDelayedV1 {
+    pub clearinghouse: Pubkey,
+    pub kind: u8,
+    pub executable_unix: i64,
+    pub paused_seconds: i64,
+}
+
 #[event]
 pub struct ParamChangeCancelledV1 {
     pub clearinghouse: Pubkey,
@@ -311,5 +320,13 @@ pub struct InsuranceUnstakedV1 {
     pub shares: u64,
     pub amount: u64,
     pub total_shares: u64,
+    pub insurance_balance: u64,
+}
+
+/// The fee pool moved from the collateral vault to the insurance vault.
+#[event]
+pub struct FeesSweptV1 {
+    pub clearinghouse: Pubkey,
+    pub amount: u64,
     pub insurance_balance: u64,
 }

@@ -178,4 +178,8 @@ pub mod bulwark {
     pub fn unstake_insurance(ctx: Context<UnstakeInsurance>) -> Result<()> {
         instructions::unstake_insurance::handler(ctx)
     }
+
+    pub fn sweep_fees(ctx: Context<SweepFees>) -> Result<()> {
+        instructions::sweep_fees::handler(ctx)
+    }
 }

@@ -509,13 +509,8 @@ async fn market_risk_changes_follow_the_timelock_rule() {
     let current = MarketRisk::of(&simple_market_params());
     let change = |risk: MarketRisk| ParamChange::SetMarketRisk { market_index: market.index, risk };
 
-    // Stricter: higher margins, lower OI cap: applied at once.
-    let stricter = MarketRisk {
-        initial_margin_bps: 1_200,
-        maintenance_margin_bps: 600,
-        max_open_interest_lots: 500_000,
-        ..current
-    };
+    // A higher initial margin and a lower OI cap limit only new risk: applied at once.
+    let stricter = MarketRisk { initial_margin_bps: 1_200, max_open_interest_lots: 500_000, ..current };
     env.send(
         &[propose_market_param_change_ix(&admin.pubkey(), &fx.key, Some(market.key), change(stricter))],
         &[&admin],
@@ -523,7 +518,7 @@ async fn market_risk_changes_follow_the_timelock_rule() {
     .await
     .ok();
     let p = env.market(&market).await.params;
-    assert_eq!((p.initial_margin_bps, p.maintenance_margin_bps, p.max_open_interest_lots), (1_200, 600, 500_000));
+    assert_eq!((p.initial_margin_bps, p.maintenance_margin_bps, p.max_open_interest_lots), (1_200, 500, 500_000));
 
     // Looser (a higher OI cap): waits for the timelock.
     let looser = MarketRisk { max_open_interest_lots: 2_000_000, ..stricter };

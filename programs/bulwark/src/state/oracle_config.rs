@@ -1,5 +1,9 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::{
+    MAX_ATTESTATION_AGE_SECONDS, MAX_HARD_BAND_GRACE_SECONDS, MAX_ORACLE_CONFIDENCE_BPS, MAX_ORACLE_STALENESS_SECONDS,
+    MAX_ORACLE_STALENESS_SLOTS, MAX_ORACLE_TWAP_DIVERGENCE_BPS, MAX_REDEMPTION_HARD_BAND_BPS,
+};
 use crate::error::BulwarkError;
 use crate::math::oracle::OracleGuards;
 use crate::math::redemption::RedemptionParams;
@@ -55,11 +59,13 @@ impl OracleConfig {
             ORACLE_SOURCE_MANUAL | ORACLE_SOURCE_PYTH_LEGACY | ORACLE_SOURCE_PYTH_PULL => {
                 require!(self.feed != Pubkey::default(), BulwarkError::InvalidOracleConfig);
                 require!(
-                    self.max_staleness_seconds > 0 && self.max_staleness_slots > 0,
+                    (1..=MAX_ORACLE_STALENESS_SECONDS).contains(&self.max_staleness_seconds)
+                        && (1..=MAX_ORACLE_STALENESS_SLOTS).contains(&self.max_staleness_slots),
                     BulwarkError::InvalidOracleConfig
                 );
                 require!(
-                    self.max_confidence_bps > 0 && self.max_twap_divergence_bps > 0,
+                    (1..=MAX_ORACLE_CONFIDENCE_BPS).contains(&self.max_confidence_bps)
+                        && (1..=MAX_ORACLE_TWAP_DIVERGENCE_BPS).contains(&self.max_twap_divergence_bps),
                     BulwarkError::InvalidOracleConfig
                 );
                 if self.source == ORACLE_SOURCE_PYTH_PULL {
@@ -122,6 +128,12 @@ impl CollateralOracleConfig {
                     BulwarkError::InvalidOracleConfig
                 );
                 require!(self.redemption_params().is_valid(), BulwarkError::InvalidOracleConfig);
+                require!(
+                    self.hard_band_bps <= MAX_REDEMPTION_HARD_BAND_BPS
+                        && self.hard_band_grace_seconds <= MAX_HARD_BAND_GRACE_SECONDS
+                        && self.max_attestation_age_seconds <= MAX_ATTESTATION_AGE_SECONDS,
+                    BulwarkError::InvalidOracleConfig
+                );
                 Ok(())
             }
             _ => err!(BulwarkError::InvalidOracleConfig),

@@ -3,8 +3,9 @@ use anchor_lang::prelude::*;
 use crate::math::circuit_breaker::BreakerParams;
 use crate::state::{Clearinghouse, CollateralOracleConfig, Market, MarketParams, WaterfallParams};
 
-/// A change to clearinghouse parameters. Risk-raising changes wait the timelock; risk-lowering
-/// ones apply at once (DESIGN.md §9).
+/// A change to clearinghouse parameters. Any change that could make a healthy account
+/// liquidatable, take more of a user's money or weaken a safeguard waits the timelock; only
+/// changes that purely lower risk apply at once (DESIGN.md §9).
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
 pub enum ParamChange {
     SetAdmin {
@@ -70,29 +71,29 @@ impl MarketRisk {
         }
     }
 
-    /// At least as conservative as `current` in every dimension: margins no lower, the size
-    /// premium no weaker, the liquidation fee no lower, the open-interest cap no higher.
-    pub fn is_at_least_as_strict_as(&self, current: &MarketRisk) -> bool {
-        let premium_no_weaker = match (current.size_premium_unit_lots, self.size_premium_unit_lots) {
-            (_, 0) => current.size_premium_unit_lots == 0 || current.size_premium_bps == 0,
-            (0, _) => true,
-            // bps per lot: new_bps / new_unit >= cur_bps / cur_unit
-            (cur_unit, new_unit) => {
-                self.size_premium_bps as u128 * cur_unit as u128 >= current.size_premium_bps as u128 * new_unit as u128
-            }
-        };
+    /// Whether `self` may replace `current` at once: it may only raise the initial margin and
+    /// lower the open-interest cap. Those limit new risk but never make an open position
+    /// liquidatable nor charge anyone more. Any other difference — the maintenance margin
+    /// either way (up liquidates accounts, down raises risk), the size premium either way, the
+    /// liquidation fee either way — waits the timelock.
+    pub fn only_limits_new_risk(&self, current: &MarketRisk) -> bool {
+        let no_premium = |r: &MarketRisk| r.size_premium_unit_lots == 0 || r.size_premium_bps == 0;
+        let same_premium = (self.size_premium_bps == current.size_premium_bps
+            && self.size_premium_unit_lots == current.size_premium_unit_lots)
+            || (no_premium(self) && no_premium(current));
         self.initial_margin_bps >= current.initial_margin_bps
-            && self.maintenance_margin_bps >= current.maintenance_margin_bps
-            && self.liquidation_fee_bps >= current.liquidation_fee_bps
+            && self.maintenance_margin_bps == current.maintenance_margin_bps
+            && self.liquidation_fee_bps == current.liquidation_fee_bps
             && self.max_open_interest_lots <= current.max_open_interest_lots
-            && premium_no_weaker
+            && same_premium
     }
 }
 
 impl ParamChange {
-    /// Whether applying `self` to `clearinghouse` could raise risk. Anything that changes who
-    /// holds a role or where a price comes from raises risk; so does a shorter timelock or a
-    /// looser circuit breaker.
+    /// Whether applying `self` to `clearinghouse` could raise risk, and so must wait the
+    /// timelock. Anything that changes who holds a role or where a price comes from raises
+    /// risk; so does a shorter timelock, a looser circuit breaker, and any market change other
+    /// than a higher initial margin or a lower open-interest cap.
     pub fn raises_risk(&self, clearinghouse: &Clearinghouse, market: Option<&Market>) -> bool {
         match self {
             ParamChange::SetAdmin { .. } | ParamChange::SetGuardian { .. } => true,
@@ -107,7 +108,7 @@ impl ParamChange {
             }
             ParamChange::SetCollateralOracle { .. } => true,
             ParamChange::SetMarketRisk { risk, .. } => {
-                market.is_none_or(|m| !risk.is_at_least_as_strict_as(&MarketRisk::of(&m.params)))
+                market.is_none_or(|m| !risk.only_limits_new_risk(&MarketRisk::of(&m.params)))
             }
             // Every knob here cuts both ways (a shorter cooldown lets stakers leave ahead of a
             // payout, a shorter grace forces positions out sooner): always timelocked.
@@ -167,20 +168,29 @@ mod tests {
     };
 
     #[test]
-    fn market_risk_strictness() {
-        assert!(RISK.is_at_least_as_strict_as(&RISK));
-        assert!(MarketRisk { initial_margin_bps: 1_100, ..RISK }.is_at_least_as_strict_as(&RISK));
-        assert!(!MarketRisk { initial_margin_bps: 900, ..RISK }.is_at_least_as_strict_as(&RISK));
-        assert!(!MarketRisk { maintenance_margin_bps: 499, ..RISK }.is_at_least_as_strict_as(&RISK));
-        assert!(!MarketRisk { liquidation_fee_bps: 200, ..RISK }.is_at_least_as_strict_as(&RISK));
-        assert!(!MarketRisk { max_open_interest_lots: 1_001, ..RISK }.is_at_least_as_strict_as(&RISK));
-        // Premium per lot: 10 bps / 100 lots; 20 / 200 is the same, 10 / 200 is weaker, none is weaker.
-        assert!(
-            MarketRisk { size_premium_bps: 20, size_premium_unit_lots: 200, ..RISK }.is_at_least_as_strict_as(&RISK)
-        );
-        assert!(!MarketRisk { size_premium_unit_lots: 200, ..RISK }.is_at_least_as_strict_as(&RISK));
-        assert!(!MarketRisk { size_premium_unit_lots: 0, ..RISK }.is_at_least_as_strict_as(&RISK));
+    fn only_a_higher_initial_margin_or_a_lower_cap_applies_at_once() {
+        assert!(RISK.only_limits_new_risk(&RISK));
+        assert!(MarketRisk { initial_margin_bps: 1_100, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(MarketRisk { max_open_interest_lots: 999, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(MarketRisk { initial_margin_bps: 2_000, max_open_interest_lots: 1, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(!MarketRisk { initial_margin_bps: 900, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(!MarketRisk { max_open_interest_lots: 1_001, ..RISK }.only_limits_new_risk(&RISK));
+        // Maintenance either way: up makes accounts liquidatable, down raises risk.
+        assert!(!MarketRisk { maintenance_margin_bps: 501, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(!MarketRisk { maintenance_margin_bps: 499, ..RISK }.only_limits_new_risk(&RISK));
+        // The liquidation fee either way: up takes more from the liquidated, down pays less
+        // to those who take the risk.
+        assert!(!MarketRisk { liquidation_fee_bps: 251, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(!MarketRisk { liquidation_fee_bps: 249, ..RISK }.only_limits_new_risk(&RISK));
+        // The size premium grows maintenance too: any change of it waits, even an equivalent
+        // rate (20 / 200 rounds differently from 10 / 100).
+        assert!(!MarketRisk { size_premium_bps: 20, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(!MarketRisk { size_premium_bps: 20, size_premium_unit_lots: 200, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(!MarketRisk { size_premium_unit_lots: 200, ..RISK }.only_limits_new_risk(&RISK));
+        assert!(!MarketRisk { size_premium_unit_lots: 0, ..RISK }.only_limits_new_risk(&RISK));
+        // "No premium" has two spellings.
         let none = MarketRisk { size_premium_unit_lots: 0, size_premium_bps: 0, ..RISK };
-        assert!(RISK.is_at_least_as_strict_as(&none));
+        assert!(MarketRisk { size_premium_unit_lots: 100, ..none }.only_limits_new_risk(&none));
+        assert!(MarketRisk { size_premium_bps: 10, ..none }.only_limits_new_risk(&none));
     }
 }
