@@ -175,4 +175,6 @@ pub enum BulwarkError {
     RestingOrderWouldCross,
     #[msg("Unstake request expired: request again")]
     UnstakeRequestExpired,
+    #[msg("The first stake of a share epoch must exceed the locked insurance shares it pays for")]
+    InsuranceFirstStakeTooSmall,
 }
