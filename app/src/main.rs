@@ -18,7 +18,7 @@ use bulwark_sdk::chain::{self, Chain, ConfirmOptions};
 use bulwark_sdk::ix::{self, ClearinghouseKeys, MarketKeys};
 use bulwark_sdk::snapshot::Snapshot;
 use bulwark_sdk::units::{format_decimal, format_price, parse_amount, parse_decimal, price_to_ticks, ticks_to_price};
-use bulwark_sdk::{adl, book, pda, token};
+use bulwark_sdk::{adl, book, insurance, pda, token};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
@@ -185,9 +185,10 @@ enum OrderCommand {
 enum InsuranceCommand {
     /// Stake collateral from the wallet.
     Stake { amount: String },
-    /// Start the cooldown for `shares` (all when omitted).
+    /// Start the cooldown for `shares` (all when omitted). Asking again restarts it. The claim
+    /// pays at most the shares' value now.
     RequestUnstake { shares: Option<u64> },
-    /// Withdraw requested shares after the cooldown.
+    /// Withdraw requested shares after the cooldown, within the short claim window.
     Unstake,
     /// The vault and the signer's stake.
     Show,
@@ -720,6 +721,18 @@ async fn insurance(ctx: &Ctx, command: InsuranceCommand) -> Result<()> {
     match command {
         InsuranceCommand::Stake { amount } => {
             let atoms = parse_amount(&amount, decimals)?;
+            if ch.insurance_total_shares == 0 {
+                // A new share epoch: the first stake pays for the locked shares the vault lacks.
+                match insurance::quote_stake(&ch, atoms).map_err(|e| anyhow::anyhow!("{e:?}"))? {
+                    Some(q) => {
+                        println!("first stake: {} shares, {} shares locked for good", q.shares, q.unowned_shares)
+                    }
+                    None => bail!(
+                        "the first stake must exceed {} atoms (locked insurance shares)",
+                        bulwark::constants::INSURANCE_LOCKED_SHARES.saturating_sub(ch.insurance_balance)
+                    ),
+                }
+            }
             let mut ixs = Vec::new();
             if stake.is_none() {
                 ixs.push(ix::create_insurance_stake_ix(&owner, &owner, &key));
@@ -732,6 +745,14 @@ async fn insurance(ctx: &Ctx, command: InsuranceCommand) -> Result<()> {
             let shares = shares.unwrap_or(stake.shares);
             let signature = ctx.send(&signer, &[ix::request_unstake_ix(&owner, &key, shares)]).await?;
             println!("requested unstake of {shares} shares: {signature}");
+            if let Some(s) = ctx.chain.load::<InsuranceStake>(&stake_key).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                println!(
+                    "pays at most {}; claim from unix {} until unix {}",
+                    format_decimal(s.unstake_request_value as i128, decimals),
+                    s.unstake_available_unix,
+                    s.unstake_claim_deadline_unix
+                );
+            }
         }
         InsuranceCommand::Unstake => {
             let ixs = [
@@ -745,19 +766,30 @@ async fn insurance(ctx: &Ctx, command: InsuranceCommand) -> Result<()> {
             println!("total shares     {}", ch.insurance_total_shares);
             println!("paid out         {}", format_decimal(ch.insurance_paid_total as i128, decimals));
             match stake {
-                Some(mut s) => {
+                Some(s) => {
                     // Shares from before the vault was emptied are worth nothing.
-                    s.sync_epoch(ch.insurance_share_epoch);
-                    let value = if ch.insurance_total_shares == 0 {
-                        0
-                    } else {
-                        s.shares as i128 * ch.insurance_balance as i128 / ch.insurance_total_shares as i128
+                    let now = ctx.chain.clock().await.map_err(|e| anyhow::anyhow!("{e}"))?.unix_timestamp;
+                    let view = insurance::stake_view(&s, &ch, now).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                    println!(
+                        "your shares      {} (worth {})",
+                        view.shares,
+                        format_decimal(view.value as i128, decimals)
+                    );
+                    let state = match view.request {
+                        insurance::UnstakeState::None => None,
+                        insurance::UnstakeState::CoolingDown => Some("cooling down"),
+                        insurance::UnstakeState::Claimable => Some("claimable now"),
+                        insurance::UnstakeState::Lapsed => Some("lapsed: request again"),
                     };
-                    println!("your shares      {} (worth {})", s.shares, format_decimal(value, decimals));
-                    if s.unstake_request_shares > 0 {
+                    if let Some(state) = state {
                         println!(
-                            "unstake request  {} shares, from unix {}",
-                            s.unstake_request_shares, s.unstake_available_unix
+                            "unstake request  {} shares, {state}; claim from unix {} until unix {}",
+                            view.request_shares, view.available_unix, view.claim_deadline_unix
+                        );
+                        println!(
+                            "                 pays {} (the lower of {} at the request and its value now)",
+                            format_decimal(view.claim_amount as i128, decimals),
+                            format_decimal(view.request_value as i128, decimals)
                         );
                     }
                 }

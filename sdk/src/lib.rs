@@ -5,6 +5,7 @@
 //! - `pda`, `ix`: addresses and typed instruction builders.
 //! - `accounts`, `events`, `book`: decoding accounts, events and the order book.
 //! - `oracle`, `health`, `adl`: prices, margin, liquidation and bankruptcy prices, ADL ranking.
+//! - `insurance`: a stake's value and its unstake request (cooling down, claimable, lapsed).
 //! - `chain`: the `Chain` trait with an RPC backend (feature `rpc`, default) and an embedded
 //!   bank backend (feature `embedded`), and `send_and_confirm`.
 //! - `snapshot`: one scan of a clearinghouse (accounts, books, oracle prices).
@@ -19,6 +20,7 @@ pub mod chain;
 pub mod errors;
 pub mod events;
 pub mod health;
+pub mod insurance;
 pub mod ix;
 pub mod keypair;
 pub mod oracle;

@@ -69,6 +69,9 @@ pub const MAX_ADL_GRACE_SLOTS: u64 = 1_000_000;
 /// ADL takes from winners: liquidators get a few seconds (~10 slots) to act before it may.
 pub const MIN_ADL_GRACE_SLOTS: u64 = 10;
 pub const MAX_UNSTAKE_COOLDOWN_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// The shortest unstake cooldown a clearinghouse may set: a staker who sees a bankruptcy coming
+/// stays exposed to it for at least this long after asking to leave.
+pub const MIN_UNSTAKE_COOLDOWN_SECONDS: i64 = 60 * 60;
 /// A liquidation 25% off the oracle is no longer a price; the band-below-maintenance rule
 /// usually binds first.
 pub const MAX_BOOK_LIQUIDATION_BAND_BPS: u32 = 2_500;
@@ -112,8 +115,15 @@ pub const MAX_HARD_BAND_GRACE_SECONDS: i64 = 24 * 60 * 60;
 pub const MAX_ATTESTATION_AGE_SECONDS: i64 = 24 * 60 * 60;
 /// Counterparties one `auto_deleverage` may fill against (each is valued in full).
 pub const MAX_ADL_COUNTERPARTIES: usize = 6;
-/// After its cooldown, an unstake request may be claimed for this long, then it lapses (so a
-/// staker cannot hold a ready request and leave the moment a payout looms).
-pub const UNSTAKE_CLAIM_WINDOW_SECONDS: i64 = 24 * 60 * 60;
+/// After its cooldown, an unstake request may be claimed for this long at most, then it lapses
+/// (so a staker cannot hold a ready request and leave the moment a payout looms).
+pub const UNSTAKE_CLAIM_WINDOW_SECONDS: i64 = 60 * 60;
+/// The claim window is also at most this fraction (1/n) of the cooldown, so it stays much
+/// shorter than the cooldown whatever the cooldown is.
+pub const UNSTAKE_CLAIM_WINDOW_COOLDOWN_DIVISOR: i64 = 4;
+/// Shares the first stake of a share epoch locks for good (unowned, never redeemable), paid in
+/// atoms from that stake when the vault holds less. They keep the share count from ever being
+/// tiny, so income cannot inflate one share's price enough to round later stakers' shares away.
+pub const INSURANCE_LOCKED_SHARES: u64 = 1_000_000;
 /// A vault whose share is worth less than this fraction of an atom counts as wiped out.
 pub const MIN_INSURANCE_ATOMS_PER_MILLION_SHARES: u128 = 1;

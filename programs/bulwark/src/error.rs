@@ -187,4 +187,6 @@ pub enum BulwarkError {
     FeePoolEmpty,
     #[msg("The market is paused: a pending change to it waits until it resumes")]
     MarketPaused,
+    #[msg("The first stake of a share epoch must exceed the locked insurance shares it pays for")]
+    InsuranceFirstStakeTooSmall,
 }

@@ -330,3 +330,28 @@ pub struct FeesSweptV1 {
     pub amount: u64,
     pub insurance_balance: u64,
 }
+
+/// An unstake request: its shares, their value now (the most the claim will pay) and the
+/// window in which it may be claimed.
+#[event]
+pub struct UnstakeRequestedV2 {
+    pub stake: Pubkey,
+    pub shares: u64,
+    pub request_value: u64,
+    pub available_unix: i64,
+    pub claim_deadline_unix: i64,
+}
+
+/// An unstake claim: `amount` is the lower of `request_value` and `claim_value` (the shares'
+/// value at the claim); the difference stays in the vault.
+#[event]
+pub struct InsuranceUnstakedV2 {
+    pub clearinghouse: Pubkey,
+    pub stake: Pubkey,
+    pub shares: u64,
+    pub request_value: u64,
+    pub claim_value: u64,
+    pub amount: u64,
+    pub total_shares: u64,
+    pub insurance_balance: u64,
+}

@@ -186,15 +186,17 @@ async fn bankruptcy_is_covered_by_insurance_and_nobody_else_pays() {
     assert_eq!(ch.insurance_balance, 594_000_000);
     assert_eq!(ch.insurance_paid_total, 410_000_000);
 
-    // The payout came out of the stakers' value: all shares now redeem $594.
+    // The payout came out of the stakers' value: the staker's 999 of 1,000 shares (the other
+    // $1 was locked at the first stake) now redeem 999/1,000 of $594.
     let owner = staker.owner.insecure_clone();
     let stake = desk.env.insurance_stake(&desk.fx, &owner).await;
+    assert_eq!(stake.shares, 999 * USD);
     desk.env.send(&[request_unstake_ix(&owner.pubkey(), &desk.fx.key, stake.shares)], &[&owner]).await.ok();
     desk.env.warp(3_600, 1).await;
     let wallet_before = desk.env.token_balance(staker.token_account).await;
     desk.env.send(&[unstake_insurance_ix(&owner.pubkey(), &desk.fx, &staker.token_account)], &[&owner]).await.ok();
-    assert_eq!(desk.env.token_balance(staker.token_account).await - wallet_before, 594_000_000);
-    assert_eq!(desk.insurance().await, 0);
+    assert_eq!(desk.env.token_balance(staker.token_account).await - wallet_before, 593_406_000);
+    assert_eq!(desk.insurance().await, 594_000);
     desk.check().await;
 }
 

@@ -26,7 +26,8 @@ pub struct StakeInsurance<'info> {
     pub token_program: Program<'info, Token>,
 }
 
-/// Stake `amount` into the insurance vault for shares at the current share value.
+/// Stake `amount` into the insurance vault for shares at the current share value. The first
+/// stake of a share epoch pays for the locked shares the vault lacks (`INSURANCE_LOCKED_SHARES`).
 /// Compute estimate: ~12k CU (one token CPI).
 pub fn handler(ctx: Context<StakeInsurance>, amount: u64) -> Result<()> {
     {
@@ -48,6 +49,7 @@ pub fn handler(ctx: Context<StakeInsurance>, amount: u64) -> Result<()> {
             None if ch.insurance_total_shares > 0 && ch.insurance_balance == 0 => {
                 return err!(BulwarkError::InsuranceVaultDepleted)
             }
+            None if ch.insurance_total_shares == 0 => return err!(BulwarkError::InsuranceFirstStakeTooSmall),
             None => return err!(BulwarkError::InsuranceStakeTooSmall),
         };
         stake.shares = stake.shares.safe_add(quote.shares).map_err(crate::math_err)?;

@@ -1,11 +1,10 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
-use crate::constants::UNSTAKE_CLAIM_WINDOW_SECONDS;
 use crate::controller::vault::transfer_from_vault;
 use crate::error::BulwarkError;
-use crate::events::{emit_event, InsuranceUnstakedV1};
-use crate::math::insurance::redeem_amount;
+use crate::events::{emit_event, InsuranceUnstakedV2};
+use crate::math::insurance::{redeem_amount, unstake_claim_amount};
 use crate::state::{Clearinghouse, InsuranceStake};
 
 #[derive(Accounts)]
@@ -31,8 +30,9 @@ pub struct UnstakeInsurance<'info> {
     pub token_program: Program<'info, Token>,
 }
 
-/// Redeem the requested shares once the cooldown has passed, at the share value now (payouts
-/// during the cooldown count).
+/// Redeem the requested shares once the cooldown has passed and before the claim window
+/// closes, at the lower of their value at the request and now: payouts during the cooldown hit
+/// the leaver, income since the request stays in the vault for the stakers who remain.
 /// Compute estimate: ~14k CU (one token CPI).
 pub fn handler(ctx: Context<UnstakeInsurance>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
@@ -44,21 +44,25 @@ pub fn handler(ctx: Context<UnstakeInsurance>) -> Result<()> {
         let shares = stake.unstake_request_shares;
         require!(shares > 0, BulwarkError::NoUnstakeRequest);
         require!(now >= stake.unstake_available_unix, BulwarkError::UnstakeCooldownActive);
-        require!(
-            now <= stake.unstake_available_unix.saturating_add(UNSTAKE_CLAIM_WINDOW_SECONDS),
-            BulwarkError::UnstakeRequestExpired
-        );
-        // Shares can only have been added since the request, never removed.
-        let amount = redeem_amount(shares, ch.insurance_balance, ch.insurance_total_shares).map_err(crate::math_err)?;
+        // A request from before claim deadlines were recorded has deadline 0: it lapses here.
+        require!(now <= stake.unstake_claim_deadline_unix, BulwarkError::UnstakeRequestExpired);
+        // Shares can only have been added since the request, never removed. The amount is at
+        // most the shares' value now, so the vault and the other stakers' value cover it.
+        let request_value = stake.unstake_request_value;
+        let claim_value =
+            redeem_amount(shares, ch.insurance_balance, ch.insurance_total_shares).map_err(crate::math_err)?;
+        let amount = unstake_claim_amount(request_value, shares, ch.insurance_balance, ch.insurance_total_shares)
+            .map_err(crate::math_err)?;
         stake.shares -= shares;
-        stake.unstake_request_shares = 0;
-        stake.unstake_available_unix = 0;
+        stake.clear_unstake_request();
         ch.insurance_total_shares -= shares;
         ch.insurance_balance -= amount;
-        emit_event(InsuranceUnstakedV1 {
+        emit_event(InsuranceUnstakedV2 {
             clearinghouse: ctx.accounts.clearinghouse.key(),
             stake: ctx.accounts.insurance_stake.key(),
             shares,
+            request_value,
+            claim_value,
             amount,
             total_shares: ch.insurance_total_shares,
             insurance_balance: ch.insurance_balance,

@@ -87,7 +87,8 @@ const_assert_size!(WaterfallParams, 40);
 impl WaterfallParams {
     pub fn validate(&self) -> Result<()> {
         let ok = (MIN_ADL_GRACE_SLOTS..=MAX_ADL_GRACE_SLOTS).contains(&self.adl_grace_slots)
-            && (0..=MAX_UNSTAKE_COOLDOWN_SECONDS).contains(&self.insurance_unstake_cooldown_seconds)
+            && (crate::constants::MIN_UNSTAKE_COOLDOWN_SECONDS..=MAX_UNSTAKE_COOLDOWN_SECONDS)
+                .contains(&self.insurance_unstake_cooldown_seconds)
             && self.liquidation_buffer_bps <= MAX_LIQUIDATION_BUFFER_BPS
             && (1..=MAX_BOOK_LIQUIDATION_BAND_BPS).contains(&self.book_liquidation_band_bps)
             && self.book_liquidation_reward_bps <= BPS_DENOMINATOR as u32

@@ -15,18 +15,29 @@ pub struct InsuranceStake {
     pub share_epoch: u64,
     pub bump: u8,
     pub padding: [u8; 7],
-    pub reserved: [u8; 64],
+    /// What the requested shares were worth at the request: the claim pays no more than this.
+    pub unstake_request_value: u64,
+    /// Last moment the request may be claimed (0: none, or a request from before this field,
+    /// which must be made again).
+    pub unstake_claim_deadline_unix: i64,
+    pub reserved: [u8; 48],
 }
-const_assert_size!(InsuranceStake, 32 * 2 + 8 * 5 + 64);
+const_assert_size!(InsuranceStake, 32 * 2 + 8 * 7 + 48);
 
 impl InsuranceStake {
     /// Shares from an epoch the vault has since been wiped out of are worth nothing: drop them.
     pub fn sync_epoch(&mut self, epoch: u64) {
         if self.share_epoch != epoch {
             self.shares = 0;
-            self.unstake_request_shares = 0;
-            self.unstake_available_unix = 0;
+            self.clear_unstake_request();
             self.share_epoch = epoch;
         }
+    }
+
+    pub fn clear_unstake_request(&mut self) {
+        self.unstake_request_shares = 0;
+        self.unstake_available_unix = 0;
+        self.unstake_request_value = 0;
+        self.unstake_claim_deadline_unix = 0;
     }
 }
