@@ -69,28 +69,25 @@ async fn keeper_liquidates_against_the_book_within_one_cycle() {
     let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
     let report = k.run_cycle().await.unwrap();
     assert_eq!((report.landed, report.failed, report.lost_races), (1, 0, 0));
-    // 27 lots sold into the $93 bid; the cranker's reward is capped at $10.
-    assert_eq!(desk.position(&alice).await.base_lots, 73);
+    // Sized for the band's worst price (89 lots), the crank sells all 50 lots bid at $93. The
+    // fee is 2.5% of $4,650 = $116.25; the cranker's 20% ($23.25) is capped at $10.
+    assert_eq!(desk.position(&alice).await.base_lots, 50);
     assert_eq!(desk.balance(&cranker).await, 10 * USD);
     assert_eq!(k.metrics.liquidations.get(), 1);
+    // 1,090 − 350 realised − 4.65 taker fee − 116.25 fee = 619.10; with 50 lots left at $93.5,
+    // equity 294.10 ≥ 1.1 × 233.75: back above the buffer in this one cycle, and unflagged.
+    assert_eq!(desk.balance(&alice).await, 619_100_000);
+    let m = desk.margin(&alice).await;
+    assert_eq!((m.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED, m.liquidatable_since_slot), (0, 0));
+    let h = desk.health(&alice).await;
+    assert_eq!((h.equity, h.maintenance_requirement), (294_100_000, 233_750_000));
+    assert!(bulwark::math::liquidation::meets_buffer(&h, 1_000).unwrap());
     desk.check().await;
 
-    // Still flagged (it filled under the oracle): the next cycle closes 6 more, and the keeper
-    // goes on until the account is back above the buffer, then leaves it alone.
-    assert_eq!(k.run_cycle().await.unwrap().landed, 1);
-    assert_eq!(desk.position(&alice).await.base_lots, 67);
-    let mut cycles = 2;
-    while k.run_cycle().await.unwrap().planned > 0 {
-        cycles += 1;
-        assert!(cycles < 10, "the keeper should finish");
-    }
-    let m = desk.margin(&alice).await;
-    assert_eq!(m.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED, 0);
-    let h = desk.health(&alice).await;
-    assert!(bulwark::math::liquidation::meets_buffer(&h, 1_000).unwrap());
-    let count = desk.env.market(&desk.market).await.liquidation_count;
-    assert_eq!(k.metrics.liquidations.get(), count);
-    assert_eq!(count, cycles, "one liquidation per cycle that had work");
+    // The keeper leaves it alone from now on.
+    assert_eq!(k.run_cycle().await.unwrap().planned, 0);
+    assert_eq!(desk.env.market(&desk.market).await.liquidation_count, 1);
+    assert_eq!(k.metrics.liquidations.get(), 1);
     desk.check().await;
 }
 
@@ -100,7 +97,7 @@ async fn keeper_takes_over_when_configured_and_flags_what_it_cannot_close() {
     let liquidator = desk.user(1_000 * USD).await;
     let alice = alice_underwater(&mut desk).await;
 
-    // Only a bid outside the 5% band (a sale may fill no lower than 89 ticks) and no takeover:
+    // Only a bid outside the 2% band (a sale may fill no lower than 92 ticks) and no takeover:
     // the keeper can only record the account, starting the ADL clock.
     let far_bidder = desk.user(10_000 * USD).await;
     desk.env.place(&desk.fx, &far_bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 88, 50), &[]).await.ok();
@@ -137,8 +134,9 @@ async fn keeper_deleverages_to_flat_with_exactly_the_uncovered_shortfall() {
     let (alice, bob, carol) = alice_bankrupt(&mut desk).await;
 
     let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
+    // The ADL, and a funding sample (the last one is 3,000 s old, past the 900 s interval).
     let report = k.run_cycle().await.unwrap();
-    assert_eq!((report.landed, report.failed), (1, 0));
+    assert_eq!((report.landed, report.failed), (2, 0));
     let m = desk.margin(&alice).await;
     assert!(m.open_positions().next().is_none());
     assert_eq!(m.collateral_balance, 0);
@@ -168,6 +166,7 @@ async fn keeper_deleverages_to_flat_with_exactly_the_uncovered_shortfall() {
         "bulwark_keeper_adl_haircut_atoms_total 246024000",
         "bulwark_keeper_insurance_paid_atoms_total 204016000",
         "bulwark_keeper_cranks_landed_total{action=\"auto_deleverage\"} 1",
+        "bulwark_keeper_cranks_landed_total{action=\"update_funding\"} 1",
         "bulwark_keeper_scan_duration_seconds_count ",
     ] {
         assert!(body.contains(line), "missing {line:?} in\n{body}");
@@ -293,14 +292,22 @@ async fn interleaved_one_lot_bids_of_two_makers_do_not_throttle_a_liquidation() 
         plan(&snapshot, &options),
         vec![Action::BookLiquidation { target: alice.margin_account, market_index: 0, makers: alternating }]
     );
-    // The program sizes the next close at 5 lots: all five close in this one crank, against
-    // Carol, Bob, Carol, Bob, Carol.
+    // After the first lot Alice has $208 − 7 realised − 0.093 taker fee − 2.325 fee = $198.582
+    // and 19 lots at $94: equity 84.582 against 89.30 maintenance. Sized for the band's worst
+    // price (cost 4.6%), the close is ⌈10,000·19·(11,000·89.30 − 10,000·84.582) /
+    // (1,786·(11,000·500 − 10,000·460))⌉ = ⌈16.13⌉ = 17 lots: all eight orders the crank
+    // touches fill, against Carol, Bob, Carol, Bob, Carol, Bob, Carol, Bob.
     let report = k.run_cycle().await.unwrap();
     assert_eq!((report.landed, report.failed), (1, 0));
-    assert_eq!(desk.position(&alice).await.base_lots, 14);
-    assert_eq!((desk.position(&bob).await.base_lots, desk.position(&carol).await.base_lots), (3, 3));
-    assert_eq!(desk.env.book(&desk.market).await.bid_count, 4);
+    assert_eq!(desk.position(&alice).await.base_lots, 11);
+    assert_eq!((desk.position(&bob).await.base_lots, desk.position(&carol).await.base_lots), (5, 4));
+    assert_eq!(desk.env.book(&desk.market).await.bid_count, 1);
     assert_eq!(desk.env.market(&desk.market).await.liquidation_count, 2);
+    // 198.582 − 56 realised − 0.744 taker fee − 18.60 fee = 123.238; 11 lots at $94: equity
+    // 57.238 ≥ 1.1 × 51.70, back above the buffer. The cranker: 20% of $2.325 and of $18.60.
+    assert_eq!(desk.balance(&alice).await, 123_238_000);
+    assert_eq!(desk.margin(&alice).await.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED, 0);
+    assert_eq!(desk.balance(&cranker).await, 465_000 + 3_720_000);
     desk.check().await;
 }
 
@@ -311,7 +318,7 @@ async fn a_takeover_the_keeper_cannot_margin_falls_back_to_the_book() {
     let liquidator = desk.user(100 * USD).await;
     let alice = alice_underwater(&mut desk).await;
     let bidder = desk.user(10_000 * USD).await;
-    desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 93, 50), &[]).await.ok();
+    desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 93, 30), &[]).await.ok();
 
     let mut c = config(&desk.fx);
     c.takeover = true;
@@ -321,19 +328,30 @@ async fn a_takeover_the_keeper_cannot_margin_falls_back_to_the_book() {
     assert_eq!((report.landed, report.failed, report.fallbacks), (1, 1, 1));
     let code = u32::from(bulwark::error::BulwarkError::LiquidatorInsufficientMargin);
     assert_eq!(k.metrics.failures(&format!("program_error_{code}")), 1);
-    // 27 lots sold into the $93 bid; the keeper took no position and earned the $10 reward.
-    assert_eq!(desk.position(&alice).await.base_lots, 73);
-    assert_eq!(desk.position(&bidder).await.base_lots, 27);
+    // Sized at 89 lots, the close sells the 30 lots bid at $93; the keeper took no position and
+    // earned the $10 reward (20% of the $69.75 fee, capped).
+    assert_eq!(desk.position(&alice).await.base_lots, 70);
+    assert_eq!(desk.position(&bidder).await.base_lots, 30);
     assert_eq!(desk.position(&liquidator).await.base_lots, 0);
     assert_eq!(desk.balance(&liquidator).await, 110 * USD);
+    // 1,090 − 210 realised − 2.79 taker fee − 69.75 fee = 807.46; 70 lots at $93.5: equity
+    // 352.46 under 1.1 × 327.25 = 359.975, so the liquidation goes on.
+    assert_eq!(desk.balance(&alice).await, 807_460_000);
+    assert_ne!(desk.margin(&alice).await.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED, 0);
     desk.check().await;
 
-    // The refusal is remembered: the next cycle goes straight to the book.
+    // The refusal is remembered: with a new bid, the next cycle goes straight to the book.
+    desk.env.place(&desk.fx, &bidder, &desk.market, order(SIDE_BID, ORDER_TYPE_LIMIT, 93, 20), &[]).await.ok();
     let report = k.run_cycle().await.unwrap();
     assert_eq!((report.landed, report.failed, report.fallbacks), (1, 0, 0));
-    assert_eq!(desk.position(&alice).await.base_lots, 67);
-    // 6 more lots; the reward is 20% of the $13.95 fee.
-    assert_eq!(desk.balance(&liquidator).await, 112_790_000);
+    // ⌈10,000·70·(11,000·327.25 − 10,000·352.46) / (6,545·(11,000·500 − 10,000·460))⌉ =
+    // ⌈8.93⌉ = 9 more lots; the reward is 20% of the $20.925 fee.
+    assert_eq!(desk.position(&alice).await.base_lots, 61);
+    assert_eq!(desk.balance(&liquidator).await, 114_185_000);
+    // 807.46 − 63 realised − 0.837 taker fee − 20.925 fee = 722.698; 61 lots at $93.5: equity
+    // 326.198 ≥ 1.1 × 285.175 = 313.6925, back above the buffer.
+    assert_eq!(desk.balance(&alice).await, 722_698_000);
+    assert_eq!(desk.margin(&alice).await.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED, 0);
     desk.check().await;
 }
 
@@ -412,15 +430,32 @@ async fn an_account_past_its_adl_grace_is_liquidated_first_while_the_book_can_ta
     let mut desk = Desk::new(simple_market_params()).await;
     let cranker = desk.user(0).await;
     let alice = alice_underwater(&mut desk).await;
-    // Nobody can close Alice: her grace clock starts, then runs out.
+    // Nobody can close Alice: her grace clock starts.
     desk.update_status(&alice).await.ok();
-    desk.env.warp(1, 150).await;
-    desk.refresh_price().await;
+    let since = desk.margin(&alice).await.liquidatable_since_slot;
+    assert!(since > 0);
     let options =
         bulwark_keeper::plan::PlanOptions { keeper_account: cranker.margin_account, takeover: false, adl_max_lots: 0 };
     let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
+    // 60 slots on, the sighting is past half the 100-slot grace: the keeper records her again
+    // so the clock keeps running (the program restarts it when sightings are more than the
+    // grace apart). A funding sample is due too (the last is 3,000 s old).
+    desk.env.warp(1, 60).await;
+    desk.refresh_price().await;
     let snapshot = k.scan().await.unwrap();
-    // With no bid in the band, ADL is the last resort: against the market maker's short.
+    assert_eq!(
+        plan(&snapshot, &options),
+        vec![Action::FlagLiquidatable { target: alice.margin_account }, Action::Funding { market_index: 0 }]
+    );
+    assert_eq!(k.run_cycle().await.unwrap().landed, 2);
+    let m = desk.margin(&alice).await;
+    let now = desk.env.clock().await.slot;
+    assert_eq!((m.liquidatable_since_slot, m.liquidatable_seen_slot), (since, now));
+    // 60 more: 120 slots since the clock started, the last sighting 60 ago, and the grace has
+    // run out. With no bid in the band, ADL is the last resort: against the market maker's short.
+    desk.env.warp(1, 60).await;
+    desk.refresh_price().await;
+    let snapshot = k.scan().await.unwrap();
     let actions = plan(&snapshot, &options);
     assert!(
         matches!(&actions[..], [Action::Adl { target, market_index: 0, counterparties }]
@@ -436,8 +471,11 @@ async fn an_account_past_its_adl_grace_is_liquidated_first_while_the_book_can_ta
     assert_eq!(plan(&snapshot, &options), vec![close]);
     let report = k.run_cycle().await.unwrap();
     assert_eq!((report.landed, report.failed), (1, 0));
-    assert_eq!(desk.position(&alice).await.base_lots, 73);
-    assert_eq!(desk.position(&bidder).await.base_lots, 27);
+    // Sized at 89 lots, it sells all 50 bid at $93 and Alice is back above the buffer (as in
+    // `keeper_liquidates_against_the_book_within_one_cycle`): the clock clears, nobody is ADL'd.
+    assert_eq!(desk.position(&alice).await.base_lots, 50);
+    assert_eq!(desk.position(&bidder).await.base_lots, 50);
+    assert_eq!(desk.margin(&alice).await.liquidatable_since_slot, 0);
     assert_eq!(desk.env.market(&desk.market).await.adl_fill_count, 0);
     desk.check().await;
 }
@@ -533,11 +571,13 @@ async fn faults_at_the_chain_boundary_are_retried_without_duplicates() {
     };
     let chain = FaultyChain { inner: desk.env.chain(), faults: RefCell::new(faults) };
     let mut k = keeper(chain, c, &liquidator);
+    // The takeover, then a funding sample (the last is 3,000 s old), which meets no fault left.
     let report = k.run_cycle().await.unwrap();
-    assert_eq!((report.landed, report.failed, report.unknown), (1, 0, 0));
+    assert_eq!((report.landed, report.failed, report.unknown), (2, 0, 0));
 
-    // Exactly one liquidation reached the bank, however many times it was (re)sent.
-    assert_eq!(k.chain.faults.borrow().delivered, 1);
+    // Exactly one liquidation reached the bank, however many times it was (re)sent, and the
+    // funding sample once.
+    assert_eq!(k.chain.faults.borrow().delivered, 2);
     assert_eq!(desk.env.market(&desk.market).await.liquidation_count, 1);
     assert_eq!(desk.position(&alice).await.base_lots, 73);
     assert_eq!(desk.position(&liquidator).await.base_lots, 27);
