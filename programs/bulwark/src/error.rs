@@ -175,4 +175,6 @@ pub enum BulwarkError {
     RestingOrderWouldCross,
     #[msg("Unstake request expired: request again")]
     UnstakeRequestExpired,
+    #[msg("Collateral price is a fallback (its market print is unusable): only reduce-only orders, liquidations and ADL may proceed")]
+    CollateralPriceFallback,
 }
