@@ -337,6 +337,33 @@ mod tests {
     }
 
     #[test]
+    fn relaxed_band_widens_with_age_and_stops_at_the_bound() {
+        let now = 10_000;
+        let slot = 5_000;
+        let band = |o: OracleObservation| {
+            let validity = assess(&o, &GUARDS, now, slot).unwrap();
+            relaxed_band(&o, validity, &GUARDS, now, slot).unwrap().map(|b| (b.low, b.price, b.high))
+        };
+        // Valid: exact.
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now, slot)), Some((1_000_000, 1_000_000, 1_000_000)));
+        // One second past the 30 s limit: one period, 2%.
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now - 31, slot)), Some((980_000, 1_000_000, 1_020_000)));
+        // At ten limits (300 s, or 500 slots): 11%; one past either bound: unusable.
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now - 300, slot)), Some((890_000, 1_000_000, 1_110_000)));
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now - 301, slot)), None);
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now, slot - 500)), Some((890_000, 1_000_000, 1_110_000)));
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now, slot - 501)), None);
+        // Fresh but wide: its confidence plus 1%.
+        assert_eq!(band(obs(1_000_000, 20_000, 1_000_000, now, slot)), Some((970_000, 1_000_000, 1_030_000)));
+        // Fresh but 20% from its average: the distance plus 1%.
+        assert_eq!(band(obs(1_200_000, 0, 1_000_000, now, slot)), Some((988_000, 1_200_000, 1_412_000)));
+        // Never below zero; never for a non-positive or far-future price.
+        assert_eq!(band(obs(100, 0, 1_000_000, now, slot)).map(|b| b.0), Some(0));
+        assert_eq!(band(obs(0, 0, 1_000_000, now, slot)), None);
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now + 11, slot)), None);
+    }
+
+    #[test]
     fn tolerances() {
         use OracleValidity::*;
         for v in [Valid, NonPositive, StaleTime, StaleSlots, WideConfidence, TooVolatile] {
