@@ -319,16 +319,17 @@ pub fn health_valued(account: &MarginAccount, prices: &[MarketPrice], valuation:
             at(market.price)?
         } else {
             let (low, high) = (at(market.low)?, at(market.high)?);
-            // Notional grows with the price whatever the side; PnL moves with the side.
-            let (small, large) = (low, high);
+            // Notionals (so requirements) grow with the price whatever the side; PnL moves with
+            // the side. Against the account: the larger requirements and the smaller PnL; for
+            // it, the opposite.
             match valuation {
                 Valuation::AgainstAccount => PositionValuation {
                     unrealized_pnl: low.unrealized_pnl.min(high.unrealized_pnl),
-                    ..large
+                    ..high
                 },
                 Valuation::ForAccount => PositionValuation {
                     unrealized_pnl: low.unrealized_pnl.max(high.unrealized_pnl),
-                    ..small
+                    ..low
                 },
             }
         };

@@ -48,6 +48,9 @@ pub struct AutoDeleverage<'info> {
 /// against them by exactly the deficit insurance cannot pay, `P ± U/q`. The program recomputes
 /// every counterparty's score and requires them eligible and in non-increasing order; one that
 /// cannot pay its haircut without going below zero equity is skipped. Call again until flat.
+/// Pricing (`ActionPricing::LIQUIDATION`): this market's price must be valid; other markets may
+/// be priced by the relaxed rule, read in the target's favour (eligibility, shortfall) and
+/// against each counterparty (score, whether it can pay).
 /// Compute estimate: ~30k CU + ~15k per counterparty (≤ 6) + ~4k per market valued + one token
 /// CPI when insurance pays.
 pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots: u64) -> Result<()> {

@@ -49,7 +49,7 @@ pub struct LiquidateAgainstBook<'info> {
 /// Permissionless liquidation against resting orders: a reduce-only market order for the
 /// liquidation size, filling only within oracle ± the band, so no liquidator capital is
 /// needed. The account pays the liquidation fee on the filled quote; the cranker gets a bounded
-/// share, the insurance vault the rest.
+/// share, the insurance vault the rest. Priced as `liquidate_takeover` (`ActionPricing::LIQUIDATION`).
 /// Compute estimate: as `place_order` (≤ 8 maker touches) + ~10k CU; under 220k CU at the bounds.
 pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Result<()> {
     let clock = Clock::get()?;

@@ -47,6 +47,9 @@ pub struct LiquidateTakeover<'info> {
 /// bring the account back above maintenance plus the buffer, at the oracle price; the account
 /// pays the liquidation fee, of which the insurance share goes to the vault and the rest to the
 /// liquidator. `max_base_lots` (0: no limit) caps what the liquidator takes.
+/// Pricing (`ActionPricing::LIQUIDATION`): this market's price must be valid; the other markets
+/// either account holds may be priced by the relaxed rule, and the collateral by a fallback, as
+/// bands read in the liquidated account's favour and against the liquidator.
 /// Compute estimate: ~40k CU + ~4k per market valued + up to two token CPIs.
 pub fn handler<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lots: u64) -> Result<()> {
     let clock = Clock::get()?;
