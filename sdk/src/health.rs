@@ -12,9 +12,17 @@ pub fn market_price(market: &Market, price: i64) -> MarketPrice {
     MarketPrice::new(market, price)
 }
 
-/// Equity and requirements of `account`; every market it holds must be in `prices`.
+/// Equity and requirements of `account`; every market it holds must be in `prices`. Banded
+/// prices are read against the account (as the program checks a trader, a liquidator or an ADL
+/// counterparty).
 pub fn health(account: &MarginAccount, prices: &[MarketPrice]) -> Result<Health> {
     pricing::health(account, prices)
+}
+
+/// Health as the program judges an account for liquidation or ADL: banded prices read in its
+/// favour.
+pub fn health_for_liquidation(account: &MarginAccount, prices: &[MarketPrice]) -> Result<Health> {
+    pricing::health_for_liquidation(account, prices)
 }
 
 /// One position's risk figures, everything else in the account held fixed.

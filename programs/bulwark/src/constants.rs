@@ -62,6 +62,11 @@ pub const MAX_MARKETS: u16 = 64;
 pub const MAX_FUNDING_PERIODS_PER_UPDATE: i64 = 24;
 /// How many slots a refreshed collateral price stays usable (0: same slot only).
 pub const COLLATERAL_PRICE_MAX_AGE_SLOTS: u64 = 0;
+/// In market or broken redemption mode, while the collateral's market print is unusable,
+/// risk-reducing actions may use the last good price for this long after it was seen ...
+pub const COLLATERAL_LAST_GOOD_MAX_AGE_SECONDS: i64 = 15 * 60;
+/// ... as a band of ± this much around it.
+pub const COLLATERAL_LAST_GOOD_HAIRCUT_BPS: u32 = 500;
 
 pub const INSURANCE_STAKE_SEED: &[u8] = b"insurance_stake";
 /// Bounds on waterfall parameters.

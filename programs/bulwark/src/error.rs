@@ -189,4 +189,6 @@ pub enum BulwarkError {
     MarketPaused,
     #[msg("The first stake of a share epoch must exceed the locked insurance shares it pays for")]
     InsuranceFirstStakeTooSmall,
+    #[msg("Collateral price is a fallback (its market print is unusable): only reduce-only orders, liquidations and ADL may proceed")]
+    CollateralPriceFallback,
 }

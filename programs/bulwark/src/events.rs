@@ -131,6 +131,32 @@ pub struct CollateralModeChangedV1 {
     pub slot: u64,
 }
 
+/// The collateral price's source changed (`state::COLLATERAL_PRICE_*`): into or out of a
+/// fallback.
+#[event]
+pub struct CollateralPriceSourceChangedV1 {
+    pub clearinghouse: Pubkey,
+    pub previous_source: u8,
+    pub source: u8,
+    pub redemption_mode: u8,
+    /// The price recorded.
+    pub price: i64,
+    /// When a usable market print was last seen.
+    pub last_good_unix: i64,
+    pub slot: u64,
+}
+
+/// A liquidation, ADL or status update priced a side market by the relaxed rule from a feed
+/// that failed its checks (USD, `PRICE_PRECISION`).
+#[event]
+pub struct RelaxedOraclePriceV1 {
+    pub market: Pubkey,
+    pub usd_price: i64,
+    pub usd_low: i64,
+    pub usd_high: i64,
+    pub slot: u64,
+}
+
 /// Why an order left the book without filling.
 pub const CANCEL_REASON_USER: u8 = 0;
 pub const CANCEL_REASON_IMMEDIATE_OR_CANCEL: u8 = 1;

@@ -301,3 +301,172 @@ async fn withdrawal_circuit_breaker_trips_and_resets() {
     assert_eq!(env.clearinghouse(&fx).await.total_collateral_balance, 20_500 - 3_000 - 1_000 - 500 - 3_200);
     env.check_invariants(&fx).await;
 }
+
+// ---- a stale collateral print does not freeze the clearinghouse ---------------------------
+
+/// A clearinghouse whose collateral is redemption-aware (market print, rate and health feeds)
+/// with one market at $100; every priced instruction goes with a collateral refresh in the
+/// same transaction, as clients send it.
+struct Redeemable {
+    env: TestEnv,
+    fx: ClearinghouseFixture,
+    print: Feed,
+    rate: Feed,
+    health: Feed,
+    market: MarketFixture,
+}
+
+impl Redeemable {
+    async fn new() -> Self {
+        let mut env = TestEnv::new().await;
+        let print = env.create_feed(1, -6, 60).await;
+        let rate = env.create_feed(2, -6, 60).await;
+        let health = env.create_feed(3, -6, 60).await;
+        let config = redemption_aware_collateral(
+            oracle_config(bulwark::state::ORACLE_SOURCE_MANUAL, print.key),
+            rate.key,
+            health.key,
+        );
+        let mut fx =
+            env.setup_clearinghouse(ClearinghouseOptions { collateral_oracle: config, timelock_seconds: 0, ..Default::default() })
+                .await;
+        let market = env.setup_market(&mut fx, simple_market_params(), 100).await;
+        let mut s = Self { env, fx, print, rate, health, market };
+        s.attest().await;
+        s.env.publish(&s.print, 1_000_000, 0, true, 0).await;
+        s
+    }
+
+    /// Redemption open at 1:1, reserves 102%.
+    async fn attest(&mut self) {
+        self.env.publish(&self.rate, 1_000_000, 0, true, 0).await;
+        self.env.publish(&self.health, 0, 0, true, 1_020_000).await;
+    }
+
+    fn refresh_ix(&self) -> anchor_lang::solana_program::instruction::Instruction {
+        refresh_collateral_price_ix(&self.fx.key, Some(self.print.key), Some(self.rate.key), Some(self.health.key))
+    }
+
+    async fn send_priced(
+        &mut self,
+        ix: anchor_lang::solana_program::instruction::Instruction,
+        signer: &solana_keypair::Keypair,
+    ) -> TxOutcome {
+        let out = self.env.send(&[self.refresh_ix(), ix], &[signer]).await;
+        self.env.check_invariants(&self.fx).await;
+        out
+    }
+
+    async fn place(&mut self, user: &User, args: PlaceOrderArgs, makers: &[&User]) -> TxOutcome {
+        let owner = user.owner.insecure_clone();
+        let makers: Vec<Pubkey> = makers.iter().map(|u| u.margin_account).collect();
+        let ix = place_order_ix(&owner.pubkey(), &self.fx, &user.margin_account, &self.market, args, &makers);
+        self.send_priced(ix, &owner).await
+    }
+
+    async fn withdraw(&mut self, user: &User, amount: u64) -> TxOutcome {
+        let owner = user.owner.insecure_clone();
+        let mut ix = withdraw_ix(
+            &owner.pubkey(),
+            &self.fx.key,
+            &user.margin_account,
+            &self.fx.collateral_vault,
+            &user.token_account,
+            amount,
+        );
+        for key in [self.market.key, self.market.oracle] {
+            ix.accounts.push(anchor_lang::solana_program::instruction::AccountMeta::new_readonly(key, false));
+        }
+        self.send_priced(ix, &owner).await
+    }
+
+    async fn user(&mut self, deposit: u64) -> User {
+        let user = self.env.create_user(&mut self.fx, 1_000_000 * USD).await;
+        self.env.deposit(&self.fx, &user, deposit).await.ok();
+        user
+    }
+
+    async fn balance(&mut self, user: &User) -> u64 {
+        self.env.margin(user.margin_account).await.collateral_balance
+    }
+}
+
+#[tokio::test]
+async fn stale_collateral_print_in_healthy_mode_does_not_freeze_the_clearinghouse() {
+    use bulwark::events::{CollateralPriceSourceChangedV1, LiquidationV1};
+    use bulwark::state::{COLLATERAL_PRICE_MARKET, COLLATERAL_PRICE_SOFT_FLOOR, SIDE_ASK, SIDE_BID};
+
+    let mut s = Redeemable::new().await;
+    let bob = s.user(1_000 * USD).await;
+    let alice = s.user(110 * USD).await;
+    let mo = s.user(1_000 * USD).await;
+    let liquidator = s.user(10_000 * USD).await;
+    let carol = s.user(50 * USD).await;
+
+    // Alice buys 10 at $100 from Bob with the collateral at par: $109 left after the $1 fee.
+    s.place(&bob, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 100, 10), &[]).await.ok();
+    s.place(&alice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 10), &[&bob]).await.ok();
+    assert_eq!(s.balance(&alice).await, 109 * USD);
+    assert_eq!(s.balance(&bob).await, 1_000 * USD + 200_000);
+    // The market falls to $90; Mo rests an ask for 2 at $91.
+    s.env.publish(&s.market.feed, 90_000_000, 0, true, 0).await;
+    s.place(&mo, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 91, 2), &[]).await.ok();
+
+    // The collateral's market print stops (61 s > its 60 s limit); the attestations and the
+    // market's feed keep coming. The refresh does not fail: healthy mode's soft floor, announced.
+    s.env.warp(61, 1).await;
+    s.attest().await;
+    s.env.publish(&s.market.feed, 90_000_000, 0, true, 0).await;
+    let ix = s.refresh_ix();
+    let out = s.env.send(&[ix], &[]).await.ok();
+    let source = out.events::<CollateralPriceSourceChangedV1>();
+    assert_eq!(
+        (source[0].previous_source, source[0].source, source[0].price),
+        (COLLATERAL_PRICE_MARKET, COLLATERAL_PRICE_SOFT_FLOOR, 990_000)
+    );
+
+    // Risk-raising orders and withdrawals against positions need a price from a live print.
+    s.place(&alice, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 91, 1), &[&mo])
+        .await
+        .expect_err(BulwarkError::CollateralPriceFallback);
+    s.withdraw(&bob, USD).await.expect_err(BulwarkError::CollateralPriceFallback);
+    // An account with no position needs no price at all.
+    s.withdraw(&carol, 10 * USD).await.ok();
+    assert_eq!(s.balance(&carol).await, 40 * USD);
+
+    // A reduce-only exit works: Bob buys back 2 at $91 ($18 realised, $0.182 taker fee; Mo
+    // earns the $0.0364 rebate).
+    let mut args = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 91, 2);
+    args.reduce_only = true;
+    s.place(&bob, args, &[&mo]).await.ok();
+    assert_eq!(s.balance(&bob).await, 1_000 * USD + 200_000 + 18 * USD - 182_000);
+    assert_eq!(s.balance(&mo).await, 1_000 * USD + 36_400);
+
+    // So does a liquidation. $90 at a collateral price of 0.99 is 90.909090 collateral; with
+    // the collateral somewhere in [0.99, 1.00] Alice is judged at the end that favours her
+    // (PnL at 90.909091, requirement at 90.00): equity 109 − 90.909090 = $18.09 under $45.
+    // The liquidator takes 4 lots at 90.909090: $363.63636, fee 2.5% $9.090909.
+    let owner = liquidator.owner.insecure_clone();
+    let ix = liquidate_takeover_ix(
+        &owner.pubkey(),
+        &s.fx,
+        &liquidator.margin_account,
+        &alice.margin_account,
+        &s.market,
+        4,
+        &[],
+    );
+    let out = s.send_priced(ix, &owner).await.ok();
+    let liq = &out.events::<LiquidationV1>()[0];
+    assert_eq!((liq.base_lots, liq.oracle_price, liq.quote), (-4, 90_909_090, 363_636_360));
+    assert_eq!((liq.fee, liq.liquidator_reward, liq.insurance_fee), (9_090_909, 4_545_455, 4_545_454));
+    assert_eq!(liq.equity_before, 18_090_910);
+    assert_eq!(s.balance(&alice).await, 109 * USD - 36_363_640 - 9_090_909);
+    assert_eq!(s.balance(&liquidator).await, 10_000 * USD + 4_545_455);
+
+    // The print comes back: the fallback ends (announced) and withdrawals are open again.
+    s.env.publish(&s.print, 1_000_000, 0, true, 0).await;
+    let out = s.withdraw(&bob, USD).await.ok();
+    let source = out.events::<CollateralPriceSourceChangedV1>();
+    assert_eq!((source[0].previous_source, source[0].source), (COLLATERAL_PRICE_SOFT_FLOOR, COLLATERAL_PRICE_MARKET));
+}

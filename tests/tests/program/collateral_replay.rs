@@ -38,7 +38,7 @@ fn usde_night_in_both_modes() {
     let mut market_max = i64::MIN;
     let mut aware_min = i64::MAX;
     let mut aware_max = i64::MIN;
-    let mut since = 0;
+    let mut hard_band = HardBandClock::default();
     let mut observations = 0;
     let mut broken = 0;
     for line in USDE_CSV.lines().skip(1) {
@@ -55,14 +55,15 @@ fn usde_night_in_both_modes() {
                 reserve_ratio: 1_010_000,
                 health_publish_time: now - 30,
             };
-            let out = redemption_aware_price(market, &attestation, &params, now, since).unwrap();
-            since = out.below_hard_band_since;
+            let out = redemption_aware_price(Some(market), &attestation, &params, now, hard_band).unwrap();
+            hard_band = out.hard_band;
+            let price = out.price.expect("a usable print always prices");
             observations += 1;
             broken += (out.mode == REDEMPTION_MODE_BROKEN) as u32;
             market_min = market_min.min(market);
             market_max = market_max.max(market);
-            aware_min = aware_min.min(out.price);
-            aware_max = aware_max.max(out.price);
+            aware_min = aware_min.min(price);
+            aware_max = aware_max.max(price);
         }
     }
     println!("USDe collateral price over 2025-10-10 18:00 – 2025-10-11 03:59 UTC ({observations} observations):");

@@ -206,13 +206,20 @@ async fn liquidation_needs_a_fresh_oracle() {
     let (mm, alice) = alice_long(&mut desk).await;
     let liquidator = desk.user(5_000 * USD).await;
     desk.set_price(85_000_000).await;
-    // Two minutes without a publish: the 60 s staleness bound refuses every waterfall path.
+    // Two minutes without a publish: the 60 s staleness bound refuses every waterfall path on
+    // the market it acts on.
     desk.env.warp(120, 2).await;
     desk.takeover(&liquidator, &alice, 0).await.expect_err(BulwarkError::OracleStale);
     desk.book_liquidate(&liquidator, &alice, &[&mm]).await.expect_err(BulwarkError::OracleStale);
     desk.adl(&alice, &[mm.margin_account], 0).await.expect_err(BulwarkError::OracleStale);
-    desk.update_status(&alice).await.expect_err(BulwarkError::OracleStale);
     assert_eq!(desk.position(&alice).await.base_lots, 100);
+    // The status crank acts on no market: it values every market by the relaxed rule ($85 ± 3%
+    // two staleness periods on) in Alice's favour, and she is liquidatable at any of them.
+    desk.update_status(&alice).await.ok();
+    assert_eq!(desk.margin(&alice).await.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED, ACCOUNT_FLAG_BEING_LIQUIDATED);
+    // Ten staleness periods on, not even that.
+    desk.env.warp(481, 2).await;
+    desk.update_status(&alice).await.expect_err(BulwarkError::OracleStale);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use anchor_lang::prelude::*;
 
 use crate::controller::orders::cancel_orders;
 use crate::controller::position::{find_position, settle_funding};
-use crate::controller::pricing::{health, MarketPrice};
+use crate::controller::pricing::{health_for_liquidation, MarketPrice};
 use crate::controller::waterfall::{cover_flat_deficit, is_flat, require_coverable, update_liquidation_status};
 use crate::error::BulwarkError;
 use crate::events::CANCEL_REASON_LIQUIDATION;
@@ -59,7 +59,7 @@ pub fn plan_liquidation(
     require!(base_lots != 0, BulwarkError::NoPositionInMarket);
     settle_funding(account, slot, market)?;
 
-    let health_before = health(account, prices)?;
+    let health_before = health_for_liquidation(account, prices)?;
     let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
     require!(
         is_liquidatable(&health_before, flagged, buffer_bps).map_err(crate::math_err)?,
@@ -97,7 +97,7 @@ pub fn finish_liquidation(
     slot: u64,
 ) -> Result<(Health, u64)> {
     let payout = cover_flat_deficit(clearinghouse_key, clearinghouse, account_key, account)?;
-    let after = health(account, prices)?;
+    let after = health_for_liquidation(account, prices)?;
     // A liquidation has started: it continues until the account is back above the buffer.
     account.status_flags |= ACCOUNT_FLAG_BEING_LIQUIDATED;
     if !is_flat(account) {

@@ -1,28 +1,123 @@
 //! Prices in collateral terms and account health from the markets passed to an instruction.
+//!
+//! A price may come with a band (`MarketPrice::low..=high`): a side market priced by the relaxed
+//! rule, or any market while the collateral price is a fallback. Health then values each
+//! position at the end of its band that goes against the account (`health`: the default, for
+//! every margin check of an account taking on risk: a liquidator, an ADL counterparty, a trader)
+//! or in its favour (`health_for_liquidation`: whether an account may be liquidated and how
+//! much to close). With exact prices both are the same.
 
 use anchor_lang::prelude::*;
 
-use crate::constants::{COLLATERAL_PRICE_MAX_AGE_SLOTS, MAX_POSITIONS, MAX_PRICED_MARKETS, PRICE_PRECISION};
+use crate::constants::{
+    BPS_DENOMINATOR, COLLATERAL_LAST_GOOD_HAIRCUT_BPS, COLLATERAL_PRICE_MAX_AGE_SLOTS, MAX_POSITIONS, MAX_PRICED_MARKETS,
+    PRICE_PRECISION,
+};
 use crate::error::BulwarkError;
+use crate::events::{emit_event, RelaxedOraclePriceV1};
 use crate::math::margin::{account_health, Health, PositionValuation};
-use crate::math::oracle::OracleTolerance;
+use crate::math::oracle::{OracleTolerance, PriceBand, PriceRule};
 use crate::math::perp::{funding_owed, value_position, PerpSpec};
 use crate::math::safe::{to_i64, SafeMath};
-use crate::oracle::read_checked;
-use crate::state::{Clearinghouse, MarginAccount, Market, COLLATERAL_MODE_MARKET, ORACLE_SOURCE_FIXED};
+use crate::oracle::price_under_rule;
+use crate::state::{
+    Clearinghouse, MarginAccount, Market, COLLATERAL_MODE_MARKET, COLLATERAL_PRICE_LAST_GOOD,
+    COLLATERAL_PRICE_MARKET, COLLATERAL_PRICE_SOFT_FLOOR, ORACLE_SOURCE_FIXED,
+};
 
-/// The collateral's USD price for this slot: a `Fixed` market-mode collateral needs no feed;
-/// anything else must have been refreshed (`refresh_collateral_price`) in this slot, so every
-/// instruction in a slot sees the same price and the same redemption mode.
-pub fn collateral_price(clearinghouse: &Clearinghouse, clock: &Clock) -> Result<i64> {
+/// What an action does with the collateral price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollateralUse {
+    /// Risk-raising orders, withdrawals, funding: only a price refreshed from a usable market
+    /// print (or the fixed price) will do.
+    RiskRaising,
+    /// Reduce-only orders, liquidations, ADL, liquidation status: a fallback price will do, as
+    /// a band (see `collateral_quote`).
+    RiskReducing,
+}
+
+impl CollateralUse {
+    pub fn for_order(reduce_only: bool) -> Self {
+        if reduce_only {
+            Self::RiskReducing
+        } else {
+            Self::RiskRaising
+        }
+    }
+}
+
+/// The collateral's USD price and the range it may really lie in (`low <= price <= high`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CollateralQuote {
+    pub price: i64,
+    pub low: i64,
+    pub high: i64,
+}
+
+impl From<i64> for CollateralQuote {
+    fn from(price: i64) -> Self {
+        Self { price, low: price, high: price }
+    }
+}
+
+/// The collateral's USD price for this slot, for an action of kind `usage`. A `Fixed`
+/// market-mode collateral needs no feed; anything else must have been refreshed
+/// (`refresh_collateral_price`) in this slot, so every instruction in a slot sees the same
+/// price and mode. What the refresh recorded decides the rest:
+///
+/// * a usable market print: exact, for every action;
+/// * the soft-floor fallback (healthy redemption mode, stale print): the band
+///   `[r·(1 − soft_band), r]` — every price healthy mode could give — for risk-reducing
+///   actions only;
+/// * the last-good fallback (market or broken mode, unusable print, last good price at most
+///   `COLLATERAL_LAST_GOOD_MAX_AGE_SECONDS` old): that price ± `COLLATERAL_LAST_GOOD_HAIRCUT_BPS`,
+///   for risk-reducing actions only.
+///
+/// A risk-raising action on a fallback fails with `CollateralPriceFallback`.
+pub fn collateral_quote(clearinghouse: &Clearinghouse, clock: &Clock, usage: CollateralUse) -> Result<CollateralQuote> {
     let config = &clearinghouse.collateral_oracle;
     if config.mode == COLLATERAL_MODE_MARKET && config.market.source == ORACLE_SOURCE_FIXED {
-        return Ok(config.market.fixed_price);
+        return Ok(config.market.fixed_price.into());
     }
     let state = &clearinghouse.collateral_oracle_state;
     let fresh = state.last_update_slot.saturating_add(COLLATERAL_PRICE_MAX_AGE_SLOTS) >= clock.slot;
     require!(fresh && state.last_price > 0, BulwarkError::CollateralPriceNotRefreshed);
-    Ok(state.last_price)
+    let price = state.last_price;
+    match state.price_source {
+        COLLATERAL_PRICE_MARKET => Ok(price.into()),
+        source => {
+            require!(usage == CollateralUse::RiskReducing, BulwarkError::CollateralPriceFallback);
+            let bps = BPS_DENOMINATOR as i128;
+            let p = price as i128;
+            let (low, high) = match source {
+                // The recorded price is the soft floor r·(1 − soft_band); r is at most that
+                // over (1 − soft_band), rounded up.
+                COLLATERAL_PRICE_SOFT_FLOOR => {
+                    let kept = bps.safe_sub(config.soft_band_bps as i128).map_err(crate::math_err)?;
+                    (p, p.safe_mul(bps).and_then(|v| v.safe_div_ceil(kept)).map_err(crate::math_err)?)
+                }
+                COLLATERAL_PRICE_LAST_GOOD => {
+                    let cut = COLLATERAL_LAST_GOOD_HAIRCUT_BPS as i128;
+                    let low = p.safe_mul(bps - cut).and_then(|v| v.safe_div_floor(bps)).map_err(crate::math_err)?;
+                    let high = p.safe_mul(bps + cut).and_then(|v| v.safe_div_ceil(bps)).map_err(crate::math_err)?;
+                    (low, high)
+                }
+                _ => return err!(BulwarkError::InvalidOracleConfig),
+            };
+            require!(low > 0, BulwarkError::OracleNonPositivePrice);
+            Ok(CollateralQuote {
+                price,
+                low: to_i64(low).map_err(crate::math_err)?,
+                high: to_i64(high).map_err(crate::math_err)?,
+            })
+        }
+    }
+}
+
+/// The collateral's exact USD price for this slot, as risk-raising actions need it (see
+/// `collateral_quote`).
+pub fn collateral_price(clearinghouse: &Clearinghouse, clock: &Clock) -> Result<i64> {
+    collateral_quote(clearinghouse, clock, CollateralUse::RiskRaising).map(|q| q.price)
 }
 
 /// A USD price in collateral terms: `usd / collateral_usd`, rounded down.
@@ -32,6 +127,25 @@ pub fn in_collateral(usd_price: i64, collateral_usd: i64) -> Result<i64> {
         .and_then(|v| v.safe_div(collateral_usd as i128))
         .map_err(crate::math_err)?;
     to_i64(price).map_err(crate::math_err)
+}
+
+/// A USD price in collateral terms, rounded up.
+fn in_collateral_ceil(usd_price: i64, collateral_usd: i64) -> Result<i64> {
+    let price = (usd_price as i128)
+        .safe_mul(PRICE_PRECISION as i128)
+        .and_then(|v| v.safe_div_ceil(collateral_usd as i128))
+        .map_err(crate::math_err)?;
+    to_i64(price).map_err(crate::math_err)
+}
+
+/// A USD band in collateral terms: the price at the collateral's recorded price, the low end
+/// at the collateral's high end and the high end at its low end (rounded outward).
+pub fn band_in_collateral(usd: PriceBand, collateral: CollateralQuote) -> Result<PriceBand> {
+    Ok(PriceBand {
+        price: in_collateral(usd.price, collateral.price)?,
+        low: in_collateral(usd.low, collateral.high)?,
+        high: in_collateral_ceil(usd.high, collateral.low)?,
+    })
 }
 
 pub fn perp_spec(market: &Market) -> PerpSpec {
@@ -51,18 +165,31 @@ pub struct MarketPrice {
     pub index: u16,
     pub spec: PerpSpec,
     pub cumulative_funding_per_lot: i128,
-    /// Oracle price in collateral, `PRICE_PRECISION`.
+    /// Oracle price in collateral, `PRICE_PRECISION`: fills and closes happen here.
     pub price: i64,
+    /// The range the price may really lie in (`low <= price <= high`; equal for an exact price).
+    pub low: i64,
+    pub high: i64,
 }
 
 impl MarketPrice {
     pub fn new(market: &Market, price: i64) -> Self {
+        Self::banded(market, PriceBand::exact(price))
+    }
+
+    pub fn banded(market: &Market, band: PriceBand) -> Self {
         Self {
             index: market.index,
             spec: perp_spec(market),
             cumulative_funding_per_lot: market.cumulative_funding_per_lot.get(),
-            price,
+            price: band.price,
+            low: band.low,
+            high: band.high,
         }
+    }
+
+    pub fn is_exact(&self) -> bool {
+        self.low == self.price && self.high == self.price
     }
 }
 
@@ -70,22 +197,47 @@ impl MarketPrice {
 pub fn market_price(
     market: &Market,
     oracle: &AccountInfo,
-    collateral_usd: i64,
+    collateral_usd: impl Into<CollateralQuote>,
     clock: &Clock,
     tolerance: OracleTolerance,
 ) -> Result<i64> {
-    let usd = read_checked(&market.oracle, Some(oracle), clock)?.require(tolerance)?;
-    in_collateral(usd, collateral_usd)
+    Ok(market_price_under(market, oracle, collateral_usd.into(), clock, PriceRule::Exact(tolerance))?.price)
+}
+
+/// Oracle price of `market` in collateral under `rule`, with its band (the feed's band under
+/// the relaxed rule, widened by the collateral's band).
+pub fn market_price_under(
+    market: &Market,
+    oracle: &AccountInfo,
+    collateral: CollateralQuote,
+    clock: &Clock,
+    rule: PriceRule,
+) -> Result<PriceBand> {
+    let usd = price_under_rule(&market.oracle, Some(oracle), clock, rule)?;
+    band_in_collateral(usd, collateral)
 }
 
 /// Load `(market, oracle)` pairs from the front of `remaining` (as long as the next account is
-/// a `Market`); returns their prices and how many accounts were consumed.
+/// a `Market`), each validated with `tolerance`; returns their prices and how many accounts
+/// were consumed.
 pub fn load_market_prices<'info>(
     remaining: &'info [AccountInfo<'info>],
     clearinghouse: &Pubkey,
-    collateral_usd: i64,
+    collateral_usd: impl Into<CollateralQuote>,
     clock: &Clock,
     tolerance: OracleTolerance,
+) -> Result<(Vec<MarketPrice>, usize)> {
+    load_market_prices_under(remaining, clearinghouse, collateral_usd.into(), clock, PriceRule::Exact(tolerance))
+}
+
+/// `load_market_prices` under any `PriceRule`. Every market priced by the relaxed rule from a
+/// feed that failed its checks emits `RelaxedOraclePriceV1`.
+pub fn load_market_prices_under<'info>(
+    remaining: &'info [AccountInfo<'info>],
+    clearinghouse: &Pubkey,
+    collateral: CollateralQuote,
+    clock: &Clock,
+    rule: PriceRule,
 ) -> Result<(Vec<MarketPrice>, usize)> {
     let mut prices = Vec::new();
     let mut used = 0;
@@ -103,16 +255,47 @@ pub fn load_market_prices<'info>(
         let market = loader.load()?;
         require_keys_eq!(market.clearinghouse, *clearinghouse, BulwarkError::MarketMismatch);
         let oracle = remaining.get(used + 1).ok_or(BulwarkError::OracleAccountMissing)?;
-        let price = market_price(&market, oracle, collateral_usd, clock, tolerance)?;
-        prices.push(MarketPrice::new(&market, price));
+        let usd = price_under_rule(&market.oracle, Some(oracle), clock, rule)?;
+        if !usd.is_exact() {
+            emit_event(RelaxedOraclePriceV1 {
+                market: *info.key,
+                usd_price: usd.price,
+                usd_low: usd.low,
+                usd_high: usd.high,
+                slot: clock.slot,
+            });
+        }
+        prices.push(MarketPrice::banded(&market, band_in_collateral(usd, collateral)?));
         used += 2;
     }
     Ok((prices, used))
 }
 
-/// Health of `account` with every open position valued at its market's price. Each position's
-/// market must be among `prices`.
+/// Which end of a price band a health computation takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Valuation {
+    /// Each position's PnL at the end that lowers it, requirements at the end that raises them.
+    AgainstAccount,
+    /// The opposite: the benefit of the doubt.
+    ForAccount,
+}
+
+/// Health of an account taking on risk (a trader, a liquidator, an ADL counterparty): every
+/// banded price at the end that goes against it. Each position's market must be among `prices`.
 pub fn health(account: &MarginAccount, prices: &[MarketPrice]) -> Result<Health> {
+    health_valued(account, prices, Valuation::AgainstAccount)
+}
+
+/// Health of an account being judged for liquidation or ADL, and for sizing the close: every
+/// banded price at the end that favours it, so an uncertain price never makes a healthy
+/// account liquidatable nor closes more than an exact price would.
+pub fn health_for_liquidation(account: &MarginAccount, prices: &[MarketPrice]) -> Result<Health> {
+    health_valued(account, prices, Valuation::ForAccount)
+}
+
+/// Health with every open position valued at its market's price, banded prices per `valuation`
+/// (per component: PnL at the worse/better end, requirements at the higher/lower notional).
+pub fn health_valued(account: &MarginAccount, prices: &[MarketPrice], valuation: Valuation) -> Result<Health> {
     let mut valuations = [PositionValuation::default(); MAX_POSITIONS];
     let mut n = 0;
     for position in account.open_positions() {
@@ -121,24 +304,67 @@ pub fn health(account: &MarginAccount, prices: &[MarketPrice]) -> Result<Health>
         let funding =
             funding_owed(position.base_lots, market.cumulative_funding_per_lot, position.last_cumulative_funding.get())
                 .map_err(crate::math_err)?;
-        valuations[n] = value_position(
-            position.base_lots,
-            position.quote_entry,
-            position.open_bid_lots,
-            position.open_ask_lots,
-            funding,
-            market.price,
-            &market.spec,
-        )
-        .map_err(crate::math_err)?;
+        let at = |price: i64| {
+            value_position(
+                position.base_lots,
+                position.quote_entry,
+                position.open_bid_lots,
+                position.open_ask_lots,
+                funding,
+                price,
+                &market.spec,
+            )
+            .map_err(crate::math_err)
+        };
+        valuations[n] = if market.is_exact() {
+            at(market.price)?
+        } else {
+            let (low, high) = (at(market.low)?, at(market.high)?);
+            // Notionals (so requirements) grow with the price whatever the side; PnL moves with
+            // the side. Against the account: the larger requirements and the smaller PnL; for
+            // it, the opposite.
+            match valuation {
+                Valuation::AgainstAccount => PositionValuation {
+                    unrealized_pnl: low.unrealized_pnl.min(high.unrealized_pnl),
+                    ..high
+                },
+                Valuation::ForAccount => PositionValuation {
+                    unrealized_pnl: low.unrealized_pnl.max(high.unrealized_pnl),
+                    ..low
+                },
+            }
+        };
         n += 1;
     }
     account_health(account.collateral_balance, &valuations[..n]).map_err(crate::math_err)
 }
 
-/// Prices for an instruction on `market`: its own oracle price (validated with `tolerance`)
-/// and the (market, oracle) pairs at the front of `remaining`, the market's own entry last.
-/// Returns the market's price, every price, and how many remaining accounts were consumed.
+/// How an instruction that acts on one market prices the markets involved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActionPricing {
+    /// The market acted on: always a validated price.
+    pub own_market: OracleTolerance,
+    /// The other markets the accounts hold.
+    pub other_markets: PriceRule,
+    pub collateral: CollateralUse,
+}
+
+impl ActionPricing {
+    /// Liquidations and ADL: the market acted on needs a valid price; the other markets an
+    /// account holds are priced by the relaxed rule (one bad side feed must not block
+    /// liquidations everywhere), and a fallback collateral price will do. Every band is then
+    /// read for the account judged (`health_for_liquidation`) and against everyone who takes
+    /// its position (`health`).
+    pub const LIQUIDATION: Self = Self {
+        own_market: OracleTolerance::STRICT,
+        other_markets: PriceRule::Relaxed,
+        collateral: CollateralUse::RiskReducing,
+    };
+}
+
+/// Prices for an instruction on `market`: its own oracle price and the (market, oracle) pairs
+/// at the front of `remaining`, the market's own entry last, each under `pricing`. Returns the
+/// market's price, every price, and how many remaining accounts were consumed.
 #[allow(clippy::too_many_arguments)]
 pub fn load_prices_with_market<'info>(
     clearinghouse: &Clearinghouse,
@@ -147,12 +373,13 @@ pub fn load_prices_with_market<'info>(
     oracle: &AccountInfo,
     remaining: &'info [AccountInfo<'info>],
     clock: &Clock,
-    tolerance: OracleTolerance,
+    pricing: ActionPricing,
 ) -> Result<(i64, Vec<MarketPrice>, usize)> {
-    let collateral_usd = collateral_price(clearinghouse, clock)?;
-    let price = market_price(market, oracle, collateral_usd, clock, tolerance)?;
-    let (mut prices, used) = load_market_prices(remaining, clearinghouse_key, collateral_usd, clock, tolerance)?;
+    let collateral = collateral_quote(clearinghouse, clock, pricing.collateral)?;
+    let own = market_price_under(market, oracle, collateral, clock, PriceRule::Exact(pricing.own_market))?;
+    let (mut prices, used) =
+        load_market_prices_under(remaining, clearinghouse_key, collateral, clock, pricing.other_markets)?;
     prices.retain(|p| p.index != market.index);
-    prices.push(MarketPrice::new(market, price));
-    Ok((price, prices, used))
+    prices.push(MarketPrice::banded(market, own));
+    Ok((own.price, prices, used))
 }

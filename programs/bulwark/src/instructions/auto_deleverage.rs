@@ -5,7 +5,7 @@ use crate::constants::MAX_ADL_COUNTERPARTIES;
 use crate::controller::market::record_open_interest;
 use crate::controller::orders::cancel_orders;
 use crate::controller::position::{fill_account, find_position, settle_funding};
-use crate::controller::pricing::{health, load_prices_with_market, perp_spec};
+use crate::controller::pricing::{health, health_for_liquidation, load_prices_with_market, perp_spec, ActionPricing};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{
     adl_eligibility, book_balance_change, cover_flat_deficit, update_liquidation_status,
@@ -14,7 +14,6 @@ use crate::error::BulwarkError;
 use crate::events::{emit_event, AdlCounterpartySkippedV1, AdlFillV1, CANCEL_REASON_LIQUIDATION};
 use crate::math::adl::{adl_score, haircut_for_fill, shortfall, uncovered_for_market};
 use crate::math::liquidation::marginal_close_value;
-use crate::math::oracle::OracleTolerance;
 use crate::math::perp::base_value;
 use crate::math::safe::{to_u64, SafeMath};
 use crate::state::{
@@ -49,6 +48,9 @@ pub struct AutoDeleverage<'info> {
 /// against them by exactly the deficit insurance cannot pay, `P ± U/q`. The program recomputes
 /// every counterparty's score and requires them eligible and in non-increasing order; one that
 /// cannot pay its haircut without going below zero equity is skipped. Call again until flat.
+/// Pricing (`ActionPricing::LIQUIDATION`): this market's price must be valid; other markets may
+/// be priced by the relaxed rule, read in the target's favour (eligibility, shortfall) and
+/// against each counterparty (score, whether it can pay).
 /// Compute estimate: ~30k CU + ~15k per counterparty (≤ 6) + ~4k per market valued + one token
 /// CPI when insurance pays.
 pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots: u64) -> Result<()> {
@@ -67,7 +69,8 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         );
         let mut target = ctx.accounts.target.load_mut()?;
 
-        let tolerance = OracleTolerance::STRICT;
+        // The market acted on needs a valid price; the other markets the accounts hold may be
+        // priced by the relaxed rule, read for the account judged and against the others.
         let (price, prices, used) = load_prices_with_market(
             &ch,
             &clearinghouse_key,
@@ -75,7 +78,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
             &ctx.accounts.oracle,
             ctx.remaining_accounts,
             &clock,
-            tolerance,
+            ActionPricing::LIQUIDATION,
         )?;
         let counterparties = &ctx.remaining_accounts[used..];
         require!(counterparties.len() <= MAX_ADL_COUNTERPARTIES, BulwarkError::TooManyAdlCounterparties);
@@ -86,7 +89,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         // Every balance this instruction touches, funding included, is booked at the end.
         let mut balance_change: i128 = -(target.collateral_balance as i128);
         settle_funding(&mut target, target_slot, &market)?;
-        let target_health = health(&target, &prices)?;
+        let target_health = health_for_liquidation(&target, &prices)?;
         adl_eligibility(
             target_health.equity,
             target_health.meets_maintenance(),
@@ -209,7 +212,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         let payout = cover_flat_deficit(clearinghouse_key, &mut ch, target_key, &mut target)?;
         balance_change += target.collateral_balance as i128;
         book_balance_change(&mut ch, balance_change)?;
-        let after = health(&target, &prices)?;
+        let after = health_for_liquidation(&target, &prices)?;
         let waterfall = ch.waterfall;
         update_liquidation_status(target_key, &mut target, &after, &waterfall, clock.slot)?;
         target.last_active_slot = clock.slot;

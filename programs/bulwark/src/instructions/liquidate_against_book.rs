@@ -4,7 +4,7 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::controller::liquidation::{finish_liquidation, plan_liquidation};
 use crate::controller::orders::{self, PlaceOrderArgs, ORDER_TYPE_MARKET};
 use crate::controller::position::apply_cash;
-use crate::controller::pricing::{health, load_prices_with_market};
+use crate::controller::pricing::{health, load_prices_with_market, ActionPricing};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{book_balance_change, book_trading_fees};
 use crate::error::BulwarkError;
@@ -12,7 +12,6 @@ use crate::events::{emit_event, LiquidationV1, LIQUIDATION_KIND_BOOK};
 use crate::math::liquidation::{
     band_limit_ticks, book_close_cost_bps, capped_liquidation_fee, liquidation_fee, split_book_fee,
 };
-use crate::math::oracle::OracleTolerance;
 use crate::math::safe::{to_i64, SafeMath};
 use crate::state::{
     Clearinghouse, MarginAccount, Market, OrderBook, ACCOUNT_FLAG_BEING_LIQUIDATED, SIDE_ASK, SIDE_BID,
@@ -52,7 +51,7 @@ pub struct LiquidateAgainstBook<'info> {
 /// Permissionless liquidation against resting orders: a reduce-only market order for the
 /// liquidation size, filling only within oracle ± the band, so no liquidator capital is
 /// needed. The account pays the liquidation fee on the filled quote; the cranker gets a bounded
-/// share, the insurance vault the rest.
+/// share, the insurance vault the rest. Priced as `liquidate_takeover` (`ActionPricing::LIQUIDATION`).
 /// Compute estimate: as `place_order` (≤ 8 maker touches) + ~10k CU; under 220k CU at the bounds.
 pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Result<()> {
     let clock = Clock::get()?;
@@ -68,7 +67,8 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
         require!(market.is_tradable(), BulwarkError::MarketNotTradable);
         let mut account = ctx.accounts.margin_account.load_mut()?;
 
-        let tolerance = OracleTolerance::STRICT;
+        // The market acted on needs a valid price; the other markets the accounts hold may be
+        // priced by the relaxed rule, read for the account judged and against the others.
         let (price, prices, used) = load_prices_with_market(
             &ch,
             &clearinghouse_key,
@@ -76,7 +76,7 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
             &ctx.accounts.oracle,
             ctx.remaining_accounts,
             &clock,
-            tolerance,
+            ActionPricing::LIQUIDATION,
         )?;
         let makers = &ctx.remaining_accounts[used..];
 

@@ -4,13 +4,12 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::controller::liquidation::{finish_liquidation, plan_liquidation};
 use crate::controller::market::record_open_interest;
 use crate::controller::position::{fill_account, position_index, settle_funding};
-use crate::controller::pricing::{health, load_prices_with_market};
+use crate::controller::pricing::{health, load_prices_with_market, ActionPricing};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::book_balance_change;
 use crate::error::BulwarkError;
 use crate::events::{emit_event, LiquidationV1, LIQUIDATION_KIND_TAKEOVER};
 use crate::math::liquidation::{capped_liquidation_fee, liquidation_fee, marginal_close_value, split_takeover_fee};
-use crate::math::oracle::OracleTolerance;
 use crate::math::safe::{to_i64, SafeMath};
 use crate::state::{Clearinghouse, MarginAccount, Market, OrderBook, ACCOUNT_FLAG_BEING_LIQUIDATED};
 
@@ -48,6 +47,9 @@ pub struct LiquidateTakeover<'info> {
 /// bring the account back above maintenance plus the buffer, at the oracle price; the account
 /// pays the liquidation fee, of which the insurance share goes to the vault and the rest to the
 /// liquidator. `max_base_lots` (0: no limit) caps what the liquidator takes.
+/// Pricing (`ActionPricing::LIQUIDATION`): this market's price must be valid; the other markets
+/// either account holds may be priced by the relaxed rule, and the collateral by a fallback, as
+/// bands read in the liquidated account's favour and against the liquidator.
 /// Compute estimate: ~40k CU + ~4k per market valued + up to two token CPIs.
 pub fn handler<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lots: u64) -> Result<()> {
     let clock = Clock::get()?;
@@ -65,8 +67,8 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lo
         require!(liquidator.is_owner_or_delegate(ctx.accounts.authority.key), BulwarkError::NotOwnerOrDelegate);
         let mut account = ctx.accounts.margin_account.load_mut()?;
 
-        // Liquidations need every price valid.
-        let tolerance = OracleTolerance::STRICT;
+        // The market acted on needs a valid price; the other markets the accounts hold may be
+        // priced by the relaxed rule, read for the account judged and against the others.
         let (price, prices, _) = load_prices_with_market(
             &ch,
             &clearinghouse_key,
@@ -74,7 +76,7 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lo
             &ctx.accounts.oracle,
             ctx.remaining_accounts,
             &clock,
-            tolerance,
+            ActionPricing::LIQUIDATION,
         )?;
 
         let balances_before = account.collateral_balance as i128 + liquidator.collateral_balance as i128;

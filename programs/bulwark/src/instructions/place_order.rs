@@ -3,7 +3,9 @@ use anchor_spl::token::{Token, TokenAccount};
 
 use crate::controller::market::{mark_sample, update_twaps};
 use crate::controller::orders::{self, PlaceOrderArgs};
-use crate::controller::pricing::{collateral_price, health, load_market_prices, market_price, MarketPrice};
+use crate::controller::pricing::{
+    collateral_quote, health, load_market_prices, market_price, CollateralUse, MarketPrice,
+};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{
     book_balance_change, book_trading_fees, cover_flat_deficit, update_liquidation_status,
@@ -64,7 +66,8 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
 
         // Risk-raising orders need every price valid; a reduce-only order may live with a stale one.
         let tolerance = if args.reduce_only { OracleTolerance::REDUCE_ONLY } else { OracleTolerance::STRICT };
-        let collateral_usd = collateral_price(&ch, &clock)?;
+        // A reduce-only order may also live with a fallback collateral price (as a band).
+        let collateral_usd = collateral_quote(&ch, &clock, CollateralUse::for_order(args.reduce_only))?;
         let price = market_price(&market, &ctx.accounts.oracle, collateral_usd, &clock, tolerance)?;
         let (mut prices, used) =
             load_market_prices(ctx.remaining_accounts, &clearinghouse_key, collateral_usd, &clock, tolerance)?;

@@ -17,7 +17,10 @@ pub struct RefreshCollateralPrice<'info> {
 }
 
 /// Permissionless: read the collateral price with the strict tolerance, record it and the
-/// redemption mode (the keeper cranks this so the hard-band timer sees every minute).
+/// redemption mode (the keeper cranks this so the hard-band clock sees every minute). An
+/// unusable market print records a fallback instead of failing (the soft floor in healthy
+/// redemption mode, else the last good price up to 15 minutes old; see
+/// `controller::collateral_oracle::read_collateral_price`).
 /// Compute estimate: ~10k CU (three feed decodes, no CPI).
 pub fn handler(ctx: Context<RefreshCollateralPrice>) -> Result<()> {
     let key = ctx.accounts.clearinghouse.key();

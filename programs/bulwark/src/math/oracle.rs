@@ -70,6 +70,91 @@ impl OracleTolerance {
     }
 }
 
+/// How an action prices a market.
+///
+/// * `Exact(tolerance)`: the feed's price, if `tolerance` accepts its validity; no band.
+/// * `Relaxed`: liquidation and ADL price the markets they do *not* act on this way, so one
+///   bad side feed cannot block liquidations everywhere. A valid price is exact. A price that
+///   fails only freshness, confidence or moving-average checks is still usable while it is at
+///   most `RELAXED_MAX_AGE_MULTIPLE` times the feed's staleness limits old (in seconds and in
+///   slots), but only as a band (`relaxed_band`): the caller values each position at the end of
+///   the band that favours whoever must not be wronged (see `controller::pricing`). Older, or
+///   non-positive, it is refused with the same named error as before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PriceRule {
+    Exact(OracleTolerance),
+    Relaxed,
+}
+
+/// A relaxed price is usable up to this many staleness limits old.
+pub const RELAXED_MAX_AGE_MULTIPLE: u64 = 10;
+/// Width of a relaxed price's band per staleness period of age (the first period included):
+/// 1% for a price just past its limits, up to 11% at the age bound.
+pub const RELAXED_HAIRCUT_BPS_PER_PERIOD: u32 = 100;
+
+/// A price and the range it may really lie in (`low <= price <= high`); an exact price has
+/// `low == price == high`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriceBand {
+    pub price: i64,
+    pub low: i64,
+    pub high: i64,
+}
+
+impl PriceBand {
+    pub const fn exact(price: i64) -> Self {
+        Self { price, low: price, high: price }
+    }
+
+    pub fn is_exact(&self) -> bool {
+        self.low == self.price && self.high == self.price
+    }
+}
+
+/// The band a `Relaxed` rule gives an observation that failed its checks with `validity`
+/// (`None`: unusable). Half-width: the feed's confidence, plus the distance to its moving
+/// average, plus `RELAXED_HAIRCUT_BPS_PER_PERIOD` of the price per staleness period of age;
+/// the low end never goes below zero.
+pub fn relaxed_band(
+    obs: &OracleObservation,
+    validity: OracleValidity,
+    guards: &OracleGuards,
+    now_unix: i64,
+    now_slot: u64,
+) -> MathResult<Option<PriceBand>> {
+    match validity {
+        OracleValidity::Valid => return Ok(Some(PriceBand::exact(obs.price))),
+        OracleValidity::NonPositive => return Ok(None),
+        _ => {}
+    }
+    if obs.price <= 0 || guards.max_staleness_seconds <= 0 || guards.max_staleness_slots == 0 {
+        return Ok(None);
+    }
+    let age_seconds = now_unix.saturating_sub(obs.publish_time);
+    if age_seconds < -MAX_ORACLE_FUTURE_SKEW_SECONDS {
+        return Ok(None);
+    }
+    let age_seconds = age_seconds.max(0) as u64;
+    let age_slots = now_slot.saturating_sub(obs.publish_slot);
+    let max_seconds = (guards.max_staleness_seconds as u64).saturating_mul(RELAXED_MAX_AGE_MULTIPLE);
+    let max_slots = guards.max_staleness_slots.saturating_mul(RELAXED_MAX_AGE_MULTIPLE);
+    if age_seconds > max_seconds || age_slots > max_slots {
+        return Ok(None);
+    }
+    let periods =
+        (age_seconds / guards.max_staleness_seconds as u64).max(age_slots / guards.max_staleness_slots);
+    let haircut_bps = (periods as i128).safe_add(1)?.safe_mul(RELAXED_HAIRCUT_BPS_PER_PERIOD as i128)?;
+    let price = obs.price as i128;
+    let half_width = (obs.conf as i128)
+        .safe_add(price.safe_sub(obs.ema_price as i128)?.abs())?
+        .safe_add(price.safe_mul(haircut_bps)?.safe_div_ceil(BPS_DENOMINATOR as i128)?)?;
+    Ok(Some(PriceBand {
+        price: obs.price,
+        low: to_i64(price.safe_sub(half_width)?.max(0))?,
+        high: to_i64(price.safe_add(half_width)?)?,
+    }))
+}
+
 fn pow10(exp: u32) -> MathResult<i128> {
     10i128.checked_pow(exp).ok_or_else(MathError::overflow)
 }
@@ -249,6 +334,33 @@ mod tests {
         assert_eq!(update_ema(1_000, 1_600, 0, 60).unwrap(), 1_000);
         assert_eq!(update_ema(1_000, 1_600, 60, 60).unwrap(), 1_600);
         assert_eq!(update_ema(1_000, 1_600, 600, 60).unwrap(), 1_600);
+    }
+
+    #[test]
+    fn relaxed_band_widens_with_age_and_stops_at_the_bound() {
+        let now = 10_000;
+        let slot = 5_000;
+        let band = |o: OracleObservation| {
+            let validity = assess(&o, &GUARDS, now, slot).unwrap();
+            relaxed_band(&o, validity, &GUARDS, now, slot).unwrap().map(|b| (b.low, b.price, b.high))
+        };
+        // Valid: exact.
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now, slot)), Some((1_000_000, 1_000_000, 1_000_000)));
+        // One second past the 30 s limit: one period, 2%.
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now - 31, slot)), Some((980_000, 1_000_000, 1_020_000)));
+        // At ten limits (300 s, or 500 slots): 11%; one past either bound: unusable.
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now - 300, slot)), Some((890_000, 1_000_000, 1_110_000)));
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now - 301, slot)), None);
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now, slot - 500)), Some((890_000, 1_000_000, 1_110_000)));
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now, slot - 501)), None);
+        // Fresh but wide: its confidence plus 1%.
+        assert_eq!(band(obs(1_000_000, 20_000, 1_000_000, now, slot)), Some((970_000, 1_000_000, 1_030_000)));
+        // Fresh but 20% from its average: the distance plus 1%.
+        assert_eq!(band(obs(1_200_000, 0, 1_000_000, now, slot)), Some((988_000, 1_200_000, 1_412_000)));
+        // Never below zero; never for a non-positive or far-future price.
+        assert_eq!(band(obs(100, 0, 1_000_000, now, slot)).map(|b| b.0), Some(0));
+        assert_eq!(band(obs(0, 0, 1_000_000, now, slot)), None);
+        assert_eq!(band(obs(1_000_000, 0, 1_000_000, now + 11, slot)), None);
     }
 
     #[test]

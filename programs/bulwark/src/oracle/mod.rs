@@ -8,7 +8,9 @@ pub mod pyth_pull;
 use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
-use crate::math::oracle::{assess, normalize, OracleObservation, OracleTolerance, OracleValidity, RawPrice};
+use crate::math::oracle::{
+    assess, normalize, relaxed_band, OracleObservation, OracleTolerance, OracleValidity, PriceBand, PriceRule, RawPrice,
+};
 use crate::state::{
     OracleConfig, ORACLE_SOURCE_FIXED, ORACLE_SOURCE_MANUAL, ORACLE_SOURCE_PYTH_LEGACY, ORACLE_SOURCE_PYTH_PULL,
 };
@@ -27,6 +29,25 @@ impl CheckedPrice {
             Ok(self.observation.price)
         } else {
             Err(validity_error(self.validity).into())
+        }
+    }
+}
+
+/// A price under `rule` (see `PriceRule`): exact when a tolerance accepts it, a band when the
+/// relaxed rule does; otherwise the named error of its first failed check.
+pub fn price_under_rule(
+    config: &OracleConfig,
+    feed: Option<&AccountInfo>,
+    clock: &Clock,
+    rule: PriceRule,
+) -> Result<PriceBand> {
+    let checked = read_checked(config, feed, clock)?;
+    match rule {
+        PriceRule::Exact(tolerance) => checked.require(tolerance).map(PriceBand::exact),
+        PriceRule::Relaxed => {
+            relaxed_band(&checked.observation, checked.validity, &config.guards(), clock.unix_timestamp, clock.slot)
+                .map_err(crate::math_err)?
+                .ok_or_else(|| validity_error(checked.validity).into())
         }
     }
 }

@@ -141,16 +141,32 @@ impl CollateralOracleConfig {
     }
 }
 
-/// What the last collateral price read saw; lets the hard-band timer and mode switches persist.
+/// `CollateralOracleState::price_source` values: where the recorded price came from.
+/// A usable market print (or, in redemption-aware mode, the rule applied to it).
+pub const COLLATERAL_PRICE_MARKET: u8 = 0;
+/// Healthy redemption mode with an unusable (stale) print: the soft floor `r·(1 − soft_band)`.
+pub const COLLATERAL_PRICE_SOFT_FLOOR: u8 = 1;
+/// Market or broken mode with an unusable print: the last good price, kept.
+pub const COLLATERAL_PRICE_LAST_GOOD: u8 = 2;
+
+/// What the last collateral price read saw; lets the hard-band clock and mode switches persist.
 #[zero_copy]
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct CollateralOracleState {
+    /// The price the latest refresh recorded (see `price_source`).
     pub last_price: i64,
-    pub last_update_unix: i64,
+    /// When a refresh last saw a usable market print: the hard-band clock's last observation
+    /// and the age of the last-good fallback.
+    pub last_good_unix: i64,
+    /// Slot of the latest refresh, whatever it recorded.
     pub last_update_slot: u64,
-    pub below_hard_band_since: i64,
+    /// Net seconds the market print has spent below the hard band (`math::redemption::HardBandClock`).
+    pub below_hard_band_seconds: i64,
     pub redemption_mode: u8,
     pub broken_reasons: u8,
-    pub padding: [u8; 6],
+    pub price_source: u8,
+    /// The last usable print was below the hard band (1) or not (0).
+    pub last_print_below_hard_band: u8,
+    pub padding: [u8; 4],
 }
 const_assert_size!(CollateralOracleState, 40);
