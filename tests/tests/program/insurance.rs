@@ -227,24 +227,24 @@ async fn a_payout_during_the_cooldown_hits_the_leaver() {
     let unstake = unstake_insurance_ix(&owner.pubkey(), &desk.fx, &staker.token_account);
     desk.env.send(&[unstake.clone()], &[&owner]).await.expect_err(BulwarkError::UnstakeCooldownActive);
 
-    // $85 (50 minutes later): Alice is bankrupt; the takeover pays insurance $106.25 of fee and
-    // the vault pays her $622.5 deficit: $1,004 + 106.25 − 622.5 = $487.75.
+    // $85 (50 minutes later): Alice is bankrupt (equity −$410, so the takeover charges no
+    // fee) and the vault pays her $410 deficit: $1,004 − 410 = $594.
     desk.set_price(85_000_000).await;
     let out = desk.takeover(&liquidator, &alice, 0).await.ok();
-    assert_eq!(out.events::<InsurancePayoutV1>()[0].amount, 622_500_000);
-    assert_eq!(desk.insurance().await, 487_750_000);
+    assert_eq!(out.events::<InsurancePayoutV1>()[0].amount, 410_000_000);
+    assert_eq!(desk.insurance().await, 594_000_000);
 
-    // After the cooldown the claim pays the lower value: 999 of 1,000 shares of $487.75.
+    // After the cooldown the claim pays the lower value: 999 of 1,000 shares of $594.
     desk.env.warp(600, 1).await;
     let wallet = desk.env.token_balance(staker.token_account).await;
     let out = desk.env.send(&[unstake], &[&owner]).await.ok();
     let unstaked = &out.events::<InsuranceUnstakedV2>()[0];
     assert_eq!(
         (unstaked.request_value, unstaked.claim_value, unstaked.amount),
-        (1_002_996_000, 487_262_250, 487_262_250)
+        (1_002_996_000, 593_406_000, 593_406_000)
     );
-    assert_eq!(desk.env.token_balance(staker.token_account).await - wallet, 487_262_250);
-    assert_eq!(desk.insurance().await, 487_750, "the locked shares' part");
+    assert_eq!(desk.env.token_balance(staker.token_account).await - wallet, 593_406_000);
+    assert_eq!(desk.insurance().await, 594_000, "the locked shares' part");
     let ch = desk.env.clearinghouse(&desk.fx).await;
     assert_eq!(ch.insurance_total_shares, USD);
     desk.check().await;
