@@ -58,10 +58,10 @@ async fn migrations_create_then_change_nothing_then_apply_and_propose() {
     assert_eq!(second.clearinghouse, first.clearinghouse);
     assert_eq!(second.collateral_mint, first.collateral_mint);
 
-    // A stricter maintenance margin lowers risk: applied at once. A lower initial margin raises
-    // it: proposed behind the (zero-second) timelock, executed by the next run.
+    // A higher initial margin only limits new risk: applied at once. A lower initial margin
+    // raises risk: proposed behind the (zero-second) timelock, executed by the next run.
     let mut stricter = config.clone();
-    stricter.markets[0].maintenance_margin_bps = 600;
+    stricter.markets[0].initial_margin_bps = 1_200;
     let third = migrate(&chain, &admin, &stricter, &base).await.expect("third run");
     assert!(
         third.actions.contains(&"set market 0 risk: applied (lowers risk, no timelock)".to_string()),
@@ -69,7 +69,7 @@ async fn migrations_create_then_change_nothing_then_apply_and_propose() {
         third.actions
     );
     let market: Market = chain.load(&first.markets[0].market.parse().unwrap()).await.unwrap().unwrap();
-    assert_eq!(market.params.maintenance_margin_bps, 600);
+    assert_eq!(market.params.initial_margin_bps, 1_200);
 
     let mut looser = stricter.clone();
     looser.markets[0].initial_margin_bps = 800;

@@ -122,6 +122,41 @@ pub fn band_limit_ticks(oracle_price: i64, tick_size: u64, band_bps: u32, sellin
     to_u64(ticks.max(1))
 }
 
+/// The worst price, in ticks, at which a liquidation against the book may close `lots` without
+/// making a deficit: filling every lot there loses at most the account's positive equity,
+/// after a bound on the taker fee (twice its fee on the oracle value, since no fill is further
+/// than the fill band, itself under 100%). With no equity to spare the fills must pay for the
+/// taker fee themselves, so a deficit a price move made is never deepened by the close. The
+/// caller takes the tighter of this and the band. Rounded away from the oracle's good side
+/// (a seller's floor up, a buyer's cap down) and never below one tick.
+pub fn no_deficit_limit_ticks(
+    oracle_price: i64,
+    equity: i128,
+    lots: u64,
+    taker_fee_bps: u32,
+    selling: bool,
+    spec: &PerpSpec,
+) -> MathResult<u64> {
+    let signed_lots = i64::try_from(lots).map_err(|_| MathError::overflow())?;
+    if signed_lots == 0 {
+        return band_limit_ticks(oracle_price, spec.tick_size, 0, selling);
+    }
+    let value = base_value(signed_lots, oracle_price, spec)?.abs();
+    let fee_bound = value.safe_mul(2)?.safe_mul(taker_fee_bps as i128)?.safe_div_ceil(BPS)?;
+    let room = equity.max(0).safe_sub(fee_bound)?;
+    // Price distance per lot that `room` pays for: room · tick / (lots · atoms per lot-tick),
+    // floored (toward less room, whichever its sign).
+    let per_price = (signed_lots as i128).safe_mul(spec.quote_per_lot_tick as i128)?;
+    let distance = room.safe_mul(spec.tick_size as i128)?.safe_div_floor(per_price)?;
+    let tick = spec.tick_size as i128;
+    let ticks = if selling {
+        (oracle_price as i128).safe_sub(distance)?.safe_div_ceil(tick)?
+    } else {
+        (oracle_price as i128).safe_add(distance)?.safe_div_floor(tick)?
+    };
+    to_u64(ticks.max(1))
+}
+
 /// The prices, in ticks, an order may rest at: the oracle ± `RESTING_BAND_FILL_BANDS` fill
 /// bands (at most `MAX_RESTING_DEVIATION_BPS`), rounded inward. Returns `(lowest, highest)`.
 pub fn resting_band_ticks(oracle_price: i64, tick_size: u64, fill_band_bps: u32) -> MathResult<(u64, u64)> {
@@ -242,6 +277,22 @@ mod tests {
         assert!(gap(&after(oracle_sized as i64)) > 0 && gap(&h) > 0);
         // A close that costs as much as it frees takes the whole position.
         assert_eq!(liquidation_lots(&h, 1_000, 100, 9_350_000_000, 500, 550).unwrap(), 100);
+    }
+
+    #[test]
+    fn a_book_close_never_makes_a_deficit() {
+        // 100 lots at a $90.5 oracle with $140 of equity and a 10 bps taker fee: the fee bound is
+        // 2 × $9.05 = $18.10, so the fills may lose $121.90 over 100 lots: no lower than 89.281,
+        // i.e. 90 ticks (the 2% band alone would allow 89, a $18.90 deficit).
+        assert_eq!(no_deficit_limit_ticks(90_500_000, 140_000_000, 100, 10, true, &SPEC).unwrap(), 90);
+        assert_eq!(band_limit_ticks(90_500_000, 1_000_000, 200, true).unwrap(), 89);
+        // A short closing by buying: no higher than 91.719 → 91 ticks.
+        assert_eq!(no_deficit_limit_ticks(90_500_000, 140_000_000, 100, 10, false, &SPEC).unwrap(), 91);
+        // No equity: the fills must beat the oracle by the fee bound (88 + 0.176 → 89).
+        assert_eq!(no_deficit_limit_ticks(88_000_000, -110_000_000, 100, 10, true, &SPEC).unwrap(), 89);
+        assert_eq!(no_deficit_limit_ticks(88_000_000, 0, 100, 0, true, &SPEC).unwrap(), 88);
+        // Plenty of equity: the band binds instead.
+        assert_eq!(no_deficit_limit_ticks(93_500_000, 440_000_000, 89, 10, true, &SPEC).unwrap(), 89);
     }
 
     #[test]
