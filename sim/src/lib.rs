@@ -1,6 +1,7 @@
 //! Bulwark's crash replay: real market minutes against the program on an embedded bank, with
 //! traders, market makers, insurance stakers and the keeper, in each collateral-oracle mode.
 
+pub mod attacker;
 pub mod replay;
 pub mod report;
 pub mod rng;

@@ -25,6 +25,7 @@ use bulwark_tests::{
 use serde::Serialize;
 use solana_signer::Signer;
 
+use crate::attacker::{AttackReport, Attackers, Ledger, Prices};
 use crate::rng::Rng;
 use crate::scenario::{load_candles, parse_price, walk, Candle, Mode, Scenario};
 
@@ -95,6 +96,8 @@ pub struct RunReport {
     pub keeper_lost_races_by_error: Vec<(String, u64)>,
     pub wall_seconds: f64,
     pub series: Vec<SeriesPoint>,
+    /// The attacker population's figures, when the scenario has one.
+    pub attacker: Option<AttackReport>,
 }
 
 impl RunReport {
@@ -173,16 +176,18 @@ fn steps(scenario: &Scenario, markets: &[Vec<Candle>], collateral: &[Candle]) ->
     Ok(out)
 }
 
-struct Stage {
-    env: TestEnv,
-    fx: ClearinghouseFixture,
-    markets: Vec<MarketKeys>,
+pub(crate) struct Stage {
+    pub(crate) env: TestEnv,
+    pub(crate) fx: ClearinghouseFixture,
+    pub(crate) markets: Vec<MarketKeys>,
     /// One per market, then the collateral print, the redemption rate and redemption health.
     feeds: Vec<Feed>,
     makers: Vec<User>,
     transactions: u64,
     /// Population transactions the program refused (makers' quotes, traders' orders).
     refused: u64,
+    /// What honest users lose to the attacker population, from every landed transaction.
+    pub(crate) ledger: Ledger,
 }
 
 impl Stage {
@@ -192,11 +197,24 @@ impl Stage {
         signers: &[&solana_keypair::Keypair],
     ) -> bool {
         self.transactions += 1;
-        let out = self.env.send(ixs, signers).await;
+        let out = self.send_observed(ixs, signers).await;
         if out.result.is_err() {
             self.refused += 1;
         }
         out.result.is_ok()
+    }
+
+    /// Send, and show a landed transaction's events to the ledger.
+    pub(crate) async fn send_observed(
+        &mut self,
+        ixs: &[anchor_lang::solana_program::instruction::Instruction],
+        signers: &[&solana_keypair::Keypair],
+    ) -> bulwark_tests::TxOutcome {
+        let out = self.env.send(ixs, signers).await;
+        if out.result.is_ok() {
+            self.ledger.observe(&out.logs);
+        }
+        out
     }
 
     /// Refresh the collateral price now (the sub-step's first priced transaction) and return it.
@@ -240,20 +258,20 @@ impl Stage {
         Ok(())
     }
 
-    /// Every maker cancels, then each quotes a ladder around the oracle on the sides its
-    /// inventory allows (cancel all first, so no fresh quote crosses a stale one).
-    async fn requote(&mut self, scenario: &Scenario, price_ticks: &[u64]) {
-        let ch = self.env.clearinghouse(&self.fx).await;
-        let makers: Vec<User> = self
-            .makers
+    fn maker_users(&self) -> Vec<User> {
+        self.makers
             .iter()
             .map(|m| User {
                 owner: m.owner.insecure_clone(),
                 margin_account: m.margin_account,
                 token_account: m.token_account,
             })
-            .collect();
-        for maker in &makers {
+            .collect()
+    }
+
+    /// Every maker cancels its quotes (all first, so no fresh quote crosses a stale one).
+    async fn cancel_quotes(&mut self) {
+        for maker in &self.maker_users() {
             let cancels: Vec<_> = self
                 .markets
                 .iter()
@@ -261,6 +279,12 @@ impl Stage {
                 .collect();
             self.send(&cancels, &[&maker.owner]).await;
         }
+    }
+
+    /// Each maker quotes a ladder around the oracle on the sides its inventory allows.
+    async fn quote(&mut self, scenario: &Scenario, price_ticks: &[u64]) {
+        let ch = self.env.clearinghouse(&self.fx).await;
+        let makers = self.maker_users();
         let p = &scenario.population;
         let markets = self.markets.clone();
         for maker in &makers {
@@ -345,7 +369,8 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     let markets: Vec<MarketKeys> =
         feeds.iter().enumerate().map(|(i, f)| MarketKeys::new(&fx.key, i as u16, f.key)).collect();
     feeds.extend([print_feed, rate_feed, health_feed]);
-    let mut stage = Stage { env, markets, fx, feeds, makers: vec![], transactions: 0, refused: 0 };
+    let mut stage =
+        Stage { env, markets, fx, feeds, makers: vec![], transactions: 0, refused: 0, ledger: Ledger::default() };
     stage.publish(first).await?;
     let admin = stage.fx.admin.insecure_clone();
     let mut tick_sizes = Vec::new();
@@ -461,6 +486,10 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         traders.push(trader);
     }
     let insurance_start = stage.env.clearinghouse(&stage.fx).await.insurance_balance;
+    let mut attackers = match &scenario.attacker {
+        Some(spec) => Some(Attackers::create(&mut stage, spec).await),
+        None => None,
+    };
 
     // ---- the keeper --------------------------------------------------------------------------
     let mut config = KeeperConfig::new("embedded", stage.fx.key, std::path::PathBuf::new());
@@ -494,6 +523,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         keeper_lost_races_by_error: vec![],
         wall_seconds: 0.0,
         series: vec![],
+        attacker: None,
     };
     let mut first_seen: BTreeMap<Pubkey, u64> = BTreeMap::new();
     let mut episode_cause: BTreeMap<Pubkey, bool> = BTreeMap::new();
@@ -505,7 +535,41 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         stage.env.warp((step.unix - now).max(1), scenario.slots_per_substep).await;
         stage.publish(step).await?;
         let collateral_usd = stage.refresh_collateral().await;
-        if step.minute != last_minute {
+        let prices = match &attackers {
+            Some(_) => {
+                let mut markets = Vec::with_capacity(stage.markets.len());
+                for keys in stage.markets.clone() {
+                    markets.push(stage.env.load::<Market>(keys.key).await);
+                }
+                let oracle: Vec<i64> =
+                    step.market_usd.iter().map(|usd| in_collateral(*usd, collateral_usd).unwrap_or(*usd)).collect();
+                for ((keys, market), price) in stage.markets.iter().zip(&markets).zip(&oracle) {
+                    stage.ledger.markets.insert(
+                        keys.key,
+                        (market.index as usize, *price, bulwark::controller::pricing::perp_spec(market)),
+                    );
+                }
+                stage.ledger.minute = step.minute;
+                stage.ledger.substep = i % scenario.substeps;
+                Some(Prices { oracle, markets })
+            }
+            None => None,
+        };
+        if let (Some(attackers), Some(prices)) = (&mut attackers, &prices) {
+            attackers.mark_to_market(&mut stage, prices).await;
+        }
+        let new_minute = step.minute != last_minute;
+        if new_minute {
+            stage.cancel_quotes().await;
+        }
+        if let (Some(attackers), Some(prices)) = (&mut attackers, &prices) {
+            // In the makers' gap: the book holds no honest quote.
+            if new_minute {
+                attackers.act(&mut stage, prices, step.minute).await;
+            }
+            attackers.react(&mut stage, prices, step.minute).await;
+        }
+        if new_minute {
             // Makers quote each market in collateral, as the exchange shows it.
             let ticks: Vec<u64> = step
                 .market_usd
@@ -513,11 +577,19 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                 .enumerate()
                 .map(|(m, usd)| price_ticks(m, in_collateral(*usd, collateral_usd).unwrap_or(*usd)))
                 .collect();
-            stage.requote(scenario, &ticks).await;
+            stage.quote(scenario, &ticks).await;
             last_minute = step.minute;
+        }
+        if let (Some(attackers), Some(prices)) = (&mut attackers, &prices) {
+            attackers.rebalance(&mut stage, prices, step.minute).await;
         }
         let cycle = keeper.run_cycle().await;
         let journal = keeper.take_journal();
+        for crank in &journal.landed {
+            stage.ledger.source = format!("keeper {:?}", crank.action);
+            stage.ledger.observe(&crank.logs);
+        }
+        stage.ledger.source = "population".into();
         let Some(snapshot) = journal.snapshot else {
             bail!("keeper scan failed at minute {}: {:?}", step.minute, cycle.err());
         };
@@ -649,6 +721,16 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         bad_debt += (-h.equity).max(0) as u64;
     }
     report.bad_debt = bad_debt;
+    if let Some(attackers) = &attackers {
+        let mut final_equity = 0i128;
+        for key in attackers.accounts() {
+            let account = end.account(&key).ok_or_else(|| anyhow!("attacker account {key} not in the final scan"))?;
+            final_equity += bulwark_sdk::health::health(account, &prices)
+                .map_err(|e| anyhow!("final health of {key}: {e}"))?
+                .equity;
+        }
+        report.attacker = Some(attackers.report(final_equity, &stage.ledger));
+    }
     report.insurance_paid = ch.insurance_paid_total;
     report.insurance_end = ch.insurance_balance;
     report.adl_fills = adl_fills;

@@ -20,10 +20,14 @@ fn atoms(x: u64) -> String {
     format!("{:.2}", x as f64 / 1e6)
 }
 
+fn signed_atoms(x: i64) -> String {
+    format!("{:.2}", x as f64 / 1e6)
+}
+
 /// Rows of the summary: (figure, value per run).
 fn rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<String>)> {
     let col = |f: &dyn Fn(&RunReport) -> String| runs.iter().map(f).collect::<Vec<_>>();
-    vec![
+    let mut rows = vec![
         ("minutes replayed", col(&|r| r.minutes.to_string())),
         ("margin accounts", col(&|r| r.accounts.to_string())),
         ("liquidation events", col(&|r| r.liquidations.len().to_string())),
@@ -42,8 +46,30 @@ fn rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<String>)> {
             col(&|r| format!("{} ({}, {})", r.keeper_cranks, r.keeper_lost_races, r.keeper_failures)),
         ),
         ("keeper reaction, slots (median / max)", col(&|r| format!("{} / {}", r.reaction_median(), r.reaction_max()))),
-        ("wall time, s", col(&|r| format!("{:.1}", r.wall_seconds))),
-    ]
+    ];
+    if runs.iter().any(|r| r.attacker.is_some()) {
+        let attack = |f: &dyn Fn(&crate::attacker::AttackReport) -> String| {
+            col(&|r| r.attacker.as_ref().map(f).unwrap_or_else(|| "-".into()))
+        };
+        rows.extend([
+            ("attacker gain", attack(&|a| signed_atoms(a.gain))),
+            ("honest loss to the attacker", attack(&|a| atoms(a.honest_loss))),
+            (
+                "  insurance / haircuts / off-market fills",
+                attack(&|a| {
+                    format!(
+                        "{} / {} / {}",
+                        atoms(a.insurance_for_attacker),
+                        atoms(a.haircuts_from_honest),
+                        atoms(a.off_market_fills)
+                    )
+                }),
+            ),
+            ("attacker transactions (refused)", attack(&|a| format!("{} ({})", a.sent, a.refused))),
+        ]);
+    }
+    rows.push(("wall time, s", col(&|r| format!("{:.1}", r.wall_seconds))));
+    rows
 }
 
 pub fn table(runs: &[RunReport]) -> String {
@@ -89,6 +115,48 @@ pub fn markdown(report: &Report) -> String {
             attested redemption rate; its later partial closes share that cause. Amounts are in collateral units. \
             Σ uncovered shortfall is the deficit insurance could not pay, counted once per ADL episode (target and \
             market), new deficit only.\n";
+    if report.runs.iter().any(|r| r.attacker.is_some()) {
+        out += "\nThe attacker population: owners with two margin accounts each that trade against each other \
+                (hedged pairs at the fill band's edges, reduce-only included), rest far and absurd orders, jam a \
+                book side, ping deposits while liquidatable, steer the mark before `update_funding` and liquidate \
+                themselves into their own orders. *Attacker gain* is Σ over attacker accounts of equity at the end + \
+                withdrawals − deposits, less the price PnL of their net position (a directional bet is no attack); \
+                goal ≤ 0. *Honest loss to the attacker* is insurance paid for attacker accounts' deficits + haircuts \
+                honest counterparties paid deleveraging attacker accounts + what honest takers lost against the \
+                oracle filling attacker orders; goal 0.\n";
+    }
+    for r in report.runs {
+        if let Some(a) = &r.attacker {
+            let refused: Vec<String> = a.refused_by_error.iter().map(|(e, n)| format!("{e} {n}")).collect();
+            out += &format!(
+                "\nAttacker ({}): {} owners, {} hedged opens and {} closes, {} deposit pings, {} self-liquidations, \
+                 {} funding cranks (largest steered mark offset {} bps), {} orders evicted, {} removed out of band. \
+                 Refused: {}.\n",
+                r.mode,
+                a.owners,
+                a.hedged_opens,
+                a.hedged_closes,
+                a.deposit_pings,
+                a.self_liquidations,
+                a.funding_cranks,
+                a.steered_mark_offset_bps,
+                a.orders_evicted,
+                a.orders_removed_out_of_band,
+                if refused.is_empty() { "none".into() } else { refused.join(", ") }
+            );
+            for i in a.incidents.iter().take(10) {
+                out += &format!(
+                    "- minute {} sub-step {}: {} of {} ({} attacker, {} honest)\n",
+                    i.minute,
+                    i.substep,
+                    i.kind,
+                    atoms(i.amount),
+                    i.attacker_account,
+                    i.honest_account.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
     for r in report.runs {
         let lost: Vec<String> = r.keeper_lost_races_by_error.iter().map(|(e, n)| format!("{e} {n}")).collect();
         if !lost.is_empty() {

@@ -37,6 +37,10 @@ pub struct Scenario {
     /// Check every invariant every this many sub-steps.
     #[serde(default = "default_invariant_every")]
     pub invariant_every_substeps: usize,
+    /// An attacker population that runs the known attacks against the program during the
+    /// replay (none when absent).
+    #[serde(default)]
+    pub attacker: Option<AttackerSpec>,
 }
 
 fn default_substeps() -> usize {
@@ -144,6 +148,74 @@ pub struct Population {
     /// them against the book.
     pub liquidator_takeover: bool,
     pub liquidator_deposit: u64,
+}
+
+/// Attackers: owners each holding two margin accounts (sub-accounts 0 and 1) that trade
+/// against each other, so the owner's net position stays flat and anything it gains comes out
+/// of someone else. Each strategy runs at the start of every `every_minutes`-th minute in the
+/// window, in the gap between the makers' cancels and their new quotes (an attacker ordering
+/// its transactions between a maker's), except `deposit_ping` and `self_liquidation`, which
+/// react every sub-step before the keeper's cycle.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackerSpec {
+    pub owners: usize,
+    /// Per margin account (two per owner), whole collateral units.
+    pub deposit: u64,
+    pub strategies: Vec<Strategy>,
+    #[serde(default = "default_every_minutes")]
+    pub every_minutes: usize,
+    /// The window, in minutes from the replay's first: from `from_minute`, for `minutes` (to
+    /// the end when absent).
+    #[serde(default)]
+    pub from_minute: usize,
+    pub minutes: Option<usize>,
+}
+
+fn default_every_minutes() -> usize {
+    1
+}
+
+impl AttackerSpec {
+    pub fn runs(&self, strategy: Strategy) -> bool {
+        self.strategies.contains(&strategy)
+    }
+
+    /// Whether `minute` lies in the attack window.
+    pub fn active(&self, minute: usize) -> bool {
+        minute >= self.from_minute && self.minutes.is_none_or(|n| minute < self.from_minute + n)
+    }
+
+    /// Whether the minute strategies run at the start of `minute`.
+    pub fn acts(&self, minute: usize) -> bool {
+        self.active(minute) && (minute - self.from_minute) % self.every_minutes.max(1) == 0
+    }
+}
+
+/// What an attacker owner tries.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Open: one account rests at the fill band's edge and its sibling takes it at the largest
+    /// size its margin allows (first oversized), so the loss lands on the taker; the winner then
+    /// withdraws all it may. Close (next turn): reduce-only at the other edge, the same
+    /// account losing again.
+    HedgedPair,
+    /// One-lot orders at the resting band's edges, just outside them and at absurd prices.
+    FarOrders,
+    /// Fill one book side (alternating) with one-lot orders from both accounts at the far
+    /// edge of the resting band.
+    Jam,
+    /// A liquidatable attacker account deposits one atom every sub-step (to reset the ADL
+    /// grace clock).
+    DepositPing,
+    /// A skewed two-sided book (bid just under the fill band's top, ask at the resting band's
+    /// top; mirrored on alternate turns) placed right before the owner cranks `update_funding`,
+    /// then cancelled.
+    FundingSteer,
+    /// A liquidatable attacker account is liquidated against the book by its own sibling as
+    /// the cranker, the sibling resting an order at the book-liquidation band's worst price.
+    SelfLiquidation,
 }
 
 /// One minute of one series.
@@ -294,6 +366,14 @@ impl Scenario {
         for a in &self.attestations {
             if parse_price(&a.rate)? <= 0 {
                 bail!("attested redemption rate must be positive");
+            }
+        }
+        if let Some(a) = &self.attacker {
+            if a.owners == 0 || a.deposit == 0 || a.deposit > 1_000_000_000 {
+                bail!("attacker: at least one owner and a deposit within 1..=1e9 units");
+            }
+            if a.strategies.is_empty() || a.every_minutes == 0 {
+                bail!("attacker: name at least one strategy and run it every ≥ 1 minutes");
             }
         }
         Ok(())
