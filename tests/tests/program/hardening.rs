@@ -212,6 +212,31 @@ async fn a_book_liquidation_is_sized_for_the_worst_price_in_its_band() {
 }
 
 #[tokio::test]
+async fn a_book_liquidation_never_fills_where_it_would_make_a_deficit() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let (_mm, alice) = alice_long(&mut desk).await;
+    let sibling = desk.user(10_000 * USD).await;
+    let cranker = desk.user(0).await;
+    // $90.5: equity $140 on a $9,050 position. Her sibling bids at the book band's floor
+    // (90.5 × 0.98 = 88.69 → 89): closing all 100 lots there loses $150 and a $8.90 taker fee,
+    // $18.90 more than she has, for the insurance vault to pay and the sibling to keep.
+    desk.set_price(90_500_000).await;
+    place(&mut desk, &sibling, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 89, 100), &[]).await.ok();
+    let insurance = desk.insurance().await;
+    desk.book_liquidate(&cranker, &alice, &[&sibling]).await.expect_err(BulwarkError::NoLiquidityInBand);
+    assert_eq!((desk.balance(&alice).await, desk.position(&alice).await.base_lots), (1_090 * USD, 100));
+    assert_eq!(desk.insurance().await, insurance);
+    // A bid at 90 leaves no deficit: −$1,000 realised, $9 taker fee, and the $225 liquidation
+    // fee capped at the $81 left: she ends flat at exactly zero; insurance pays nothing.
+    place(&mut desk, &sibling, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 90, 100), &[]).await.ok();
+    let out = desk.book_liquidate(&cranker, &alice, &[&sibling]).await.ok();
+    assert!(out.events::<InsurancePayoutV1>().is_empty());
+    let liq = &out.events::<LiquidationV1>()[0];
+    assert_eq!((liq.base_lots, liq.fee, liq.liquidator_reward, liq.insurance_fee), (-100, 81 * USD, 10 * USD, 71 * USD));
+    assert_eq!((desk.balance(&alice).await, desk.position(&alice).await.base_lots), (0, 0));
+}
+
+#[tokio::test]
 async fn a_mark_steered_just_before_funding_weighs_nothing() {
     let mut desk = Desk::new(simple_market_params()).await;
     let (_mm, _alice) = alice_long(&mut desk).await;

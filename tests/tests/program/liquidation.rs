@@ -292,17 +292,18 @@ async fn a_bankrupt_position_is_closed_by_liquidation_not_by_its_own_trade() {
         .await
         .expect_err(BulwarkError::FillBreachesMargin);
 
-    // Liquidation closes it at the same bid: realised −1,200 and the $8.8 taker fee against
-    // $1,090; no liquidation fee (no equity is left to pay it); insurance pays $118.8.
+    // Nor may a liquidation close it there: the $8.80 taker fee would deepen the deficit the
+    // price made. A takeover at the oracle closes it; insurance pays exactly that $110.
+    desk.book_liquidate(&cranker, &alice, &[&bidder]).await.expect_err(BulwarkError::NoLiquidityInBand);
+    let liquidator = desk.user(2_000 * USD).await;
     let insurance = desk.insurance().await;
-    let out = desk.book_liquidate(&cranker, &alice, &[&bidder]).await.ok();
+    let out = desk.takeover(&liquidator, &alice, 0).await.ok();
     let liq = &out.events::<LiquidationV1>()[0];
     assert_eq!((liq.base_lots, liq.fee, liq.liquidator_reward), (-100, 0, 0));
     let payout = &out.events::<InsurancePayoutV1>()[0];
-    assert_eq!((payout.margin_account, payout.amount), (alice.margin_account, 118_800_000));
+    assert_eq!((payout.margin_account, payout.amount), (alice.margin_account, 110_000_000));
     let m = desk.margin(&alice).await;
     assert_eq!(m.collateral_balance, 0);
     assert!(m.open_positions().next().is_none());
-    // Half the net trading fee (8.8 − 1.76 rebate) returns to insurance.
-    assert_eq!(desk.insurance().await, insurance - 118_800_000 + 3_520_000);
+    assert_eq!(desk.insurance().await, insurance - 110_000_000);
 }
