@@ -6,7 +6,9 @@ use bulwark::constants::{MAX_POSITIONS, MAX_PRUNES_PER_CALL};
 use bulwark::controller::pricing::MarketPrice;
 use bulwark::controller::waterfall::adl_eligibility;
 use bulwark::math::adl::shortfall;
-use bulwark::math::liquidation::{band_limit_ticks, is_liquidatable};
+use bulwark::math::liquidation::{
+    band_limit_ticks, book_close_cost_bps, is_liquidatable, liquidation_lots, no_deficit_limit_ticks,
+};
 use bulwark::math::margin::Health;
 use bulwark::math::perp::base_value;
 use bulwark::state::{
@@ -199,7 +201,7 @@ fn plan_unhealthy(
     if adl_ok && insurance_short {
         return plan_adl(snapshot, options, avoid, key, account, prices, &positions);
     }
-    if let Some(liquidation) = plan_liquidation(snapshot, options, avoid, key, &positions) {
+    if let Some(liquidation) = plan_liquidation(snapshot, options, avoid, key, health, &positions) {
         return Some(liquidation);
     }
     if adl_ok {
@@ -255,6 +257,7 @@ fn plan_liquidation(
     options: &PlanOptions,
     avoid: &Avoid,
     key: &Pubkey,
+    health: &Health,
     positions: &[(u16, i64)],
 ) -> Option<Action> {
     if *key == options.keeper_account {
@@ -274,13 +277,32 @@ fn plan_liquidation(
         let taker_side = if selling { SIDE_ASK } else { SIDE_BID };
         let (Some(book), Some(price)) = (view.book.as_ref(), view.price) else { continue };
         let tick = view.market.params.tick_size;
-        let (Ok(limit), Ok(floor)) = (
+        // The program's limit: the band, tightened to where the close makes no deficit (for
+        // the lots it will size: the same sizing function, at the band's worst price).
+        let params = &view.market.params;
+        let close_cost =
+            book_close_cost_bps(ch.waterfall.book_liquidation_band_bps, params.liquidation_fee_bps, params.taker_fee_bps);
+        let notional = base_value(lots, price.price, &price.spec).map(|v| v.abs()).unwrap_or(0);
+        let sized = liquidation_lots(
+            health,
+            ch.waterfall.liquidation_buffer_bps,
+            lots.unsigned_abs(),
+            notional,
+            params.maintenance_margin_bps,
+            close_cost,
+        )
+        .unwrap_or(lots.unsigned_abs())
+        .max(params.min_order_lots)
+        .min(lots.unsigned_abs());
+        let (Ok(band), Ok(no_deficit), Ok(floor)) = (
             band_limit_ticks(price.price, tick, ch.waterfall.book_liquidation_band_bps, selling),
+            no_deficit_limit_ticks(price.price, health.equity, sized, params.taker_fee_bps, selling, &price.spec),
             // Orders better than the oracle by more than the fill band are cancelled, not filled.
             band_limit_ticks(price.price, tick, ch.waterfall.max_fill_deviation_bps, !selling),
         ) else {
             continue;
         };
+        let limit = if selling { band.max(no_deficit) } else { band.min(no_deficit) };
         let makers = makers_within(book, taker_side, key, snapshot.clock.unix_timestamp, floor, limit);
         if !makers.is_empty() {
             return Some(Action::BookLiquidation { target: *key, market_index, makers });
