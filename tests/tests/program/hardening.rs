@@ -322,3 +322,42 @@ async fn a_deposit_does_not_restart_the_adl_grace_clock_and_stale_sightings_do()
     let m = desk.margin(&alice).await;
     assert_eq!((m.liquidatable_since_slot, m.liquidatable_seen_slot, m.status_flags), (0, 0, 0));
 }
+
+#[tokio::test]
+async fn a_maker_whose_other_market_cannot_be_priced_loses_its_order_not_the_book() {
+    let mut env = TestEnv::new().await;
+    let mut fx = env.setup_clearinghouse(ClearinghouseOptions { timelock_seconds: 0, ..Default::default() }).await;
+    let x = env.setup_market(&mut fx, simple_market_params(), 100).await;
+    let y = env.setup_market(&mut fx, simple_market_params(), 100).await;
+    let mut user = |env: &mut TestEnv, fx: &mut ClearinghouseFixture| {
+        let (env, fx) = (env as *mut TestEnv, fx as *mut ClearinghouseFixture);
+        async move {
+            // SAFETY-free alternative to a closure borrowing both: plain sequential awaits.
+            let (env, fx) = unsafe { (&mut *env, &mut *fx) };
+            let u = env.create_user(fx, 100_000 * USD).await;
+            env.deposit(fx, &u, 10_000 * USD).await.ok();
+            u
+        }
+    };
+    let (maker, y_seller, honest, taker) =
+        (user(&mut env, &mut fx).await, user(&mut env, &mut fx).await, user(&mut env, &mut fx).await, user(&mut env, &mut fx).await);
+    // The maker holds a lot of market Y, then quotes market X at the top of its book.
+    env.place(&fx, &y_seller, &y, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 1), &[]).await.ok();
+    env.place(&fx, &maker, &y, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 1), &[y_seller.margin_account]).await.ok();
+    env.place(&fx, &maker, &x, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 5), &[y.key, y.oracle]).await.ok();
+    env.place(&fx, &honest, &x, order(SIDE_ASK, ORDER_TYPE_LIMIT, 101, 5), &[]).await.ok();
+    // Y's feed dies: more than ten staleness limits (10 × 60 s) without a price.
+    env.warp(700, 20).await;
+    env.publish(&x.feed, 100_000_000, 0, true, 0).await;
+    // The attack this closes: the maker's order could not be margin-checked, so every taker's
+    // matching stopped there (or failed on Y's stale feed) and market X was frozen for free.
+    let remaining = [y.key, y.oracle, maker.margin_account, honest.margin_account];
+    let out = env.place(&fx, &taker, &x, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 101, 10), &remaining).await.ok();
+    let cancelled = out.events::<OrderCancelledV1>();
+    assert_eq!((cancelled[0].margin_account, cancelled[0].reason), (maker.margin_account, CANCEL_REASON_MAKER_MARGIN));
+    let fills = out.events::<FillV1>();
+    assert_eq!(fills.len(), 1);
+    assert_eq!((fills[0].maker, fills[0].price_ticks, fills[0].base_lots), (honest.margin_account, 101, 5));
+    assert_eq!(env.position(&maker, &x).await.open_ask_lots, 0);
+    env.check_invariants(&fx).await;
+}

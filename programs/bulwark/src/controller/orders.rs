@@ -140,6 +140,7 @@ pub fn place_order<'info>(
     book: &mut OrderBook,
     makers: &'info [AccountInfo<'info>],
     prices: &[MarketPrice],
+    unpriceable: &[u16],
     args: &PlaceOrderArgs,
     oracle_price: i64,
     now_unix: i64,
@@ -222,7 +223,13 @@ pub fn place_order<'info>(
             continue;
         }
         // The maker's margin is checked after the fill, which needs every market it holds
-        // priced; one that cannot be checked ends the matching, as a maker not passed does.
+        // priced. A market whose passed feed is unusable even as a band cannot be: the maker
+        // loses the order rather than freeze the book. A market not passed ends the matching,
+        // as a maker not passed does.
+        if maker.open_positions().any(|p| unpriceable.contains(&p.market_index)) {
+            remove_stale!(&mut maker, best, CANCEL_REASON_MAKER_MARGIN);
+            continue;
+        }
         if !is_priced(&maker, prices) {
             break;
         }

@@ -19,7 +19,7 @@ use crate::math::margin::{account_health, Health, PositionValuation};
 use crate::math::oracle::{OracleTolerance, PriceBand, PriceRule};
 use crate::math::perp::{funding_owed, value_position, PerpSpec};
 use crate::math::safe::{to_i64, SafeMath};
-use crate::oracle::price_under_rule;
+use crate::oracle::{price_under_rule, read_checked};
 use crate::state::{
     Clearinghouse, MarginAccount, Market, COLLATERAL_MODE_MARKET, COLLATERAL_PRICE_LAST_GOOD,
     COLLATERAL_PRICE_MARKET, COLLATERAL_PRICE_SOFT_FLOOR, ORACLE_SOURCE_FIXED,
@@ -269,6 +269,81 @@ pub fn load_market_prices_under<'info>(
         used += 2;
     }
     Ok((prices, used))
+}
+
+/// The prices an order's matching needs: the (market, oracle) pairs at the front of
+/// `remaining`, each read by the relaxed rule (a maker's other markets are valued as a band
+/// against the maker, as liquidation values side markets), with the markets whose passed feed
+/// is unusable even so listed apart, not failing the order: a maker holding one cannot be
+/// margin-checked and loses its order instead of freezing the book. Returns the prices, the
+/// unpriceable market indexes and how many accounts were consumed.
+pub fn load_matching_prices<'info>(
+    remaining: &'info [AccountInfo<'info>],
+    clearinghouse: &Pubkey,
+    collateral: CollateralQuote,
+    clock: &Clock,
+) -> Result<(Vec<MarketPrice>, Vec<u16>, usize)> {
+    let mut prices = Vec::new();
+    let mut unpriceable = Vec::new();
+    let mut used = 0;
+    while used < remaining.len() && prices.len() + unpriceable.len() < MAX_PRICED_MARKETS {
+        let info = &remaining[used];
+        let is_market = info.owner == &crate::ID
+            && info
+                .try_borrow_data()
+                .map(|d| d.starts_with(<Market as anchor_lang::Discriminator>::DISCRIMINATOR))
+                .unwrap_or(false);
+        if !is_market {
+            break;
+        }
+        let loader = AccountLoader::<Market>::try_from(info)?;
+        let market = loader.load()?;
+        require_keys_eq!(market.clearinghouse, *clearinghouse, BulwarkError::MarketMismatch);
+        let oracle = remaining.get(used + 1).ok_or(BulwarkError::OracleAccountMissing)?;
+        // A wrong, foreign or undecodable feed account is the caller's error, not a bad price.
+        read_checked(&market.oracle, Some(oracle), clock)?;
+        match price_under_rule(&market.oracle, Some(oracle), clock, PriceRule::Relaxed) {
+            Ok(usd) => prices.push(MarketPrice::banded(&market, band_in_collateral(usd, collateral)?)),
+            Err(_) => unpriceable.push(market.index),
+        }
+        used += 2;
+    }
+    Ok((prices, unpriceable, used))
+}
+
+/// Hold `account`'s own markets to `tolerance`: every position priced only as a relaxed band
+/// (or not at all) is read again under the exact rule, which fails with the feed's own error or
+/// replaces the band with the exact price.
+pub fn require_exact_for<'info>(
+    account: &MarginAccount,
+    prices: &mut Vec<MarketPrice>,
+    remaining: &'info [AccountInfo<'info>],
+    collateral: CollateralQuote,
+    clock: &Clock,
+    tolerance: OracleTolerance,
+) -> Result<()> {
+    for position in account.open_positions() {
+        if prices.iter().any(|m| m.index == position.market_index && m.is_exact()) {
+            continue;
+        }
+        let mut i = 0;
+        let mut found = false;
+        while i + 1 < remaining.len() {
+            let Ok(loader) = AccountLoader::<Market>::try_from(&remaining[i]) else { break };
+            let market = loader.load()?;
+            if market.index == position.market_index {
+                let band =
+                    market_price_under(&market, &remaining[i + 1], collateral, clock, PriceRule::Exact(tolerance))?;
+                prices.retain(|m| m.index != market.index);
+                prices.push(MarketPrice::banded(&market, band));
+                found = true;
+                break;
+            }
+            i += 2;
+        }
+        require!(found, BulwarkError::MissingMarketAccount);
+    }
+    Ok(())
 }
 
 /// Which end of a price band a health computation takes.

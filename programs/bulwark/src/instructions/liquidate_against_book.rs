@@ -135,6 +135,7 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
             &mut book,
             makers,
             &prices,
+            &[],
             &args,
             price,
             clock.unix_timestamp,

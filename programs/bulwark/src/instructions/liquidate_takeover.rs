@@ -99,7 +99,9 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lo
         // left, never out of the insurance vault that would cover a bankrupt account.
         let fee = capped_liquidation_fee(
             liquidation_fee(quote, market.params.liquidation_fee_bps).map_err(crate::math_err)?,
-            plan.health_before.equity,
+            // The equity against the account: a banded price must not let the fee run past
+            // what is really left.
+            health(&account, &prices)?.equity,
         );
         let split = split_takeover_fee(fee, market.params.insurance_fee_share_bps).map_err(crate::math_err)?;
         let close = plan.signed_close();

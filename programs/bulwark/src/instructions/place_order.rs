@@ -4,7 +4,8 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::controller::market::{mark_sample, update_twaps};
 use crate::controller::orders::{self, PlaceOrderArgs};
 use crate::controller::pricing::{
-    collateral_quote, health, load_market_prices, market_price, CollateralUse, MarketPrice,
+    load_matching_prices, require_exact_for,
+    collateral_quote, health, market_price, CollateralUse, MarketPrice,
 };
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{
@@ -69,11 +70,14 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
         // A reduce-only order may also live with a fallback collateral price (as a band).
         let collateral_usd = collateral_quote(&ch, &clock, CollateralUse::for_order(args.reduce_only))?;
         let price = market_price(&market, &ctx.accounts.oracle, collateral_usd, &clock, tolerance)?;
-        let (mut prices, used) =
-            load_market_prices(ctx.remaining_accounts, &clearinghouse_key, collateral_usd, &clock, tolerance)?;
+        // Makers' other markets are valued by the relaxed rule (a band against the maker); the
+        // taker's own are held to `tolerance`.
+        let (mut prices, unpriceable, used) =
+            load_matching_prices(ctx.remaining_accounts, &clearinghouse_key, collateral_usd, &clock)?;
         let makers = &ctx.remaining_accounts[used..];
         prices.retain(|p| p.index != market.index);
         prices.push(MarketPrice::new(&market, price));
+        require_exact_for(&taker, &mut prices, &ctx.remaining_accounts[..used], collateral_usd, &clock, tolerance)?;
         // Every fill is margin-checked, reduce-only ones included: the taker's health before
         // is what its health after is held to.
         let taker_before = health(&taker, &prices)?;
@@ -89,6 +93,7 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
             &mut book,
             makers,
             &prices,
+            &unpriceable,
             &args,
             price,
             clock.unix_timestamp,
