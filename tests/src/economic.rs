@@ -179,7 +179,8 @@ pub fn economic_violations(before: &EconomicState, out: &TxOutcome, after: &Econ
     let buffer = before.waterfall.liquidation_buffer_bps;
     let (band_low, band_high) = before.fill_band();
     let view = |state: &EconomicState, key: &Pubkey| state.accounts.get(key).copied();
-    let paid_to = |key: &Pubkey| payouts.iter().filter(|p| p.margin_account == *key).map(|p| p.amount as i128).sum::<i128>();
+    let paid_to =
+        |key: &Pubkey| payouts.iter().filter(|p| p.margin_account == *key).map(|p| p.amount as i128).sum::<i128>();
     let liquidated: Vec<Pubkey> = liquidations.iter().map(|l| l.margin_account).collect();
 
     // Fills: in the band; nobody driven below zero who met maintenance; each account held to
@@ -246,14 +247,16 @@ pub fn economic_violations(before: &EconomicState, out: &TxOutcome, after: &Econ
             violations.push(format!("liquidated {key}, which was not liquidatable: {:?}", b.health));
         }
         if l.equity_before as i128 != b.health.equity {
-            violations.push(format!("liquidation of {key} valued it at {} (checker: {})", l.equity_before, b.health.equity));
+            violations
+                .push(format!("liquidation of {key} valued it at {} (checker: {})", l.equity_before, b.health.equity));
         }
         let scheduled = liquidation_fee(l.quote, before.market.params.liquidation_fee_bps).unwrap();
         if l.fee > scheduled {
             violations.push(format!("liquidation fee {} over the schedule's {scheduled} for {key}", l.fee));
         }
         if l.fee > 0 && l.equity_after < 0 {
-            violations.push(format!("liquidation fee {} over the equity left by {key} ({} after)", l.fee, l.equity_after));
+            violations
+                .push(format!("liquidation fee {} over the equity left by {key} ({} after)", l.fee, l.equity_after));
         }
         if l.kind == LIQUIDATION_KIND_TAKEOVER && l.fee as i128 > b.health.equity.max(0) {
             violations.push(format!("takeover fee {} over {key}'s equity {}", l.fee, b.health.equity));
@@ -275,7 +278,10 @@ pub fn economic_violations(before: &EconomicState, out: &TxOutcome, after: &Econ
         for f in fills.iter().filter(|f| f.taker == key) {
             let past = if selling { f.price_ticks < limit } else { f.price_ticks > limit };
             if past {
-                violations.push(format!("book liquidation of {key} filled at {} ticks, past its band's {limit}", f.price_ticks));
+                violations.push(format!(
+                    "book liquidation of {key} filled at {} ticks, past its band's {limit}",
+                    f.price_ticks
+                ));
             }
         }
         let closed = a.is_flat();
@@ -284,10 +290,7 @@ pub fn economic_violations(before: &EconomicState, out: &TxOutcome, after: &Econ
             violations.push(format!("liquidation left {key} under its buffer without the flag: {:?}", a.health));
         }
         if !closed && a.buffer_gap(buffer) > b.buffer_gap(buffer) + ROUNDING_SLACK * BPS {
-            violations.push(format!(
-                "liquidation widened {key}'s gap to its buffer: {:?} -> {:?}",
-                b.health, a.health
-            ));
+            violations.push(format!("liquidation widened {key}'s gap to its buffer: {:?} -> {:?}", b.health, a.health));
         }
     }
 
@@ -326,6 +329,8 @@ pub fn economic_violations(before: &EconomicState, out: &TxOutcome, after: &Econ
 pub struct AttackCount {
     pub tried: u64,
     pub refused: u64,
+    /// Fills in the attack's transactions.
+    pub fills: u64,
     pub errors: BTreeMap<String, u64>,
 }
 
@@ -362,6 +367,7 @@ impl EconomicTally {
             let mine = self.attacks.entry(name).or_default();
             mine.tried += count.tried;
             mine.refused += count.refused;
+            mine.fills += count.fills;
             for (error, n) in &count.errors {
                 *mine.errors.entry(error.clone()).or_default() += n;
             }
@@ -385,14 +391,21 @@ impl EconomicTally {
         );
         for (name, c) in &self.attacks {
             let errors: Vec<String> = c.errors.iter().map(|(e, n)| format!("{e} ×{n}")).collect();
-            s += &format!("  attack {name}: tried {}, refused {} [{}]\n", c.tried, c.refused, errors.join(", "));
+            s += &format!(
+                "  attack {name}: tried {}, refused {} [{}], {} fills\n",
+                c.tried,
+                c.refused,
+                errors.join(", "),
+                c.fills
+            );
         }
         s
     }
 }
 
 /// Oracle refusals: the honest order's own validity, not anything another account did.
-const ORACLE_ERRORS: [&str; 4] = ["OracleStale", "OracleTooVolatile", "OracleConfidenceTooWide", "CollateralPriceNotRefreshed"];
+const ORACLE_ERRORS: [&str; 4] =
+    ["OracleStale", "OracleTooVolatile", "OracleConfidenceTooWide", "CollateralPriceNotRefreshed"];
 
 /// Watches a run: checks every transaction sent through it, probes for a global DoS after each
 /// step and keeps the tally. Violations accumulate; `assert_clean` panics on any.
@@ -485,7 +498,8 @@ impl EconomicWatch {
             None => self.tally.probes_without_a_price += 1,
             Some(args) => {
                 self.tally.order_probes += 1;
-                let ix = place_order_ix(&self.honest.owner.pubkey(), fx, &self.honest.margin_account, market, args, &[]);
+                let ix =
+                    place_order_ix(&self.honest.owner.pubkey(), fx, &self.honest.margin_account, market, args, &[]);
                 let owner = self.honest.owner.insecure_clone();
                 let result = simulate(env, &[ix], &[&owner]).await;
                 if let Err(e) = result {
@@ -501,7 +515,8 @@ impl EconomicWatch {
         let now = env.clock().await.unix_timestamp;
         let period = state.market.params.funding_period_seconds;
         let interval = (period / bulwark::constants::MIN_FUNDING_SAMPLES_PER_PERIOD as i64).max(1);
-        let due = now - state.market.last_funding_unix >= period || now - state.market.twap_last_update_unix >= interval;
+        let due =
+            now - state.market.last_funding_unix >= period || now - state.market.twap_last_update_unix >= interval;
         if due {
             self.tally.funding_probes += 1;
             let result = simulate(env, &[update_funding_ix(&fx.key, market)], &[]).await;
@@ -538,6 +553,7 @@ impl EconomicWatch {
     fn count(&mut self, attack: &'static str, outcomes: &[&TxOutcome]) {
         let c = self.tally.attacks.entry(attack).or_default();
         c.tried += 1;
+        c.fills += outcomes.iter().map(|o| o.events::<FillV1>().len() as u64).sum::<u64>();
         if let Some(failed) = outcomes.iter().find(|o| o.result.is_err()) {
             c.refused += 1;
             *c.errors.entry(error_name(&failed.result)).or_default() += 1;
@@ -632,8 +648,9 @@ pub enum Attack {
     /// A 1-atom deposit by a liquidatable account (the first from the `target`-th of the
     /// victims and the attacker's own), to reset its ADL grace clock.
     DepositPing { target: usize },
-    /// An account (the `target`-th of the victims) closes `pct`% reduce-only at the fill band's
-    /// worst edge, against the attacker's order resting there.
+    /// An account near maintenance (the first from the `target`-th of the victims and the
+    /// attacker's own) closes `pct`% reduce-only at the fill band's worst edge, against the
+    /// attacker's order resting there (its twin's, when the closer is the attacker's).
     EdgeClose { target: usize, pct: u64 },
 }
 
@@ -675,11 +692,13 @@ impl EconomicWatch {
         };
         match *attack {
             Attack::HedgeOpen { lots } => {
-                let bid = order(SIDE_BID, ORDER_TYPE_POST_ONLY, oracle, lots);
+                let book = env.book(market).await;
+                let at = book.best_price(SIDE_ASK).map_or(oracle, |ask| oracle.min(ask.saturating_sub(1))).max(1);
+                let bid = order(SIDE_BID, ORDER_TYPE_POST_ONLY, at, lots);
                 let rested = self.place(env, fx, market, price, &attacker.long, bid, &[]).await;
                 let book = env.book(market).await;
                 let makers = makers_for(&book, SIDE_ASK, &attacker.short.margin_account);
-                let sell = order(SIDE_ASK, ORDER_TYPE_IMMEDIATE_OR_CANCEL, oracle, lots);
+                let sell = order(SIDE_ASK, ORDER_TYPE_IMMEDIATE_OR_CANCEL, at, lots);
                 let sold = self.place(env, fx, market, price, &attacker.short, sell, &makers).await;
                 self.cancel_all(env, fx, market, price, &attacker.long).await;
                 self.count("hedge_open", &[&rested, &sold]);
@@ -719,12 +738,24 @@ impl EconomicWatch {
                 let out = self
                     .place(env, fx, market, price, &attacker.long, order(side, ORDER_TYPE_POST_ONLY, at, 1), &[])
                     .await;
-                self.count(["far_order_at_resting_edge", "far_order_past_resting_edge", "far_order_absurd", "far_order_at_fill_edge"][how.min(3) as usize], &[&out]);
+                self.count(
+                    [
+                        "far_order_at_resting_edge",
+                        "far_order_past_resting_edge",
+                        "far_order_absurd",
+                        "far_order_at_fill_edge",
+                    ][how.min(3) as usize],
+                    &[&out],
+                );
             }
             Attack::FullSide { side, at_top } => {
                 let book = env.book(market).await;
                 let at = if !at_top {
-                    if side == SIDE_BID { rest_low } else { rest_high }
+                    if side == SIDE_BID {
+                        rest_low
+                    } else {
+                        rest_high
+                    }
                 } else if side == SIDE_BID {
                     book.best_price(SIDE_ASK).map_or(oracle, |a| oracle.min(a.saturating_sub(1))).max(1)
                 } else {
@@ -775,19 +806,23 @@ impl EconomicWatch {
                 self.count("deposit_ping", &[&out]);
             }
             Attack::EdgeClose { target, pct } => {
-                let candidates: Vec<&User> = victims.iter().copied().chain([&attacker.long]).collect();
-                let user = candidates[target % candidates.len()];
-                let lots = position(user);
-                if lots == 0 {
+                // The first account near maintenance (under its initial requirement, with a
+                // position) from the `target`-th on.
+                let candidates: Vec<&User> = victims.iter().copied().chain(attacker.accounts()).collect();
+                let Some(user) = (0..candidates.len())
+                    .map(|i| candidates[(target + i) % candidates.len()])
+                    .find(|u| position(u) != 0 && !state.accounts[&u.margin_account].health.meets_initial())
+                else {
                     return;
-                }
-                // The attacker rests at the edge worst for the closer; its other account if the
-                // closer is its own.
-                let maker = if user.margin_account == attacker.long.margin_account { &attacker.short } else { &attacker.long };
+                };
+                let lots = position(user);
+                let maker =
+                    if user.margin_account == attacker.long.margin_account { &attacker.short } else { &attacker.long };
                 let (maker_side, at) = if lots > 0 { (SIDE_BID, band_low) } else { (SIDE_ASK, band_high) };
                 let close_lots = (lots.unsigned_abs() * pct / 100).max(1);
-                let rested =
-                    self.place(env, fx, market, price, maker, order(maker_side, ORDER_TYPE_POST_ONLY, at, close_lots), &[]).await;
+                let rested = self
+                    .place(env, fx, market, price, maker, order(maker_side, ORDER_TYPE_POST_ONLY, at, close_lots), &[])
+                    .await;
                 let taker_side = if maker_side == SIDE_BID { SIDE_ASK } else { SIDE_BID };
                 let book = env.book(market).await;
                 let makers = makers_for(&book, taker_side, &user.margin_account);
@@ -797,13 +832,19 @@ impl EconomicWatch {
                 };
                 let closed = self.place(env, fx, market, price, user, close, &makers).await;
                 self.cancel_all(env, fx, market, price, maker).await;
-                let near = !state.accounts[&user.margin_account].health.meets_initial();
-                self.count(if near { "edge_close_under_initial" } else { "edge_close" }, &[&rested, &closed]);
+                self.count("edge_close", &[&rested, &closed]);
             }
         }
     }
 
-    async fn cancel_all(&mut self, env: &mut TestEnv, fx: &ClearinghouseFixture, market: &MarketFixture, price: i64, user: &User) {
+    async fn cancel_all(
+        &mut self,
+        env: &mut TestEnv,
+        fx: &ClearinghouseFixture,
+        market: &MarketFixture,
+        price: i64,
+        user: &User,
+    ) {
         let owner = user.owner.insecure_clone();
         let ix = cancel_order_ix(&owner.pubkey(), &user.margin_account, market, None);
         self.send(env, fx, market, price, &[ix], &[&owner]).await;

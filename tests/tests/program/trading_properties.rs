@@ -63,7 +63,14 @@ async fn run_sequence(ops: Vec<Op>) -> (u32, u32, EconomicTally) {
         match op.clone() {
             Op::Deposit { user, dollars } => {
                 let u = &users[user];
-                let ix = deposit_ix(&u.owner.pubkey(), &fx.key, &u.margin_account, &fx.collateral_vault, &u.token_account, dollars * USD);
+                let ix = deposit_ix(
+                    &u.owner.pubkey(),
+                    &fx.key,
+                    &u.margin_account,
+                    &fx.collateral_vault,
+                    &u.token_account,
+                    dollars * USD,
+                );
                 let out = watch.send(&mut env, &fx, &market, price, &[ix], &[&u.owner]).await;
                 succeeded += out.result.is_ok() as u32;
             }
@@ -137,8 +144,7 @@ fn random_trading_sequences_keep_the_invariants_long() {
 
 /// `cases` sequences, unless `BULWARK_PROPTEST_CASES` says otherwise.
 fn random_trading_sequences(default_cases: u32) {
-    let cases: u32 =
-        std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
+    let cases: u32 = std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut runner = TestRunner::new(Config {
         cases,

@@ -339,8 +339,7 @@ fn random_waterfalls_keep_the_invariants_and_cut_exactly_the_shortfall_long() {
 
 /// `cases` sequences, unless `BULWARK_PROPTEST_CASES` says otherwise.
 fn random_waterfalls(default_cases: u32) {
-    let cases: u32 =
-        std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
+    let cases: u32 = std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut runner = TestRunner::new(Config {
         cases,
@@ -351,7 +350,7 @@ fn random_waterfalls(default_cases: u32) {
     let started = std::time::Instant::now();
     let totals = std::cell::Cell::new(Tally::default());
     let economics = std::cell::RefCell::new(EconomicTally::default());
-    let strategy = (proptest::collection::vec(100..3_000u64, TRADERS), proptest::collection::vec(op(), 6..24));
+    let strategy = (proptest::collection::vec(100..3_000u64, TRADERS), proptest::collection::vec(op(), 6..28));
     runner
         .run(&strategy, |(deposits, ops)| {
             let (t, economic) = runtime.block_on(run_sequence(deposits, ops));
