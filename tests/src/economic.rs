@@ -346,7 +346,8 @@ pub struct EconomicTally {
     pub order_probes: u64,
     /// Probes the oracle refused (stale or too volatile): refusals of the probe itself.
     pub probes_refused_by_oracle: u64,
-    /// Steps where no 1-lot order could rest without crossing or being the worst on a full side.
+    /// Steps where no 1-lot order could rest without crossing or being the worst order of a
+    /// full side (both sides full with a one-tick spread): a taker probe still runs.
     pub probes_without_a_price: u64,
     pub funding_probes: u64,
     pub attacks: BTreeMap<&'static str, AttackCount>,
@@ -489,26 +490,40 @@ impl EconomicWatch {
         self.send(env, fx, market, price, &[ix], &[&user.owner]).await
     }
 
-    /// Without committing anything: an honest 1-lot order resting inside the band must be
-    /// accepted, and so must `update_funding` when a sample or a period is due.
+    /// Without committing anything: an honest 1-lot order resting inside the band and a 1-lot
+    /// taker order must be accepted, and so must `update_funding` when a sample or a period is
+    /// due.
     pub async fn probe(&mut self, env: &mut TestEnv, fx: &ClearinghouseFixture, market: &MarketFixture, price: i64) {
         let state = env.economic_state(fx, market, price).await;
         let book = env.book(market).await;
+        // A resting order, and a 1-lot taker against the best price on the book.
+        let mut orders = Vec::new();
         match honest_order(&state, &book) {
             None => self.tally.probes_without_a_price += 1,
-            Some(args) => {
-                self.tally.order_probes += 1;
-                let ix =
-                    place_order_ix(&self.honest.owner.pubkey(), fx, &self.honest.margin_account, market, args, &[]);
-                let owner = self.honest.owner.insecure_clone();
-                let result = simulate(env, &[ix], &[&owner]).await;
-                if let Err(e) = result {
-                    let name = error_name(&Err(e));
-                    if ORACLE_ERRORS.contains(&name.as_str()) {
-                        self.tally.probes_refused_by_oracle += 1;
-                    } else {
-                        self.violations.push(format!("an honest order {args:?} was refused: {name}"));
-                    }
+            Some(args) => orders.push((args, Vec::new())),
+        }
+        let (band_low, band_high) = state.fill_band();
+        let taker = if book.count(SIDE_ASK) > 0 {
+            Some(order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, band_high, 1))
+        } else if book.count(SIDE_BID) > 0 {
+            Some(order(SIDE_ASK, ORDER_TYPE_IMMEDIATE_OR_CANCEL, band_low, 1))
+        } else {
+            None
+        };
+        if let Some(args) = taker {
+            orders.push((args, makers_for(&book, args.side, &self.honest.margin_account)));
+        }
+        for (args, makers) in orders {
+            self.tally.order_probes += 1;
+            let ix =
+                place_order_ix(&self.honest.owner.pubkey(), fx, &self.honest.margin_account, market, args, &makers);
+            let owner = self.honest.owner.insecure_clone();
+            if let Err(e) = simulate(env, &[ix], &[&owner]).await {
+                let name = error_name(&Err(e));
+                if ORACLE_ERRORS.contains(&name.as_str()) {
+                    self.tally.probes_refused_by_oracle += 1;
+                } else {
+                    self.violations.push(format!("an honest order {args:?} was refused: {name}"));
                 }
             }
         }
