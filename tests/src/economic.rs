@@ -6,7 +6,8 @@
 //!   a fill leaves each account it touched at its initial requirement, or with its
 //!   equity/maintenance ratio not lowered;
 //! * insurance pays no deficit in a `place_order` transaction (a fill makes none), and in a
-//!   liquidation or ADL only for an account that was under maintenance before;
+//!   liquidation or ADL only for an account that was under maintenance before, and no more
+//!   than the deficit it had before (what a price move made, not what the close made);
 //! * only liquidatable accounts are liquidated; a liquidation never widens the account's gap to
 //!   its buffer, takes no fee beyond the schedule or the equity left, and costs the account no
 //!   more than the fee, the taker fees and the book band's slippage;
@@ -227,7 +228,18 @@ pub fn economic_violations(before: &EconomicState, out: &TxOutcome, after: &Econ
             continue;
         }
         match view(before, &p.margin_account) {
-            Some(b) if !b.health.meets_maintenance() => {}
+            Some(b) if !b.health.meets_maintenance() => {
+                // What the price left uncovered before this transaction; a close that deepens
+                // it (a book fill past the bankruptcy price) made the rest.
+                let price_made = (-b.health.equity).max(0);
+                if p.amount as i128 > price_made + ROUNDING_SLACK {
+                    violations.push(format!(
+                        "insurance paid {} atoms to {}, beyond the {price_made} of deficit a price move made \
+                         (before: {:?})",
+                        p.amount, p.margin_account, b.health
+                    ));
+                }
+            }
             Some(b) => violations.push(format!(
                 "insurance paid {} atoms to {}, which met maintenance before ({:?})",
                 p.amount, p.margin_account, b.health
@@ -343,6 +355,8 @@ pub struct EconomicTally {
     pub payouts: u64,
     /// Liquidation payouts beyond the deficit the account had before: slippage of the close.
     pub payouts_beyond_prior_deficit: u64,
+    /// Their atoms beyond that deficit.
+    pub payout_atoms_beyond_prior_deficit: u128,
     pub order_probes: u64,
     /// Probes the oracle refused (stale or too volatile): refusals of the probe itself.
     pub probes_refused_by_oracle: u64,
@@ -360,6 +374,7 @@ impl EconomicTally {
         self.liquidations += other.liquidations;
         self.payouts += other.payouts;
         self.payouts_beyond_prior_deficit += other.payouts_beyond_prior_deficit;
+        self.payout_atoms_beyond_prior_deficit += other.payout_atoms_beyond_prior_deficit;
         self.order_probes += other.order_probes;
         self.probes_refused_by_oracle += other.probes_refused_by_oracle;
         self.probes_without_a_price += other.probes_without_a_price;
@@ -378,13 +393,14 @@ impl EconomicTally {
     pub fn report(&self) -> String {
         let mut s = format!(
             "economic checks: {} transactions, {} fills, {} liquidations, {} insurance payouts ({} beyond the \
-             deficit before the close), {} honest order probes ({} refused by the oracle, {} without a price), \
-             {} funding probes\n",
+             deficit before the close, by {} atoms in all), {} honest order probes ({} refused by the oracle, {} \
+             without a resting price), {} funding probes\n",
             self.transactions,
             self.fills,
             self.liquidations,
             self.payouts,
             self.payouts_beyond_prior_deficit,
+            self.payout_atoms_beyond_prior_deficit,
             self.order_probes,
             self.probes_refused_by_oracle,
             self.probes_without_a_price,
@@ -453,6 +469,7 @@ impl EconomicWatch {
                 let prior_deficit = before.accounts.get(&p.margin_account).map_or(0, |v| (-v.health.equity).max(0));
                 if p.amount as i128 > prior_deficit {
                     self.tally.payouts_beyond_prior_deficit += 1;
+                    self.tally.payout_atoms_beyond_prior_deficit += (p.amount as i128 - prior_deficit) as u128;
                 }
             }
         }
@@ -476,6 +493,7 @@ impl EconomicWatch {
     }
 
     /// Place an order for `user`, checked.
+    #[allow(clippy::too_many_arguments)]
     pub async fn place(
         &mut self,
         env: &mut TestEnv,

@@ -130,6 +130,18 @@ fn every_economic_rule_fires_on_a_breach_and_not_otherwise() {
     assert_fires(&quiet, &out, &liquidated, "takeover fee");
     // Insurance paying an account that met maintenance before.
     assert_fires(&quiet, &outcome("LiquidateTakeover", &[payout(1, 5)]), &liquidated, "insurance paid 5 atoms to");
+    // Insurance paying more than the deficit the account had before its liquidation.
+    let bankrupt = state(&[(1, view(-100, 500))]);
+    assert_eq!(
+        economic_violations(&bankrupt, &outcome("LiquidateTakeover", &[payout(1, 100)]), &liquidated),
+        Vec::<String>::new()
+    );
+    assert_fires(
+        &bankrupt,
+        &outcome("LiquidateTakeover", &[payout(1, 105)]),
+        &liquidated,
+        "insurance paid 105 atoms to",
+    );
     // A liquidation that leaves the account further from its buffer.
     let under = state(&[(1, view(400, 500))]);
     let worse = state(&[(1, view(100, 450))]);
