@@ -2,6 +2,7 @@
 //! (solana-program-test, `processor!` builtin mode) beside the real SPL Token program.
 #![allow(deprecated)] // solana-program-test 3.1 marks its API "Agave Unstable".
 
+pub mod economic;
 pub mod fixtures;
 pub mod harness;
 pub mod invariants;

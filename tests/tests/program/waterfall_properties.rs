@@ -1,7 +1,9 @@
-//! Random trades, price moves, funding, stakes and keeper cranks (takeover, book liquidation, ADL with
-//! off-chain ranking, status updates) over four traders. After every step the invariants hold;
-//! in every ADL the haircuts sum to the uncovered shortfall (exactly, once the target is flat;
-//! never more before), and no account without a position or with a loss pays.
+//! Random trades, price moves, funding, stakes, keeper cranks (takeover, book liquidation, ADL with
+//! off-chain ranking, status updates) and an attacker's moves over four traders and the
+//! attacker's hedged pair. After every step the accounting invariants hold, the economic ones
+//! held around every transaction, and an honest order is still accepted; in every ADL the
+//! haircuts sum to the uncovered shortfall (exactly, once the target is flat; never more
+//! before), and no account without a position or with a loss pays.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,7 @@ use bulwark::events::{AdlFillV1, InsurancePayoutV1, LiquidationV1};
 use bulwark::math::adl::shortfall;
 use bulwark::math::liquidation::is_liquidatable;
 use bulwark::state::*;
+use bulwark_tests::economic::{attack, Attack, Attacker, EconomicState, EconomicTally, EconomicWatch};
 use bulwark_tests::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -43,6 +46,7 @@ enum Op {
     },
     /// An hour passes and funding is cranked (so settlements move balances inside cranks).
     Funding,
+    Attack(Attack),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -54,6 +58,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..3u8, prop_oneof![Just(0u64), 1..40u64]).prop_map(|(how, max_lots)| Op::Crank { how, max_lots }),
         1 => (1..150u64).prop_map(|slots| Op::WarpSlots { slots }),
         1 => Just(Op::Funding),
+        2 => attack().prop_map(Op::Attack),
     ]
 }
 
@@ -72,11 +77,32 @@ struct World {
     traders: Vec<User>,
     liquidator: User,
     staker: User,
+    attacker: Attacker,
+    watch: EconomicWatch,
 }
 
 impl World {
     fn everyone(&self) -> Vec<&User> {
-        self.traders.iter().chain([&self.liquidator]).collect()
+        self.traders.iter().chain([&self.liquidator, &self.attacker.long, &self.attacker.short]).collect()
+    }
+
+    /// The accounts the keeper watches: the traders and the attacker's pair.
+    fn targets(&self) -> Vec<User> {
+        self.traders.iter().chain([&self.attacker.long, &self.attacker.short]).map(clone_user).collect()
+    }
+
+    async fn before(&mut self) -> EconomicState {
+        let price = self.desk.price;
+        self.watch.before(&mut self.desk.env, &self.desk.fx, &self.desk.market, price).await
+    }
+
+    async fn after(&mut self, before: &EconomicState, out: &TxOutcome) {
+        self.watch.after(&mut self.desk.env, &self.desk.fx, &self.desk.market, before, out).await;
+    }
+
+    async fn place(&mut self, user: &User, args: PlaceOrderArgs, makers: &[Pubkey]) -> TxOutcome {
+        let desk = &mut self.desk;
+        self.watch.place(&mut desk.env, &desk.fx, &desk.market, desk.price, user, args, makers).await
     }
 
     /// Per account: equity (funding settled or not, it is the same) and the position.
@@ -110,8 +136,8 @@ impl World {
         bulwark_sdk::adl::select(&ranked, target_lots.unsigned_abs())
     }
 
-    async fn adl(&mut self, target_index: usize, max_lots: u64, tally: &mut Tally) {
-        let target = clone_user(&self.traders[target_index]);
+    async fn adl(&mut self, target: &User, max_lots: u64, tally: &mut Tally) {
+        let target = clone_user(target);
         let p = self.desk.position(&target).await;
         if p.base_lots == 0 {
             return;
@@ -120,9 +146,11 @@ impl World {
         let before = self.snapshot().await;
         let equity = self.desk.health(&target).await.equity;
         let expected = shortfall(equity, self.desk.insurance().await);
+        let economic = self.before().await;
         let out = self.desk.adl(&target, &counterparties, max_lots).await;
+        self.after(&economic, &out).await;
         if std::env::var("BULWARK_PROPTEST_DEBUG").is_ok() {
-            println!("adl on {target_index} with {}: {:?}", counterparties.len(), out.custom_error());
+            println!("adl on {} with {}: {:?}", target.margin_account, counterparties.len(), out.custom_error());
         }
         if out.result.is_err() {
             return;
@@ -158,7 +186,7 @@ fn clone_user(u: &User) -> User {
     User { owner: u.owner.insecure_clone(), margin_account: u.margin_account, token_account: u.token_account }
 }
 
-async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
+async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> (Tally, EconomicTally) {
     let mut tally = Tally::default();
     let mut desk = Desk::new(simple_market_params()).await;
     let mut traders = Vec::new();
@@ -167,11 +195,13 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
     }
     let liquidator = desk.user(1_000_000 * USD).await;
     let staker = desk.user(0).await;
-    let mut w = World { desk, traders, liquidator, staker };
+    let attacker = Attacker::new(&mut desk.env, &mut desk.fx, 1_500 * USD).await;
+    let watch = EconomicWatch::new(&mut desk.env, &mut desk.fx).await;
+    let mut w = World { desk, traders, liquidator, staker, attacker, watch };
 
-    for op in ops {
+    for (step, op) in ops.iter().enumerate() {
         tally.ops += 1;
-        match op {
+        match op.clone() {
             Op::Trade { maker, taker, maker_side, offset, pct } => {
                 if maker == taker {
                     continue;
@@ -180,14 +210,13 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
                 let (m, t) = (clone_user(&w.traders[maker]), clone_user(&w.traders[taker]));
                 let free = w.desk.health(&m).await.free_collateral().min(w.desk.health(&t).await.free_collateral());
                 let lots = (free * 10 * pct as i128 / 100 / w.desk.price as i128).max(1) as u64;
-                let desk = &mut w.desk;
                 let resting = order(maker_side, ORDER_TYPE_LIMIT, ticks, lots);
-                if desk.env.place(&desk.fx, &m, &desk.market, resting, &[]).await.result.is_ok() {
+                if w.place(&m, resting, &[]).await.result.is_ok() {
                     let taker_side = if maker_side == SIDE_ASK { SIDE_BID } else { SIDE_ASK };
-                    let book = desk.env.book(&desk.market).await;
+                    let book = w.desk.env.book(&w.desk.market).await;
                     let makers = makers_for(&book, taker_side, &t.margin_account);
                     let args = order(taker_side, ORDER_TYPE_IMMEDIATE_OR_CANCEL, ticks, lots);
-                    let out = desk.env.place(&desk.fx, &t, &desk.market, args, &makers).await;
+                    let out = w.place(&t, args, &makers).await;
                     if std::env::var("BULWARK_PROPTEST_DEBUG").is_ok() {
                         println!(
                             "trade {lots}@{ticks} -> {:?} fills {}",
@@ -203,27 +232,28 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
                 // The deep-pocketed liquidator re-quotes 2% either side, so the book path has
                 // something to fill against when the band allows.
                 let mm = clone_user(&w.liquidator);
-                let desk = &mut w.desk;
                 let owner = mm.owner.insecure_clone();
-                desk.env
-                    .send(&[cancel_order_ix(&owner.pubkey(), &mm.margin_account, &desk.market, None)], &[&owner])
-                    .await;
+                let cancel = cancel_order_ix(&owner.pubkey(), &mm.margin_account, &w.desk.market, None);
+                let desk = &mut w.desk;
+                w.watch.send(&mut desk.env, &desk.fx, &desk.market, price, &[cancel], &[&owner]).await;
                 let ticks = (price / USD as i64) as u64;
                 for (side, at) in [(SIDE_BID, ticks * 98 / 100), (SIDE_ASK, ticks * 102 / 100 + 1)] {
-                    desk.env
-                        .place(&desk.fx, &mm, &desk.market, order(side, ORDER_TYPE_POST_ONLY, at.max(1), 100), &[])
-                        .await;
+                    w.place(&mm, order(side, ORDER_TYPE_POST_ONLY, at.max(1), 100), &[]).await;
                 }
             }
             Op::Stake { dollars } => {
                 let staker = clone_user(&w.staker);
-                w.desk.env.stake_insurance(&w.desk.fx, &staker, dollars * USD).await;
+                let before = w.before().await;
+                let out = w.desk.env.stake_insurance(&w.desk.fx, &staker, dollars * USD).await;
+                w.after(&before, &out).await;
             }
             Op::Funding => {
                 w.desk.env.warp(3_600, 10).await;
                 w.desk.refresh_price().await;
                 let ix = update_funding_ix(&w.desk.fx.key, &w.desk.market);
-                w.desk.env.send(&[ix], &[]).await;
+                let desk = &mut w.desk;
+                let out = w.watch.send(&mut desk.env, &desk.fx, &desk.market, desk.price, &[ix], &[]).await;
+                w.watch.require_ok(&out, "a due funding update");
             }
             Op::WarpSlots { slots } => {
                 w.desk.env.warp(1, slots).await;
@@ -231,8 +261,7 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
             }
             Op::Crank { how, max_lots } => {
                 let buffer = w.desk.env.clearinghouse(&w.desk.fx).await.waterfall.liquidation_buffer_bps;
-                for i in 0..TRADERS {
-                    let target = clone_user(&w.traders[i]);
+                for (i, target) in w.targets().into_iter().enumerate() {
                     if w.desk.position(&target).await.base_lots == 0 {
                         continue;
                     }
@@ -245,6 +274,7 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
                         continue;
                     }
                     let liquidator = clone_user(&w.liquidator);
+                    let before = w.before().await;
                     let out = match how {
                         0 => Some(w.desk.takeover(&liquidator, &target, max_lots).await),
                         1 => {
@@ -259,6 +289,9 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
                         }
                         _ => None,
                     };
+                    if let Some(out) = &out {
+                        w.after(&before, out).await;
+                    }
                     if std::env::var("BULWARK_PROPTEST_DEBUG").is_ok() {
                         println!("crank {how} on {i}: {:?}", out.as_ref().map(|o| o.custom_error()));
                     }
@@ -269,21 +302,44 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> Tally {
                         }
                         _ => {
                             // Nobody took it (or ADL was asked for): start the grace clock, try ADL.
-                            w.desk.update_status(&target).await;
-                            w.adl(i, max_lots, &mut tally).await;
+                            let before = w.before().await;
+                            let out = w.desk.update_status(&target).await;
+                            w.after(&before, &out).await;
+                            w.adl(&target, max_lots, &mut tally).await;
                         }
                     }
                 }
             }
+            Op::Attack(attack) => {
+                let victims: Vec<User> = w.traders.iter().map(clone_user).collect();
+                let victims: Vec<&User> = victims.iter().collect();
+                let desk = &mut w.desk;
+                w.watch.attack(&mut desk.env, &desk.fx, &desk.market, desk.price, &w.attacker, &victims, &attack).await;
+            }
         }
         w.desk.check().await;
+        let desk = &mut w.desk;
+        w.watch.probe(&mut desk.env, &desk.fx, &desk.market, desk.price).await;
+        w.watch.assert_clean(&&ops[..=step]);
     }
-    tally
+    (tally, w.watch.tally)
 }
 
 #[test]
 fn random_waterfalls_keep_the_invariants_and_cut_exactly_the_shortfall() {
-    let cases: u32 = std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    random_waterfalls(300);
+}
+
+/// The long run: 10,000 sequences (`cargo test ... -- --ignored`).
+#[test]
+#[ignore]
+fn random_waterfalls_keep_the_invariants_and_cut_exactly_the_shortfall_long() {
+    random_waterfalls(10_000);
+}
+
+/// `cases` sequences, unless `BULWARK_PROPTEST_CASES` says otherwise.
+fn random_waterfalls(default_cases: u32) {
+    let cases: u32 = std::env::var("BULWARK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut runner = TestRunner::new(Config {
         cases,
@@ -293,10 +349,12 @@ fn random_waterfalls_keep_the_invariants_and_cut_exactly_the_shortfall() {
     });
     let started = std::time::Instant::now();
     let totals = std::cell::Cell::new(Tally::default());
-    let strategy = (proptest::collection::vec(100..3_000u64, TRADERS), proptest::collection::vec(op(), 6..24));
+    let economics = std::cell::RefCell::new(EconomicTally::default());
+    let strategy = (proptest::collection::vec(100..3_000u64, TRADERS), proptest::collection::vec(op(), 6..28));
     runner
         .run(&strategy, |(deposits, ops)| {
-            let t = runtime.block_on(run_sequence(deposits, ops));
+            let (t, economic) = runtime.block_on(run_sequence(deposits, ops));
+            economics.borrow_mut().add(&economic);
             let mut all = totals.get();
             all.ops += t.ops;
             all.liquidations += t.liquidations;
@@ -320,6 +378,7 @@ fn random_waterfalls_keep_the_invariants_and_cut_exactly_the_shortfall() {
         t.adl_complete,
         started.elapsed()
     );
+    print!("{}", economics.borrow().report());
     // The sequences must reach the waterfall, not just trade.
     assert!(t.liquidations * 10 >= cases, "too few liquidations: {}", t.liquidations);
     assert!(t.adl_calls * 20 >= cases, "too few ADLs: {}", t.adl_calls);
