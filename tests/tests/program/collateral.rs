@@ -445,7 +445,9 @@ async fn stale_collateral_print_in_healthy_mode_does_not_freeze_the_clearinghous
     // So does a liquidation. $90 at a collateral price of 0.99 is 90.909090 collateral; with
     // the collateral somewhere in [0.99, 1.00] Alice is judged at the end that favours her
     // (PnL at 90.909091, requirement at 90.00): equity 109 − 90.909090 = $18.09 under $45.
-    // The liquidator takes 4 lots at 90.909090: $363.63636, fee 2.5% $9.090909.
+    // The liquidator takes 4 lots at 90.909090: $363.63636. The 2.5% fee ($9.090909) is capped
+    // at her equity at the end of the band against her ($109 − $100 = $9): a band must not let
+    // a fee run past what is really left.
     let owner = liquidator.owner.insecure_clone();
     let ix = liquidate_takeover_ix(
         &owner.pubkey(),
@@ -459,10 +461,10 @@ async fn stale_collateral_print_in_healthy_mode_does_not_freeze_the_clearinghous
     let out = s.send_priced(ix, &owner).await.ok();
     let liq = &out.events::<LiquidationV1>()[0];
     assert_eq!((liq.base_lots, liq.oracle_price, liq.quote), (-4, 90_909_090, 363_636_360));
-    assert_eq!((liq.fee, liq.liquidator_reward, liq.insurance_fee), (9_090_909, 4_545_455, 4_545_454));
+    assert_eq!((liq.fee, liq.liquidator_reward, liq.insurance_fee), (9_000_000, 4_500_000, 4_500_000));
     assert_eq!(liq.equity_before, 18_090_910);
-    assert_eq!(s.balance(&alice).await, 109 * USD - 36_363_640 - 9_090_909);
-    assert_eq!(s.balance(&liquidator).await, 10_000 * USD + 4_545_455);
+    assert_eq!(s.balance(&alice).await, 109 * USD - 36_363_640 - 9_000_000);
+    assert_eq!(s.balance(&liquidator).await, 10_000 * USD + 4_500_000);
 
     // The print comes back: the fallback ends (announced) and withdrawals are open again.
     s.env.publish(&s.print, 1_000_000, 0, true, 0).await;

@@ -329,18 +329,10 @@ async fn a_maker_whose_other_market_cannot_be_priced_loses_its_order_not_the_boo
     let mut fx = env.setup_clearinghouse(ClearinghouseOptions { timelock_seconds: 0, ..Default::default() }).await;
     let x = env.setup_market(&mut fx, simple_market_params(), 100).await;
     let y = env.setup_market(&mut fx, simple_market_params(), 100).await;
-    let mut user = |env: &mut TestEnv, fx: &mut ClearinghouseFixture| {
-        let (env, fx) = (env as *mut TestEnv, fx as *mut ClearinghouseFixture);
-        async move {
-            // SAFETY-free alternative to a closure borrowing both: plain sequential awaits.
-            let (env, fx) = unsafe { (&mut *env, &mut *fx) };
-            let u = env.create_user(fx, 100_000 * USD).await;
-            env.deposit(fx, &u, 10_000 * USD).await.ok();
-            u
-        }
-    };
-    let (maker, y_seller, honest, taker) =
-        (user(&mut env, &mut fx).await, user(&mut env, &mut fx).await, user(&mut env, &mut fx).await, user(&mut env, &mut fx).await);
+    let maker = funded(&mut env, &mut fx).await;
+    let y_seller = funded(&mut env, &mut fx).await;
+    let honest = funded(&mut env, &mut fx).await;
+    let taker = funded(&mut env, &mut fx).await;
     // The maker holds a lot of market Y, then quotes market X at the top of its book.
     env.place(&fx, &y_seller, &y, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 1), &[]).await.ok();
     env.place(&fx, &maker, &y, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 1), &[y_seller.margin_account]).await.ok();
@@ -360,4 +352,10 @@ async fn a_maker_whose_other_market_cannot_be_priced_loses_its_order_not_the_boo
     assert_eq!((fills[0].maker, fills[0].price_ticks, fills[0].base_lots), (honest.margin_account, 101, 5));
     assert_eq!(env.position(&maker, &x).await.open_ask_lots, 0);
     env.check_invariants(&fx).await;
+}
+
+async fn funded(env: &mut TestEnv, fx: &mut ClearinghouseFixture) -> User {
+    let user = env.create_user(fx, 100_000 * USD).await;
+    env.deposit(fx, &user, 10_000 * USD).await.ok();
+    user
 }
