@@ -174,6 +174,8 @@ pub const CANCEL_REASON_MAKER_MARGIN: u8 = 7;
 pub const CANCEL_REASON_EVICTED: u8 = 8;
 /// Pruned because it rests outside the resting band around the oracle TWAP.
 pub const CANCEL_REASON_OUT_OF_BAND: u8 = 9;
+/// A delegate's order reached at a price worse than the oracle for its account.
+pub const CANCEL_REASON_DELEGATE_PRICE: u8 = 10;
 
 #[event]
 pub struct MarketListedV1 {

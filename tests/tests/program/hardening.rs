@@ -359,3 +359,40 @@ async fn funded(env: &mut TestEnv, fx: &mut ClearinghouseFixture) -> User {
     env.deposit(fx, &user, 10_000 * USD).await.ok();
     user
 }
+
+#[tokio::test]
+async fn a_delegate_cannot_trade_its_owner_at_a_price_worse_than_the_oracle() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let owner = desk.user(10_000 * USD).await;
+    let delegate_account = desk.user(10_000 * USD).await;
+    // The owner names a delegate, which also runs an account of its own.
+    let delegate = delegate_account.owner.insecure_clone();
+    let signer = owner.owner.insecure_clone();
+    let ix = set_delegate_ix(&signer.pubkey(), &owner.margin_account, delegate.pubkey());
+    desk.env.send(&[ix], &[&signer]).await.ok();
+    // The attack: its own account asks at the fill band's top ($104), and it buys for the
+    // owner there, then bids at the bottom ($96) and sells the owner's lots into it: 8% of the
+    // notional per round trip from the owner to itself, every fill inside the owner's margin.
+    place(&mut desk, &delegate_account, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 104, 10), &[]).await.ok();
+    let buy = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 104, 10);
+    let ix = place_order_ix(&delegate.pubkey(), &desk.fx, &owner.margin_account, &desk.market, buy, &[delegate_account.margin_account]);
+    let out = desk.env.send(&[ix], &[&delegate]).await.ok();
+    // Its limit stops at the $100 oracle: nothing fills.
+    assert!(out.events::<FillV1>().is_empty());
+    assert_eq!((desk.balance(&owner).await, desk.position(&owner).await.base_lots), (10_000 * USD, 0));
+    // A resting order it places for the owner rests no worse than the oracle either ...
+    let bid = order(SIDE_BID, ORDER_TYPE_LIMIT, 103, 5);
+    let ix = place_order_ix(&delegate.pubkey(), &desk.fx, &owner.margin_account, &desk.market, bid, &[]);
+    let out = desk.env.send(&[ix], &[&delegate]).await.ok();
+    assert_eq!(out.events::<OrderPlacedV1>()[0].price_ticks, 100);
+    // ... and if the oracle moves below it, it is cancelled when reached, not filled.
+    desk.set_price(98_000_000).await;
+    let sell = order(SIDE_ASK, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 96, 5);
+    let out = place(&mut desk, &delegate_account, sell, &[&owner]).await.ok();
+    assert!(out.events::<FillV1>().is_empty());
+    assert_eq!(out.events::<OrderCancelledV1>()[0].reason, CANCEL_REASON_DELEGATE_PRICE);
+    assert_eq!((desk.balance(&owner).await, desk.position(&owner).await.base_lots), (10_000 * USD, 0));
+    // The owner itself prices its orders as it likes within the bands.
+    let out = place(&mut desk, &owner, order(SIDE_BID, ORDER_TYPE_LIMIT, 99, 5), &[]).await.ok();
+    assert_eq!(out.events::<OrderPlacedV1>()[0].price_ticks, 99);
+}

@@ -18,7 +18,8 @@ use crate::math::margin::fill_keeps_health;
 use crate::math::perp::{fill_quote, maker_fee, taker_fee};
 use crate::math::safe::{to_i64, SafeMath};
 use crate::state::{
-    Clearinghouse, MarginAccount, Market, Order, OrderBook, ORDER_FLAG_REDUCE_ONLY, SIDE_ASK, SIDE_BID,
+    Clearinghouse, MarginAccount, Market, Order, OrderBook, ORDER_FLAG_DELEGATE, ORDER_FLAG_REDUCE_ONLY, SIDE_ASK,
+    SIDE_BID,
 };
 
 pub const ORDER_TYPE_LIMIT: u8 = 0;
@@ -142,6 +143,7 @@ pub fn place_order<'info>(
     prices: &[MarketPrice],
     unpriceable: &[u16],
     args: &PlaceOrderArgs,
+    placed_by_delegate: bool,
     oracle_price: i64,
     now_unix: i64,
 ) -> Result<MatchOutcome> {
@@ -171,12 +173,27 @@ pub fn place_order<'info>(
     let band_low = band_limit_ticks(oracle_price, market.params.tick_size, deviation, true).map_err(crate::math_err)?;
     let band_high =
         band_limit_ticks(oracle_price, market.params.tick_size, deviation, false).map_err(crate::math_err)?;
-    let fill_limit =
-        if args.side == SIDE_BID { args.price_ticks.min(band_high) } else { args.price_ticks.max(band_low) };
+    // A delegate trades for the owner but may never trade the owner's account at a price worse
+    // than the oracle (a round trip against an account of its own at the band's edges would
+    // move the owner's money to it): its limits stop at the oracle, rounded in the account's
+    // favour.
+    let tick = market.params.tick_size as i128;
+    let oracle_bid_ticks = crate::math::safe::to_u64((oracle_price as i128) / tick).map_err(crate::math_err)?;
+    let oracle_ask_ticks =
+        crate::math::safe::to_u64((oracle_price as i128 + tick - 1) / tick).map_err(crate::math_err)?.max(1);
+    let mut limit_ticks = args.price_ticks;
+    if placed_by_delegate {
+        limit_ticks = if args.side == SIDE_BID {
+            limit_ticks.min(oracle_bid_ticks).max(1)
+        } else {
+            limit_ticks.max(oracle_ask_ticks)
+        };
+    }
+    let fill_limit = if args.side == SIDE_BID { limit_ticks.min(band_high) } else { limit_ticks.max(band_low) };
     let maker_side = opposite(args.side);
     if args.order_type == ORDER_TYPE_POST_ONLY {
         if let Some(best) = book.best_price(maker_side) {
-            require!(!crosses(args.side, args.price_ticks, best), BulwarkError::PostOnlyWouldCross);
+            require!(!crosses(args.side, limit_ticks, best), BulwarkError::PostOnlyWouldCross);
         }
     }
 
@@ -220,6 +237,13 @@ pub fn place_order<'info>(
         let off_band = if maker_side == SIDE_ASK { best.price_ticks < band_low } else { best.price_ticks > band_high };
         if off_band {
             remove_stale!(&mut maker, best, CANCEL_REASON_PRICE_BAND);
+            continue;
+        }
+        // A delegate's order is reached at a price worse than the oracle for its account.
+        let delegate_loss = best.flags & ORDER_FLAG_DELEGATE != 0
+            && if maker_side == SIDE_ASK { best.price_ticks < oracle_ask_ticks } else { best.price_ticks > oracle_bid_ticks };
+        if delegate_loss {
+            remove_stale!(&mut maker, best, CANCEL_REASON_DELEGATE_PRICE);
             continue;
         }
         // The maker's margin is checked after the fill, which needs every market it holds
@@ -305,26 +329,24 @@ pub fn place_order<'info>(
         if args.rests() {
             // A crossed book would make every later taker's fill depend on who it passes.
             if let Some(best) = book.best_price(maker_side) {
-                require!(!crosses(args.side, args.price_ticks, best), BulwarkError::RestingOrderWouldCross);
+                require!(!crosses(args.side, limit_ticks, best), BulwarkError::RestingOrderWouldCross);
             }
             // Resting prices stay near the oracle: a far order is no liquidity, could pin the
             // mark, and (at an absurd price) overflow it.
             let (rest_low, rest_high) = resting_band_ticks(oracle_price, market.params.tick_size, deviation)
                 .map_err(crate::math_err)?;
-            require!(
-                (rest_low..=rest_high).contains(&args.price_ticks),
-                BulwarkError::OrderPriceOutOfBand
-            );
+            require!((rest_low..=rest_high).contains(&limit_ticks), BulwarkError::OrderPriceOutOfBand);
             let order_id = book.next_order_id;
             book.next_order_id = order_id.safe_add(1).map_err(crate::math_err)?;
             let order = Order {
                 maker: taker_key,
                 order_id,
                 client_order_id: args.client_order_id,
-                price_ticks: args.price_ticks,
+                price_ticks: limit_ticks,
                 base_lots: remaining,
                 expiry_unix: args.expiry_unix,
-                flags: if args.reduce_only { ORDER_FLAG_REDUCE_ONLY } else { 0 },
+                flags: if args.reduce_only { ORDER_FLAG_REDUCE_ONLY } else { 0 }
+                    | if placed_by_delegate { ORDER_FLAG_DELEGATE } else { 0 },
                 padding: [0; 7],
             };
             let (_, evicted) = book.insert_or_evict(args.side, order).ok_or(BulwarkError::OrderBookFull)?;
@@ -338,9 +360,9 @@ pub fn place_order<'info>(
             reserve_order(&mut taker.positions[taker_slot], args.side, remaining)?;
             if !args.reduce_only {
                 let ticks_worse = if args.side == SIDE_BID {
-                    (args.price_ticks as i128) * (market.params.tick_size as i128) - oracle_price as i128
+                    (limit_ticks as i128) * (market.params.tick_size as i128) - oracle_price as i128
                 } else {
-                    oracle_price as i128 - (args.price_ticks as i128) * (market.params.tick_size as i128)
+                    oracle_price as i128 - (limit_ticks as i128) * (market.params.tick_size as i128)
                 };
                 if ticks_worse > 0 {
                     let spec = crate::controller::pricing::perp_spec(market);
@@ -359,7 +381,7 @@ pub fn place_order<'info>(
                 order_id,
                 client_order_id: args.client_order_id,
                 side: args.side,
-                price_ticks: args.price_ticks,
+                price_ticks: limit_ticks,
                 base_lots: remaining,
                 expiry_unix: args.expiry_unix,
             });

@@ -137,6 +137,7 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
             &prices,
             &[],
             &args,
+            false,
             price,
             clock.unix_timestamp,
         )?;

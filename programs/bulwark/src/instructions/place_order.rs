@@ -82,6 +82,7 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
         // is what its health after is held to.
         let taker_before = health(&taker, &prices)?;
 
+        let by_delegate = *ctx.accounts.authority.key != taker.owner;
         let mut book = ctx.accounts.order_book.load_mut()?;
         let outcome = orders::place_order(
             market_key,
@@ -95,6 +96,7 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
             &prices,
             &unpriceable,
             &args,
+            by_delegate,
             price,
             clock.unix_timestamp,
         )?;

@@ -7,6 +7,9 @@ pub const SIDE_ASK: u8 = 1;
 
 /// `Order::flags` bits.
 pub const ORDER_FLAG_REDUCE_ONLY: u8 = 1 << 0;
+/// Placed by the account's delegate: it fills only at prices no worse than the oracle for the
+/// account (checked again when it is reached).
+pub const ORDER_FLAG_DELEGATE: u8 = 1 << 1;
 
 /// One resting order.
 #[zero_copy]
