@@ -364,15 +364,15 @@ fn plan_upkeep(snapshot: &Snapshot) -> Vec<Action> {
         if let Some(book) = &view.book {
             // Expired orders, and orders resting outside the band around the oracle TWAP (the
             // program's reference for pruning).
-            let band = (m.oracle_twap > 0)
-                .then(|| {
-                    resting_band_ticks(
-                        m.oracle_twap,
-                        m.params.tick_size,
-                        snapshot.clearinghouse.waterfall.max_fill_deviation_bps,
-                    )
-                })
-                .flatten();
+            let fill_band = snapshot.clearinghouse.waterfall.max_fill_deviation_bps;
+            let around = |price: i64| {
+                (price > 0).then(|| resting_band_ticks(price, m.params.tick_size, fill_band)).flatten()
+            };
+            // The program prunes only outside both bands; their union is the keeper's band.
+            let band = match (around(m.oracle_twap), around(m.last_oracle_sample)) {
+                (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+                (a, b) => a.or(b),
+            };
             let makers = prunable_makers(book, now, band, MAX_PRUNES_PER_CALL);
             if !makers.is_empty() {
                 out.push(Action::Prune { market_index: m.index, makers });

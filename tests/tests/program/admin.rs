@@ -758,3 +758,42 @@ async fn a_market_pause_across_the_execution_time_delays_a_change_to_that_market
     assert_eq!(desk.env.market(&desk.market).await.params.liquidation_fee_bps, 300);
     desk.check().await;
 }
+
+#[tokio::test]
+async fn a_paused_market_holds_off_a_change_to_the_whole_clearinghouse() {
+    let mut desk = Desk::new(simple_market_params()).await;
+    let admin = desk.fx.admin.insecure_clone();
+    let guardian = desk.fx.guardian.insecure_clone();
+    let (fx_key, market_key) = (desk.fx.key, desk.market.key);
+    let raise_timelock = ParamChange::SetTimelock { seconds: DAY };
+    desk.env.send(&[propose_param_change_ix(&admin.pubkey(), &fx_key, raise_timelock)], &[&admin]).await.ok();
+    // The attack: a new waterfall for every market is proposed, and the guardian pauses one
+    // market across its execution time, so its holders cannot reduce before it lands.
+    let waterfall = WaterfallParams { liquidation_buffer_bps: 1_500, ..default_waterfall() };
+    let change = ParamChange::SetWaterfall { params: waterfall };
+    let out = desk.env.send(&[propose_param_change_ix(&admin.pubkey(), &fx_key, change)], &[&admin]).await.ok();
+    let executable = out.events::<ParamChangeProposedV1>()[0].executable_unix;
+    desk.env.warp(DAY / 2, 10).await;
+    let paused_at = desk.env.clock().await.unix_timestamp;
+    let set_status = |status| set_market_status_ix(&guardian.pubkey(), &fx_key, &market_key, status);
+    desk.env.send(&[set_status(MARKET_STATUS_PAUSED)], &[&guardian]).await.ok();
+    desk.env.warp(DAY, 10).await;
+    let stranger = desk.env.funded_keypair().await;
+    desk.env
+        .send(&[execute_param_change_ix(&stranger.pubkey(), &fx_key)], &[&stranger])
+        .await
+        .expect_err(BulwarkError::MarketPaused);
+    // Resuming adds the paused time to the change's timelock.
+    let resumed_at = desk.env.clock().await.unix_timestamp;
+    let out = desk.env.send(&[set_status(MARKET_STATUS_ACTIVE)], &[&guardian]).await.ok();
+    let delayed = out.events::<ParamChangeDelayedV1>();
+    assert_eq!(delayed[0].executable_unix, executable + (resumed_at - paused_at));
+    desk.env
+        .send(&[execute_param_change_ix(&stranger.pubkey(), &fx_key)], &[&stranger])
+        .await
+        .expect_err(BulwarkError::TimelockNotElapsed);
+    desk.env.warp(executable - paused_at, 10).await;
+    desk.env.send(&[execute_param_change_ix(&stranger.pubkey(), &fx_key)], &[&stranger]).await.ok();
+    assert_eq!(desk.env.clearinghouse(&desk.fx).await.waterfall.liquidation_buffer_bps, 1_500);
+    desk.check().await;
+}

@@ -181,12 +181,16 @@ async fn orders_the_price_left_behind_can_be_pruned_by_anyone() {
     }
     let twap = desk.env.market(&desk.market).await.oracle_twap;
     assert_eq!(twap, 97_500_000);
+    // A fresh bid at the new price's band ($75) is outside the lagging TWAP's band (78..117)
+    // but inside the last oracle price's (72..108): it stays; the $119 ask is outside both.
+    place(&mut desk, &maker, order(SIDE_BID, ORDER_TYPE_LIMIT, 75, 1), &[]).await.ok();
     let out = desk.env.send(&[prune.clone()], &[]).await.ok();
     let pruned = out.events::<OrderCancelledV1>();
     assert_eq!(pruned.len(), 1);
-    assert_eq!(pruned[0].reason, CANCEL_REASON_OUT_OF_BAND);
+    assert_eq!((pruned[0].reason, pruned[0].side), (CANCEL_REASON_OUT_OF_BAND, SIDE_ASK));
     let book = desk.env.book(&desk.market).await;
     assert_eq!((book.ask_count, book.best_price(SIDE_ASK)), (1, Some(104)));
+    assert_eq!((book.bid_count, book.best_price(SIDE_BID)), (1, Some(75)));
     assert_eq!(desk.position(&maker).await.open_ask_lots, 1);
     desk.check().await;
 }

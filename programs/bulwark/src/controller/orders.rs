@@ -258,6 +258,9 @@ pub fn place_order<'info>(
             break;
         }
         settle_funding(&mut maker, maker_slot, market)?;
+        // Its reserve may be stale (an eviction by someone else): recount it from the book, so
+        // a griefer evicting part of a ladder cannot inflate the rest's margin.
+        sync_reserves(&best.maker, &mut maker, maker_slot, book);
         let mut lots = remaining.min(best.base_lots);
         if best.flags & ORDER_FLAG_REDUCE_ONLY != 0 {
             lots = lots.min(reducible_lots(&maker.positions[maker_slot], maker_side));
@@ -463,11 +466,17 @@ pub fn prune_expired<'info>(
     fill_band_bps: u32,
     max: usize,
 ) -> Result<u32> {
-    let band = if market.oracle_twap > 0 {
-        Some(resting_band_ticks(market.oracle_twap, market.params.tick_size, fill_band_bps).map_err(crate::math_err)?)
-    } else {
-        None
+    // Outside the band around the oracle TWAP and around the last oracle price sampled (every
+    // order samples it): the TWAP alone lags a fast move, and would let anyone prune the fresh
+    // quotes a crash needs.
+    let band_around = |price: i64| -> Result<Option<(u64, u64)>> {
+        if price <= 0 {
+            return Ok(None);
+        }
+        Ok(Some(resting_band_ticks(price, market.params.tick_size, fill_band_bps).map_err(crate::math_err)?))
     };
+    let twap_band = band_around(market.oracle_twap)?;
+    let last_band = band_around(market.last_oracle_sample)?;
     let mut pruned = 0u32;
     let mut cursor: Option<usize> = None;
     'sides: for side in [SIDE_BID, SIDE_ASK] {
@@ -477,7 +486,8 @@ pub fn prune_expired<'info>(
                 break 'sides;
             }
             let order = book.orders(side)[i];
-            let out_of_band = band.is_some_and(|(low, high)| !(low..=high).contains(&order.price_ticks));
+            let outside = |band: Option<(u64, u64)>| band.is_some_and(|(low, high)| !(low..=high).contains(&order.price_ticks));
+            let out_of_band = outside(twap_band) && (last_band.is_none() || outside(last_band));
             if !order.is_expired(now_unix) && !out_of_band {
                 i += 1;
                 continue;

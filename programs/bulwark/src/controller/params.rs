@@ -182,8 +182,10 @@ pub fn execute(
     let change = take_pending(clearinghouse)?;
     // Re-validate: the world may have changed while it waited.
     let target = target_market(&change, &clearinghouse_key, market.as_deref())?;
-    // Nobody can trade out of a paused market: a change to it waits until it resumes.
+    // Nobody can trade out of a paused market: a change to it waits until it resumes, and a
+    // change to the whole clearinghouse until no market is paused.
     require!(target.is_none_or(|m| m.status != MARKET_STATUS_PAUSED), BulwarkError::MarketPaused);
+    require!(target.is_some() || clearinghouse.paused_market_count == 0, BulwarkError::MarketPaused);
     validate(&change, clearinghouse, market.as_deref())?;
     apply(clearinghouse, market.as_deref_mut(), &change);
     emit_event(ParamChangeAppliedV1 { clearinghouse: clearinghouse_key, kind: change.kind(), via_timelock: true });
@@ -219,8 +221,28 @@ pub fn on_market_status(
     previous: u8,
     now: i64,
 ) -> Result<()> {
+    // Any paused market holds off a change to the whole clearinghouse: count them.
+    let pausing = market.status == MARKET_STATUS_PAUSED && previous != MARKET_STATUS_PAUSED;
+    let resuming = previous == MARKET_STATUS_PAUSED && market.status != MARKET_STATUS_PAUSED;
+    let pending = read_pending(&clearinghouse.pending_change);
+    let clearinghouse_wide = pending.as_ref().is_ok_and(|c| !matches!(c, ParamChange::SetMarketRisk { .. }));
+    if pausing {
+        if clearinghouse.paused_market_count == 0 {
+            clearinghouse.markets_paused_since_unix = now;
+        }
+        clearinghouse.paused_market_count = clearinghouse.paused_market_count.saturating_add(1);
+    } else if resuming {
+        clearinghouse.paused_market_count = clearinghouse.paused_market_count.saturating_sub(1);
+        if clearinghouse.paused_market_count == 0 {
+            let paused_since = clearinghouse.markets_paused_since_unix;
+            clearinghouse.markets_paused_since_unix = 0;
+            if clearinghouse_wide {
+                delay_pending(clearinghouse_key, &mut clearinghouse.pending_change, paused_since, now)?;
+            }
+        }
+    }
     // Never fails on the pending change: the guardian's market controls must always work.
-    let targets_market = match read_pending(&clearinghouse.pending_change) {
+    let targets_market = match pending {
         Ok(ParamChange::SetMarketRisk { market_index, .. }) => market_index == market.index,
         _ => false,
     };

@@ -176,7 +176,13 @@ pub struct Clearinghouse {
     /// When the guardian paused the market a pending `SetMarketRisk` targets (0 if it has not):
     /// that market's paused time is added to the change's timelock the same way.
     pub target_market_paused_since_unix: i64,
-    pub reserved: [u8; 168],
+    /// Markets the guardian has paused now, and since when at least one has been: a change to
+    /// the whole clearinghouse (its oracle, waterfall, roles, breaker, timelock) waits while any
+    /// is, and that time does not count toward its timelock.
+    pub markets_paused_since_unix: i64,
+    pub paused_market_count: u16,
+    pub padding2: [u8; 6],
+    pub reserved: [u8; 152],
 }
 const_assert_size!(Clearinghouse, 1080);
 
