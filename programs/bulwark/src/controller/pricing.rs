@@ -217,6 +217,29 @@ pub fn market_price_under(
     band_in_collateral(usd, collateral)
 }
 
+/// The (market, oracle) pair at `at` in `remaining`, when the account there is a market of
+/// `clearinghouse` (`None` where the pairs end).
+#[allow(clippy::type_complexity)]
+fn market_pair_at<'info>(
+    remaining: &'info [AccountInfo<'info>],
+    at: usize,
+    clearinghouse: &Pubkey,
+) -> Result<Option<(&'info AccountInfo<'info>, AccountLoader<'info, Market>, &'info AccountInfo<'info>)>> {
+    let info = &remaining[at];
+    let is_market = info.owner == &crate::ID
+        && info
+            .try_borrow_data()
+            .map(|d| d.starts_with(<Market as anchor_lang::Discriminator>::DISCRIMINATOR))
+            .unwrap_or(false);
+    if !is_market {
+        return Ok(None);
+    }
+    let loader = AccountLoader::<Market>::try_from(info)?;
+    require_keys_eq!(loader.load()?.clearinghouse, *clearinghouse, BulwarkError::MarketMismatch);
+    let oracle = remaining.get(at + 1).ok_or(BulwarkError::OracleAccountMissing)?;
+    Ok(Some((info, loader, oracle)))
+}
+
 /// Load `(market, oracle)` pairs from the front of `remaining` (as long as the next account is
 /// a `Market`), each validated with `tolerance`; returns their prices and how many accounts
 /// were consumed.
@@ -242,19 +265,8 @@ pub fn load_market_prices_under<'info>(
     let mut prices = Vec::new();
     let mut used = 0;
     while used < remaining.len() && prices.len() < MAX_PRICED_MARKETS {
-        let info = &remaining[used];
-        let is_market = info.owner == &crate::ID
-            && info
-                .try_borrow_data()
-                .map(|d| d.starts_with(<Market as anchor_lang::Discriminator>::DISCRIMINATOR))
-                .unwrap_or(false);
-        if !is_market {
-            break;
-        }
-        let loader = AccountLoader::<Market>::try_from(info)?;
+        let Some((info, loader, oracle)) = market_pair_at(remaining, used, clearinghouse)? else { break };
         let market = loader.load()?;
-        require_keys_eq!(market.clearinghouse, *clearinghouse, BulwarkError::MarketMismatch);
-        let oracle = remaining.get(used + 1).ok_or(BulwarkError::OracleAccountMissing)?;
         let usd = price_under_rule(&market.oracle, Some(oracle), clock, rule)?;
         if !usd.is_exact() {
             emit_event(RelaxedOraclePriceV1 {
@@ -287,19 +299,8 @@ pub fn load_matching_prices<'info>(
     let mut unpriceable = Vec::new();
     let mut used = 0;
     while used < remaining.len() && prices.len() + unpriceable.len() < MAX_PRICED_MARKETS {
-        let info = &remaining[used];
-        let is_market = info.owner == &crate::ID
-            && info
-                .try_borrow_data()
-                .map(|d| d.starts_with(<Market as anchor_lang::Discriminator>::DISCRIMINATOR))
-                .unwrap_or(false);
-        if !is_market {
-            break;
-        }
-        let loader = AccountLoader::<Market>::try_from(info)?;
+        let Some((_, loader, oracle)) = market_pair_at(remaining, used, clearinghouse)? else { break };
         let market = loader.load()?;
-        require_keys_eq!(market.clearinghouse, *clearinghouse, BulwarkError::MarketMismatch);
-        let oracle = remaining.get(used + 1).ok_or(BulwarkError::OracleAccountMissing)?;
         // A wrong, foreign or undecodable feed account is the caller's error, not a bad price.
         read_checked(&market.oracle, Some(oracle), clock)?;
         match price_under_rule(&market.oracle, Some(oracle), clock, PriceRule::Relaxed) {
