@@ -576,7 +576,9 @@ impl<C: Chain> Keeper<C> {
                 )
             }
             Action::Funding { market_index } => ix::update_funding_ix(&ch.key, &market_keys(*market_index)?),
-            Action::Prune { market_index, makers } => ix::prune_expired_orders_ix(&ch.key, &market_keys(*market_index)?, makers),
+            Action::Prune { market_index, makers } => {
+                ix::prune_expired_orders_ix(&ch.key, &market_keys(*market_index)?, makers)
+            }
         };
         // Price pairs are read, never written: do not write-lock other markets and feeds.
         let pairs: Vec<Pubkey> = snapshot.markets.iter().flat_map(|m| m.keys.price_pair()).collect();

@@ -280,8 +280,11 @@ fn plan_liquidation(
         // The program's limit: the band, tightened to where the close makes no deficit (for
         // the lots it will size: the same sizing function, at the band's worst price).
         let params = &view.market.params;
-        let close_cost =
-            book_close_cost_bps(ch.waterfall.book_liquidation_band_bps, params.liquidation_fee_bps, params.taker_fee_bps);
+        let close_cost = book_close_cost_bps(
+            ch.waterfall.book_liquidation_band_bps,
+            params.liquidation_fee_bps,
+            params.taker_fee_bps,
+        );
         let notional = base_value(lots, price.price, &price.spec).map(|v| v.abs()).unwrap_or(0);
         let sized = liquidation_lots(
             health,
@@ -365,9 +368,8 @@ fn plan_upkeep(snapshot: &Snapshot) -> Vec<Action> {
             // Expired orders, and orders resting outside the band around the oracle TWAP (the
             // program's reference for pruning).
             let fill_band = snapshot.clearinghouse.waterfall.max_fill_deviation_bps;
-            let around = |price: i64| {
-                (price > 0).then(|| resting_band_ticks(price, m.params.tick_size, fill_band)).flatten()
-            };
+            let around =
+                |price: i64| (price > 0).then(|| resting_band_ticks(price, m.params.tick_size, fill_band)).flatten();
             // The program prunes only outside both bands; their union is the keeper's band.
             let band = match (around(m.oracle_twap), around(m.last_oracle_sample)) {
                 (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),

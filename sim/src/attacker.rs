@@ -180,7 +180,14 @@ impl Ledger {
             let loss = if f.taker_side == SIDE_BID { f.quote as i128 - at_oracle } else { at_oracle - f.quote as i128 };
             if loss > 0 {
                 self.off_market_fills += loss as u64;
-                self.incidents.push(incident("off_market_fill", &f.maker, Some(&f.taker), loss as u64, minute, substep));
+                self.incidents.push(incident(
+                    "off_market_fill",
+                    &f.maker,
+                    Some(&f.taker),
+                    loss as u64,
+                    minute,
+                    substep,
+                ));
             }
         }
         for c in decode_events::<OrderCancelledV1>(logs) {
@@ -827,7 +834,8 @@ impl Attackers {
         }
         let placed = self.send(stage, Some(Strategy::FundingSteer), &ixs, &[&owner]).await;
         let ids: Vec<u64> = placed.events::<OrderPlacedV1>().iter().map(|e| e.order_id).collect();
-        let crank = self.send(stage, Some(Strategy::FundingSteer), &[ix::update_funding_ix(&stage.fx.key, &market)], &[]).await;
+        let crank =
+            self.send(stage, Some(Strategy::FundingSteer), &[ix::update_funding_ix(&stage.fx.key, &market)], &[]).await;
         if crank.result.is_ok() {
             self.funding_cranks += 1;
             let marks = crank

@@ -327,9 +327,13 @@ impl Redeemable {
             rate.key,
             health.key,
         );
-        let mut fx =
-            env.setup_clearinghouse(ClearinghouseOptions { collateral_oracle: config, timelock_seconds: 0, ..Default::default() })
-                .await;
+        let mut fx = env
+            .setup_clearinghouse(ClearinghouseOptions {
+                collateral_oracle: config,
+                timelock_seconds: 0,
+                ..Default::default()
+            })
+            .await;
         let market = env.setup_market(&mut fx, simple_market_params(), 100).await;
         let mut s = Self { env, fx, print, rate, health, market };
         s.attest().await;

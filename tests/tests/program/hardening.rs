@@ -42,8 +42,7 @@ async fn a_reduce_only_close_into_a_friendly_bid_cannot_bankrupt_the_closer() {
     desk.set_price(92_500_000).await;
     place(&mut desk, &friend, order(SIDE_BID, ORDER_TYPE_POST_ONLY, 89, 100), &[]).await.ok();
     let insurance = desk.insurance().await;
-    let out =
-        place(&mut desk, &alice, reduce_only(order(SIDE_ASK, ORDER_TYPE_MARKET, 89, 100)), &[&friend]).await;
+    let out = place(&mut desk, &alice, reduce_only(order(SIDE_ASK, ORDER_TYPE_MARKET, 89, 100)), &[&friend]).await;
     out.expect_err(BulwarkError::FillBreachesMargin);
     // A partial close there lowers her equity/maintenance ratio (340/462.5 → 160.55/231.25):
     // refused too.
@@ -121,11 +120,16 @@ async fn a_full_side_evicts_its_worst_order_for_a_better_one() {
     assert_eq!(desk.env.book(&desk.market).await.ask_count as usize, MAX_ORDERS_PER_SIDE);
     let honest = desk.user(10_000 * USD).await;
     // No better than the worst: refused.
-    place(&mut desk, &honest, order(SIDE_ASK, ORDER_TYPE_LIMIT, 120, 5), &[]).await.expect_err(BulwarkError::OrderBookFull);
+    place(&mut desk, &honest, order(SIDE_ASK, ORDER_TYPE_LIMIT, 120, 5), &[])
+        .await
+        .expect_err(BulwarkError::OrderBookFull);
     // Better: the youngest order at 120 (jammer 1's) is evicted.
     let out = place(&mut desk, &honest, order(SIDE_ASK, ORDER_TYPE_LIMIT, 101, 5), &[]).await.ok();
     let evicted = &out.events::<OrderCancelledV1>()[0];
-    assert_eq!((evicted.margin_account, evicted.reason, evicted.order_id), (jammers[1].margin_account, CANCEL_REASON_EVICTED, 32));
+    assert_eq!(
+        (evicted.margin_account, evicted.reason, evicted.order_id),
+        (jammers[1].margin_account, CANCEL_REASON_EVICTED, 32)
+    );
     let book = desk.env.book(&desk.market).await;
     assert_eq!((book.ask_count as usize, book.best_price(SIDE_ASK)), (MAX_ORDERS_PER_SIDE, Some(101)));
     // The jammer's reserve is recounted at its next touch of the market.
@@ -236,7 +240,10 @@ async fn a_book_liquidation_never_fills_where_it_would_make_a_deficit() {
     let out = desk.book_liquidate(&cranker, &alice, &[&sibling]).await.ok();
     assert!(out.events::<InsurancePayoutV1>().is_empty());
     let liq = &out.events::<LiquidationV1>()[0];
-    assert_eq!((liq.base_lots, liq.fee, liq.liquidator_reward, liq.insurance_fee), (-100, 81 * USD, 10 * USD, 71 * USD));
+    assert_eq!(
+        (liq.base_lots, liq.fee, liq.liquidator_reward, liq.insurance_fee),
+        (-100, 81 * USD, 10 * USD, 71 * USD)
+    );
     assert_eq!((desk.balance(&alice).await, desk.position(&alice).await.base_lots), (0, 0));
 }
 
@@ -339,7 +346,9 @@ async fn a_maker_whose_other_market_cannot_be_priced_loses_its_order_not_the_boo
     let taker = funded(&mut env, &mut fx).await;
     // The maker holds a lot of market Y, then quotes market X at the top of its book.
     env.place(&fx, &y_seller, &y, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 1), &[]).await.ok();
-    env.place(&fx, &maker, &y, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 1), &[y_seller.margin_account]).await.ok();
+    env.place(&fx, &maker, &y, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 1), &[y_seller.margin_account])
+        .await
+        .ok();
     env.place(&fx, &maker, &x, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 5), &[y.key, y.oracle]).await.ok();
     env.place(&fx, &honest, &x, order(SIDE_ASK, ORDER_TYPE_LIMIT, 101, 5), &[]).await.ok();
     // Y's feed dies: more than ten staleness limits (10 × 60 s) without a price.
@@ -348,7 +357,8 @@ async fn a_maker_whose_other_market_cannot_be_priced_loses_its_order_not_the_boo
     // The attack this closes: the maker's order could not be margin-checked, so every taker's
     // matching stopped there (or failed on Y's stale feed) and market X was frozen for free.
     let remaining = [y.key, y.oracle, maker.margin_account, honest.margin_account];
-    let out = env.place(&fx, &taker, &x, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 101, 10), &remaining).await.ok();
+    let out =
+        env.place(&fx, &taker, &x, order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 101, 10), &remaining).await.ok();
     let cancelled = out.events::<OrderCancelledV1>();
     assert_eq!((cancelled[0].margin_account, cancelled[0].reason), (maker.margin_account, CANCEL_REASON_MAKER_MARGIN));
     let fills = out.events::<FillV1>();
@@ -379,7 +389,14 @@ async fn a_delegate_cannot_trade_its_owner_at_a_price_worse_than_the_oracle() {
     // notional per round trip from the owner to itself, every fill inside the owner's margin.
     place(&mut desk, &delegate_account, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 104, 10), &[]).await.ok();
     let buy = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 104, 10);
-    let ix = place_order_ix(&delegate.pubkey(), &desk.fx, &owner.margin_account, &desk.market, buy, &[delegate_account.margin_account]);
+    let ix = place_order_ix(
+        &delegate.pubkey(),
+        &desk.fx,
+        &owner.margin_account,
+        &desk.market,
+        buy,
+        &[delegate_account.margin_account],
+    );
     let out = desk.env.send(&[ix], &[&delegate]).await.ok();
     // Its limit stops at the $100 oracle: nothing fills.
     assert!(out.events::<FillV1>().is_empty());

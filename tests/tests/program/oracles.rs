@@ -454,7 +454,10 @@ async fn stale_collateral_print_falls_back_by_mode() {
     s.publish_all(980_000, false, 1_020_000).await;
     let out = s.refresh().await.ok();
     let source = out.events::<CollateralPriceSourceChangedV1>();
-    assert_eq!((source[0].previous_source, source[0].source, source[0].price), (COLLATERAL_PRICE_LAST_GOOD, COLLATERAL_PRICE_MARKET, 980_000));
+    assert_eq!(
+        (source[0].previous_source, source[0].source, source[0].price),
+        (COLLATERAL_PRICE_LAST_GOOD, COLLATERAL_PRICE_MARKET, 980_000)
+    );
 }
 
 #[tokio::test]
@@ -615,11 +618,8 @@ async fn relaxed_side_price_never_makes_a_healthy_account_liquidatable() {
     s.env.warp(61, 10).await;
     s.publish(81, None).await;
     s.takeover(&liquidator, 0).await.expect_err(BulwarkError::AccountNotLiquidatable);
-    let ix = update_liquidation_status_ix(
-        &s.fx.key,
-        &s.alice.margin_account,
-        &[s.a.key, s.a.oracle, s.b.key, s.b.oracle],
-    );
+    let ix =
+        update_liquidation_status_ix(&s.fx.key, &s.alice.margin_account, &[s.a.key, s.a.oracle, s.b.key, s.b.oracle]);
     s.env.send(&[ix], &[]).await.expect_err(BulwarkError::LiquidationStatusUnchanged);
     assert_eq!(s.env.position(&s.alice, &s.a).await.base_lots, 10);
     assert_eq!(s.env.margin(s.alice.margin_account).await.collateral_balance, 248 * USD);

@@ -469,7 +469,9 @@ async fn funding_over_several_periods_settles_lazily() {
         v.env.publish(&v.market.feed, 100_000_000, 0, true, 0).await;
         let out = v.env.send(&[funding.clone()], &[]).await.ok();
         accrued.extend(
-            out.events::<FundingUpdatedV1>().iter().map(|e| (e.funding_per_lot, e.periods, e.cumulative_funding_per_lot)),
+            out.events::<FundingUpdatedV1>()
+                .iter()
+                .map(|e| (e.funding_per_lot, e.periods, e.cumulative_funding_per_lot)),
         );
     }
     assert_eq!(accrued, vec![(500_000, 1, 1_000_000), (500_000, 1, 1_500_000)]);

@@ -107,9 +107,8 @@ pub fn read_collateral_price(
                 last_observed_unix: state.last_good_unix,
                 last_below: state.last_print_below_hard_band != 0,
             };
-            let outcome =
-                redemption_aware_price(print, &attestation, &config.redemption_params(), now, hard_band)
-                    .map_err(crate::math_err)?;
+            let outcome = redemption_aware_price(print, &attestation, &config.redemption_params(), now, hard_band)
+                .map_err(crate::math_err)?;
             next.below_hard_band_seconds = outcome.hard_band.below_seconds;
             next.last_print_below_hard_band = outcome.hard_band.last_below as u8;
             next.last_good_unix = outcome.hard_band.last_observed_unix;

@@ -241,7 +241,11 @@ pub fn place_order<'info>(
         }
         // A delegate's order is reached at a price worse than the oracle for its account.
         let delegate_loss = best.flags & ORDER_FLAG_DELEGATE != 0
-            && if maker_side == SIDE_ASK { best.price_ticks < oracle_ask_ticks } else { best.price_ticks > oracle_bid_ticks };
+            && if maker_side == SIDE_ASK {
+                best.price_ticks < oracle_ask_ticks
+            } else {
+                best.price_ticks > oracle_bid_ticks
+            };
         if delegate_loss {
             remove_stale!(&mut maker, best, CANCEL_REASON_DELEGATE_PRICE);
             continue;
@@ -336,8 +340,8 @@ pub fn place_order<'info>(
             }
             // Resting prices stay near the oracle: a far order is no liquidity, could pin the
             // mark, and (at an absurd price) overflow it.
-            let (rest_low, rest_high) = resting_band_ticks(oracle_price, market.params.tick_size, deviation)
-                .map_err(crate::math_err)?;
+            let (rest_low, rest_high) =
+                resting_band_ticks(oracle_price, market.params.tick_size, deviation).map_err(crate::math_err)?;
             require!((rest_low..=rest_high).contains(&limit_ticks), BulwarkError::OrderPriceOutOfBand);
             let order_id = book.next_order_id;
             book.next_order_id = order_id.safe_add(1).map_err(crate::math_err)?;
@@ -370,12 +374,9 @@ pub fn place_order<'info>(
                 if ticks_worse > 0 {
                     let spec = crate::controller::pricing::perp_spec(market);
                     let signed = to_i64(remaining).map_err(crate::math_err)?;
-                    outcome.rested_loss_at_oracle = crate::math::perp::base_value(
-                        signed,
-                        to_i64(ticks_worse).map_err(crate::math_err)?,
-                        &spec,
-                    )
-                    .map_err(crate::math_err)?;
+                    outcome.rested_loss_at_oracle =
+                        crate::math::perp::base_value(signed, to_i64(ticks_worse).map_err(crate::math_err)?, &spec)
+                            .map_err(crate::math_err)?;
                 }
             }
             emit_event(OrderPlacedV1 {
@@ -486,7 +487,8 @@ pub fn prune_expired<'info>(
                 break 'sides;
             }
             let order = book.orders(side)[i];
-            let outside = |band: Option<(u64, u64)>| band.is_some_and(|(low, high)| !(low..=high).contains(&order.price_ticks));
+            let outside =
+                |band: Option<(u64, u64)>| band.is_some_and(|(low, high)| !(low..=high).contains(&order.price_ticks));
             let out_of_band = outside(twap_band) && (last_band.is_none() || outside(last_band));
             if !order.is_expired(now_unix) && !out_of_band {
                 i += 1;

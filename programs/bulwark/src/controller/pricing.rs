@@ -10,8 +10,8 @@
 use anchor_lang::prelude::*;
 
 use crate::constants::{
-    BPS_DENOMINATOR, COLLATERAL_LAST_GOOD_HAIRCUT_BPS, COLLATERAL_PRICE_MAX_AGE_SLOTS, MAX_POSITIONS, MAX_PRICED_MARKETS,
-    PRICE_PRECISION,
+    BPS_DENOMINATOR, COLLATERAL_LAST_GOOD_HAIRCUT_BPS, COLLATERAL_PRICE_MAX_AGE_SLOTS, MAX_POSITIONS,
+    MAX_PRICED_MARKETS, PRICE_PRECISION,
 };
 use crate::error::BulwarkError;
 use crate::events::{emit_event, RelaxedOraclePriceV1};
@@ -21,8 +21,8 @@ use crate::math::perp::{funding_owed, value_position, PerpSpec};
 use crate::math::safe::{to_i64, SafeMath};
 use crate::oracle::{price_under_rule, read_checked};
 use crate::state::{
-    Clearinghouse, MarginAccount, Market, COLLATERAL_MODE_MARKET, COLLATERAL_PRICE_LAST_GOOD,
-    COLLATERAL_PRICE_MARKET, COLLATERAL_PRICE_SOFT_FLOOR, ORACLE_SOURCE_FIXED,
+    Clearinghouse, MarginAccount, Market, COLLATERAL_MODE_MARKET, COLLATERAL_PRICE_LAST_GOOD, COLLATERAL_PRICE_MARKET,
+    COLLATERAL_PRICE_SOFT_FLOOR, ORACLE_SOURCE_FIXED,
 };
 
 /// What an action does with the collateral price.
@@ -400,14 +400,12 @@ pub fn health_valued(account: &MarginAccount, prices: &[MarketPrice], valuation:
             // the side. Against the account: the larger requirements and the smaller PnL; for
             // it, the opposite.
             match valuation {
-                Valuation::AgainstAccount => PositionValuation {
-                    unrealized_pnl: low.unrealized_pnl.min(high.unrealized_pnl),
-                    ..high
-                },
-                Valuation::ForAccount => PositionValuation {
-                    unrealized_pnl: low.unrealized_pnl.max(high.unrealized_pnl),
-                    ..low
-                },
+                Valuation::AgainstAccount => {
+                    PositionValuation { unrealized_pnl: low.unrealized_pnl.min(high.unrealized_pnl), ..high }
+                }
+                Valuation::ForAccount => {
+                    PositionValuation { unrealized_pnl: low.unrealized_pnl.max(high.unrealized_pnl), ..low }
+                }
             }
         };
         n += 1;

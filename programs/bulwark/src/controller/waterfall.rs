@@ -42,8 +42,7 @@ pub fn update_liquidation_status(
     slot: u64,
 ) -> Result<bool> {
     let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
-    let liquidatable =
-        is_liquidatable(health, flagged, waterfall.liquidation_buffer_bps).map_err(crate::math_err)?;
+    let liquidatable = is_liquidatable(health, flagged, waterfall.liquidation_buffer_bps).map_err(crate::math_err)?;
     let mut flags = account.status_flags & !(ACCOUNT_FLAG_BEING_LIQUIDATED | ACCOUNT_FLAG_BANKRUPT);
     if liquidatable {
         flags |= ACCOUNT_FLAG_BEING_LIQUIDATED;

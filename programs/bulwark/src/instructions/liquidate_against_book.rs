@@ -111,9 +111,8 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
         // or ADL.
         let equity_now = health(&account, &prices)?.equity;
         let spec = crate::controller::pricing::perp_spec(&market);
-        let no_deficit =
-            no_deficit_limit_ticks(price, equity_now, lots, market.params.taker_fee_bps, selling, &spec)
-                .map_err(crate::math_err)?;
+        let no_deficit = no_deficit_limit_ticks(price, equity_now, lots, market.params.taker_fee_bps, selling, &spec)
+            .map_err(crate::math_err)?;
         let limit = if selling { band.max(no_deficit) } else { band.min(no_deficit) };
         let args = PlaceOrderArgs {
             side: if selling { SIDE_ASK } else { SIDE_BID },

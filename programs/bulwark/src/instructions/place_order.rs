@@ -4,8 +4,7 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::controller::market::{mark_sample, update_twaps};
 use crate::controller::orders::{self, PlaceOrderArgs};
 use crate::controller::pricing::{
-    load_matching_prices, require_exact_for,
-    collateral_quote, health, market_price, CollateralUse, MarketPrice,
+    collateral_quote, health, load_matching_prices, market_price, require_exact_for, CollateralUse, MarketPrice,
 };
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{
@@ -114,7 +113,8 @@ pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderAr
         // A resting order is margined at its own price: a bid over the oracle would lose the
         // difference the moment it fills.
         let rested_risk = outcome.rested_order_id.is_some() && !args.reduce_only;
-        let equity_for_initial = taker_health.equity.safe_sub(outcome.rested_loss_at_oracle).map_err(crate::math_err)?;
+        let equity_for_initial =
+            taker_health.equity.safe_sub(outcome.rested_loss_at_oracle).map_err(crate::math_err)?;
         let meets_initial = equity_for_initial >= taker_health.initial_requirement;
         if !meets_initial {
             // Below initial, only a fill that reduces risk without lowering the account's

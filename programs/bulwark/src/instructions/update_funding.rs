@@ -1,9 +1,9 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::MIN_FUNDING_SAMPLES_PER_PERIOD;
 use crate::controller::market::{accrue_funding, mark_sample, update_twaps};
 use crate::controller::pricing::{collateral_price, market_price};
 use crate::error::BulwarkError;
-use crate::constants::MIN_FUNDING_SAMPLES_PER_PERIOD;
 use crate::events::{emit_event, FundingSampledV1, FundingUpdatedV1};
 use crate::math::oracle::OracleTolerance;
 use crate::state::{Clearinghouse, Market, OrderBook};

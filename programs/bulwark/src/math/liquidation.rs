@@ -163,7 +163,10 @@ pub fn resting_band_ticks(oracle_price: i64, tick_size: u64, fill_band_bps: u32)
     let band = fill_band_bps
         .saturating_mul(crate::constants::RESTING_BAND_FILL_BANDS)
         .min(crate::constants::MAX_RESTING_DEVIATION_BPS);
-    Ok((band_limit_ticks(oracle_price, tick_size, band, true)?, band_limit_ticks(oracle_price, tick_size, band, false)?))
+    Ok((
+        band_limit_ticks(oracle_price, tick_size, band, true)?,
+        band_limit_ticks(oracle_price, tick_size, band, false)?,
+    ))
 }
 
 #[cfg(test)]

@@ -141,8 +141,7 @@ pub fn relaxed_band(
     if age_seconds > max_seconds || age_slots > max_slots {
         return Ok(None);
     }
-    let periods =
-        (age_seconds / guards.max_staleness_seconds as u64).max(age_slots / guards.max_staleness_slots);
+    let periods = (age_seconds / guards.max_staleness_seconds as u64).max(age_slots / guards.max_staleness_slots);
     let haircut_bps = (periods as i128).safe_add(1)?.safe_mul(RELAXED_HAIRCUT_BPS_PER_PERIOD as i128)?;
     let price = obs.price as i128;
     let half_width = (obs.conf as i128)

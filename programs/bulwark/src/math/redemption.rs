@@ -247,7 +247,16 @@ mod tests {
             ("market inside the band: market", Some(995_500), healthy(), NEVER, Some(995_500), h, 0, 0),
             // 840 s below, then a minute below: 900 s, the grace.
             ("below for the whole grace: broken", Some(650_000), healthy(), clock(840, true), Some(650_000), b, 8, 900),
-            ("below, 1 s short of the grace: healthy", Some(650_000), healthy(), clock(839, true), Some(990_000), h, 0, 899),
+            (
+                "below, 1 s short of the grace: healthy",
+                Some(650_000),
+                healthy(),
+                clock(839, true),
+                Some(990_000),
+                h,
+                0,
+                899,
+            ),
             // Seen inside a minute ago: the interval is half below, half inside.
             ("one inside observation: neutral", Some(650_000), healthy(), clock(900, false), Some(650_000), b, 8, 900),
             ("stale print, healthy: soft floor", None, healthy(), clock(300, true), Some(990_000), h, 0, 300),
@@ -276,11 +285,18 @@ mod tests {
         let out = at(1_005_000, None);
         assert_eq!(out.price, Some(990_000));
         // Beyond: not believed; the market rules, capped at par.
-        for (rate, market, price) in
-            [(1_005_001, Some(1_004_000), Some(1_000_000)), (2_000_000, Some(970_000), Some(970_000)), (0, Some(970_000), Some(970_000)), (-5, None, None)]
-        {
+        for (rate, market, price) in [
+            (1_005_001, Some(1_004_000), Some(1_000_000)),
+            (2_000_000, Some(970_000), Some(970_000)),
+            (0, Some(970_000), Some(970_000)),
+            (-5, None, None),
+        ] {
             let out = at(rate, market);
-            assert_eq!((out.price, out.mode, out.broken_reasons), (price, REDEMPTION_MODE_BROKEN, BROKEN_RATE_OUT_OF_BOUNDS), "r {rate}");
+            assert_eq!(
+                (out.price, out.mode, out.broken_reasons),
+                (price, REDEMPTION_MODE_BROKEN, BROKEN_RATE_OUT_OF_BOUNDS),
+                "r {rate}"
+            );
         }
         // A rate far below the market (0.5 while it prints 1.00) would undervalue everything on
         // one feed's word: not believed either. At the edge (m·(1 − 5%)) it is.
