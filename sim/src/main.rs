@@ -40,6 +40,12 @@ fn machine() -> String {
 }
 
 fn main() -> Result<()> {
+    // solana-program-test turns its runtime's DEBUG logging on unless RUST_LOG says otherwise:
+    // a replay would print hundreds of thousands of lines over the progress bar and report.
+    // Quiet by default; RUST_LOG still chooses. Set before any other thread exists.
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "error");
+    }
     // The bank and the replay are deep futures; give them room.
     std::thread::Builder::new()
         .stack_size(256 << 20)

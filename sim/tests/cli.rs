@@ -9,11 +9,15 @@ fn replay_command_writes_the_report_and_plots() {
     let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-short.toml");
     let output = Command::new(env!("CARGO_BIN_EXE_bulwark-sim"))
         .args(["replay", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .env("RUST_LOG", "error")
+        .env_remove("RUST_LOG")
         .output()
         .expect("bulwark-sim runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    // A newcomer's terminal shows the progress bar and the report, not the runtime's logs.
+    let debug_lines = stderr.lines().chain(stdout.lines()).filter(|l| l.contains(" DEBUG ")).count();
+    assert_eq!(debug_lines, 0, "runtime logs with no RUST_LOG set:\n{}", &stderr[..stderr.len().min(2_000)]);
     for line in ["caused by the collateral print", "bad debt left", "redemption_aware", "wall time"] {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
     }
