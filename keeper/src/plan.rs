@@ -7,7 +7,7 @@ use bulwark::controller::pricing::MarketPrice;
 use bulwark::controller::waterfall::adl_eligibility;
 use bulwark::math::adl::shortfall;
 use bulwark::math::liquidation::{
-    band_limit_ticks, book_close_cost_bps, is_liquidatable, liquidation_lots, no_deficit_limit_ticks,
+    band_limit_ticks, book_close_cost_bps, book_liquidation_limit_ticks, is_liquidatable, liquidation_lots,
 };
 use bulwark::math::margin::Health;
 use bulwark::math::perp::base_value;
@@ -297,15 +297,21 @@ fn plan_liquidation(
         .unwrap_or(lots.unsigned_abs())
         .max(params.min_order_lots)
         .min(lots.unsigned_abs());
-        let (Ok(band), Ok(no_deficit), Ok(floor)) = (
-            band_limit_ticks(price.price, tick, ch.waterfall.book_liquidation_band_bps, selling),
-            no_deficit_limit_ticks(price.price, health.equity, sized, params.taker_fee_bps, selling, &price.spec),
+        let (Ok(limit), Ok(floor)) = (
+            book_liquidation_limit_ticks(
+                price.price,
+                ch.waterfall.book_liquidation_band_bps,
+                health.equity,
+                sized,
+                params.taker_fee_bps,
+                selling,
+                &price.spec,
+            ),
             // Orders better than the oracle by more than the fill band are cancelled, not filled.
             band_limit_ticks(price.price, tick, ch.waterfall.max_fill_deviation_bps, !selling),
         ) else {
             continue;
         };
-        let limit = if selling { band.max(no_deficit) } else { band.min(no_deficit) };
         let makers = makers_within(book, taker_side, key, snapshot.clock.unix_timestamp, floor, limit);
         if !makers.is_empty() {
             return Some(Action::BookLiquidation { target: *key, market_index, makers });

@@ -10,8 +10,7 @@ use crate::controller::waterfall::{book_balance_change, book_trading_fees};
 use crate::error::BulwarkError;
 use crate::events::{emit_event, LiquidationV1, LIQUIDATION_KIND_BOOK};
 use crate::math::liquidation::{
-    band_limit_ticks, book_close_cost_bps, capped_liquidation_fee, liquidation_fee, no_deficit_limit_ticks,
-    split_book_fee,
+    book_close_cost_bps, book_liquidation_limit_ticks, capped_liquidation_fee, liquidation_fee, split_book_fee,
 };
 use crate::math::safe::{to_i64, SafeMath};
 use crate::state::{
@@ -104,16 +103,20 @@ pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Resul
 
         let selling = plan.base_lots > 0;
         let lots = plan.lots.max(market.params.min_order_lots).min(plan.base_lots.unsigned_abs());
-        let band = band_limit_ticks(price, market.params.tick_size, waterfall.book_liquidation_band_bps, selling)
-            .map_err(crate::math_err)?;
         // Within the band, and nowhere a fill would make a deficit (or deepen one a price move
         // made) for the insurance vault to pay: that account is for a takeover at the oracle,
         // or ADL.
         let equity_now = health(&account, &prices)?.equity;
-        let spec = crate::controller::pricing::perp_spec(&market);
-        let no_deficit = no_deficit_limit_ticks(price, equity_now, lots, market.params.taker_fee_bps, selling, &spec)
-            .map_err(crate::math_err)?;
-        let limit = if selling { band.max(no_deficit) } else { band.min(no_deficit) };
+        let limit = book_liquidation_limit_ticks(
+            price,
+            waterfall.book_liquidation_band_bps,
+            equity_now,
+            lots,
+            market.params.taker_fee_bps,
+            selling,
+            &crate::controller::pricing::perp_spec(&market),
+        )
+        .map_err(crate::math_err)?;
         let args = PlaceOrderArgs {
             side: if selling { SIDE_ASK } else { SIDE_BID },
             order_type: ORDER_TYPE_MARKET,

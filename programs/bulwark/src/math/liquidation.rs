@@ -157,6 +157,24 @@ pub fn no_deficit_limit_ticks(
     to_u64(ticks.max(1))
 }
 
+/// The worst price, in ticks, a liquidation against the book of `lots` accepts: within the book
+/// band of the oracle and nowhere the close would make a deficit (`no_deficit_limit_ticks`),
+/// whichever is tighter. The program's limit, and the keeper's when it chooses makers.
+#[allow(clippy::too_many_arguments)]
+pub fn book_liquidation_limit_ticks(
+    oracle_price: i64,
+    band_bps: u32,
+    equity: i128,
+    lots: u64,
+    taker_fee_bps: u32,
+    selling: bool,
+    spec: &PerpSpec,
+) -> MathResult<u64> {
+    let band = band_limit_ticks(oracle_price, spec.tick_size, band_bps, selling)?;
+    let no_deficit = no_deficit_limit_ticks(oracle_price, equity, lots, taker_fee_bps, selling, spec)?;
+    Ok(if selling { band.max(no_deficit) } else { band.min(no_deficit) })
+}
+
 /// The prices, in ticks, an order may rest at: the oracle ± `RESTING_BAND_FILL_BANDS` fill
 /// bands (at most `MAX_RESTING_DEVIATION_BPS`), rounded inward. Returns `(lowest, highest)`.
 pub fn resting_band_ticks(oracle_price: i64, tick_size: u64, fill_band_bps: u32) -> MathResult<(u64, u64)> {
