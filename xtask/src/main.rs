@@ -1,5 +1,10 @@
-//! Project chores. `cargo run -p xtask -- idl` regenerates `idl/bulwark.json` on the host (no SBF
-//! toolchain needed); `cargo run -p xtask -- idl --check` fails when the committed IDL is stale.
+//! Project chores (`cargo xtask <command>`):
+//! - `idl [--check]`: regenerate `idl/bulwark.json` on the host, or fail when it is stale;
+//! - `sbf`: build the program for SBF (`target/deploy/bulwark.so`), installing what it needs;
+//! - `test [cargo test args]`: `sbf`, then the workspace's tests with every bank running that
+//!   bytecode.
+
+mod sbf;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,9 +39,56 @@ fn generate_idl() -> Result<String, String> {
     Ok(json)
 }
 
+/// The build's target directory: `CARGO_TARGET_DIR` when set, else `<workspace>/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+}
+
+fn build_sbf(root: &Path) -> Result<PathBuf, String> {
+    let started = std::time::Instant::now();
+    let built = sbf::build(root, &target_dir(root))?;
+    for program in &built {
+        println!("{}", sbf::report(program));
+    }
+    println!("SBF build: {:.0} s", started.elapsed().as_secs_f64());
+    Ok(built[0].path.clone())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("test") {
+        let root = workspace_root();
+        let so = match build_sbf(&root) {
+            Ok(so) => so,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("testing on {}", so.display());
+        let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(&root)
+            .env("BULWARK_SO", &so)
+            .args(["test", "--workspace", "--locked"])
+            .args(&args[1..])
+            .status();
+        return match status {
+            Ok(s) if s.success() => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("cargo test: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["sbf"] => match build_sbf(&workspace_root()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         ["idl"] | ["idl", "--check"] => {
             let check = args.len() == 2;
             let path = workspace_root().join("idl/bulwark.json");
@@ -64,7 +116,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: cargo run -p xtask -- idl [--check]");
+            eprintln!("usage: cargo xtask idl [--check] | sbf | test [cargo test args]");
             ExitCode::from(2)
         }
     }

@@ -7,6 +7,8 @@
 #![allow(unexpected_cfgs)]
 
 use anchor_lang::prelude::*;
+#[cfg(target_os = "solana")]
+use solana_compiler_builtins as _;
 
 /// Compile-time layout check for zero-copy structs: exact size, alignment at most 8
 /// (account data is only guaranteed 8-aligned).

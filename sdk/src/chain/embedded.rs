@@ -26,12 +26,79 @@ fn process_instruction(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8
     bulwark::entry(program_id, accounts, data)
 }
 
-/// A `ProgramTest` with Bulwark loaded natively; add accounts to it, start it, then call
-/// `install_event_capture`.
+/// Which build of Bulwark a bank runs.
+#[derive(Clone, Debug)]
+pub enum ProgramBuild {
+    /// The program compiled into this process and called as a builtin (`processor!`): quick to
+    /// rebuild and debuggable, but blind to compute units, the stack and SBF-only behaviour.
+    Native,
+    /// The SBF bytecode (`target/deploy/bulwark.so`), run by the bank's virtual machine.
+    Sbf { path: std::path::PathBuf, elf: Arc<Vec<u8>> },
+}
+
+/// The environment variable naming the SBF build the embedded bank runs instead of the native
+/// one (`cargo xtask test` sets it to the `bulwark.so` it just built).
+pub const PROGRAM_SO_ENV: &str = "BULWARK_SO";
+
+impl ProgramBuild {
+    /// Read an SBF build from `path`.
+    pub fn sbf(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let elf = std::fs::read(&path)?;
+        Ok(Self::Sbf { path, elf: Arc::new(elf) })
+    }
+
+    /// `BULWARK_SO` when set (a missing or unreadable file is an error, never a silent native
+    /// run), else the native build.
+    pub fn from_env() -> std::io::Result<Self> {
+        match std::env::var_os(PROGRAM_SO_ENV) {
+            Some(path) if !path.is_empty() => Self::sbf(&path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("{PROGRAM_SO_ENV}={}: {e}", std::path::Path::new(&path).display()))
+            }),
+            _ => Ok(Self::Native),
+        }
+    }
+
+    /// One line for logs and start-up banners.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Native => "native build (builtin; no compute-unit metering)".into(),
+            Self::Sbf { path, elf } => format!("SBF bytecode {} ({} bytes)", path.display(), elf.len()),
+        }
+    }
+}
+
+/// A `ProgramTest` with Bulwark from `BULWARK_SO` when set, natively otherwise; add accounts
+/// to it, start it, then call `install_event_capture`. Panics when `BULWARK_SO` names a file
+/// that cannot be read: a test run must never fall back to the native build unnoticed.
 pub fn program_test() -> ProgramTest {
+    let build = ProgramBuild::from_env().unwrap_or_else(|e| panic!("{e}"));
+    program_test_with(&build)
+}
+
+/// A `ProgramTest` running `build`.
+pub fn program_test_with(build: &ProgramBuild) -> ProgramTest {
     let mut pt = ProgramTest::default();
-    pt.prefer_bpf(false);
-    pt.add_program("bulwark", bulwark::ID, processor!(process_instruction));
+    match build {
+        ProgramBuild::Native => {
+            pt.prefer_bpf(false);
+            pt.add_program("bulwark", bulwark::ID, processor!(process_instruction));
+        }
+        ProgramBuild::Sbf { elf, .. } => {
+            // What a deployment through the (non-upgradeable) BPF loader leaves on chain: an
+            // executable account holding the ELF. The bank verifies and compiles it on first use.
+            pt.add_account(
+                bulwark::ID,
+                solana_account::Account {
+                    lamports: anchor_lang::prelude::Rent::default().minimum_balance(elf.len()).max(1),
+                    data: elf.as_ref().clone(),
+                    owner: solana_sdk_ids::bpf_loader::id(),
+                    executable: true,
+                    rent_epoch: 0,
+                },
+            );
+        }
+    }
     pt
 }
 

@@ -37,7 +37,7 @@ pub fn update_twaps(market: &mut Market, oracle_price: i64, mark: i64, now_unix:
         market.funding_samples = market.funding_samples.saturating_add(1);
     } else {
         let elapsed = now_unix.saturating_sub(market.twap_last_update_unix);
-        let weight = elapsed.min(window / MIN_FUNDING_SAMPLES_PER_PERIOD as i64);
+        let weight = elapsed.min(window.safe_div(MIN_FUNDING_SAMPLES_PER_PERIOD as i64).map_err(crate::math_err)?);
         market.oracle_twap =
             update_ema(market.oracle_twap, market.last_oracle_sample, weight, window).map_err(crate::math_err)?;
         market.mark_twap =
@@ -64,7 +64,7 @@ pub fn record_open_interest(market: &mut Market, before: i64, after: i64) -> Res
 /// returns the per-lot payment added and the number of periods.
 pub fn accrue_funding(market: &mut Market, now_unix: i64) -> Result<(i128, i64)> {
     let period = market.params.funding_period_seconds;
-    let periods = now_unix.saturating_sub(market.last_funding_unix) / period;
+    let periods = now_unix.saturating_sub(market.last_funding_unix).safe_div(period).map_err(crate::math_err)?;
     require!(periods >= 1, BulwarkError::FundingNotDue);
     let periods = periods.min(MAX_FUNDING_PERIODS_PER_UPDATE);
     let spec = crate::controller::pricing::perp_spec(market);
@@ -81,7 +81,10 @@ pub fn accrue_funding(market: &mut Market, now_unix: i64) -> Result<(i128, i64)>
     market.cumulative_funding_per_lot.set(cumulative);
     // Periods beyond the cap are skipped rather than charged in a burst.
     market.last_funding_unix = if now_unix - market.last_funding_unix >= (MAX_FUNDING_PERIODS_PER_UPDATE + 1) * period {
-        now_unix - (now_unix - market.last_funding_unix) % period
+        // The last whole period boundary at or before now (elapsed ≥ 0, period > 0).
+        let elapsed = now_unix.saturating_sub(market.last_funding_unix);
+        let whole_periods = elapsed.safe_div(period).map_err(crate::math_err)?;
+        market.last_funding_unix.safe_add(whole_periods.safe_mul(period).map_err(crate::math_err)?).map_err(crate::math_err)?
     } else {
         market.last_funding_unix + periods * period
     };

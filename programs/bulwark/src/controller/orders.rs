@@ -178,9 +178,11 @@ pub fn place_order<'info>(
     // move the owner's money to it): its limits stop at the oracle, rounded in the account's
     // favour.
     let tick = market.params.tick_size as i128;
-    let oracle_bid_ticks = crate::math::safe::to_u64((oracle_price as i128) / tick).map_err(crate::math_err)?;
+    let oracle_bid_ticks = crate::math::safe::to_u64((oracle_price as i128).safe_div(tick).map_err(crate::math_err)?).map_err(crate::math_err)?;
     let oracle_ask_ticks =
-        crate::math::safe::to_u64((oracle_price as i128 + tick - 1) / tick).map_err(crate::math_err)?.max(1);
+        crate::math::safe::to_u64((oracle_price as i128 + tick - 1).safe_div(tick).map_err(crate::math_err)?)
+            .map_err(crate::math_err)?
+            .max(1);
     let mut limit_ticks = args.price_ticks;
     if placed_by_delegate {
         limit_ticks = if args.side == SIDE_BID {

@@ -6,6 +6,7 @@ use crate::controller::pricing::{collateral_price, market_price};
 use crate::error::BulwarkError;
 use crate::events::{emit_event, FundingSampledV1, FundingUpdatedV1};
 use crate::math::oracle::OracleTolerance;
+use crate::math::safe::SafeMath;
 use crate::state::{Clearinghouse, Market, OrderBook};
 
 #[derive(Accounts)]
@@ -35,7 +36,7 @@ pub fn handler(ctx: Context<UpdateFunding>) -> Result<()> {
     let now = clock.unix_timestamp;
     let period = market.params.funding_period_seconds;
     if now.saturating_sub(market.last_funding_unix) < period {
-        let interval = (period / MIN_FUNDING_SAMPLES_PER_PERIOD as i64).max(1);
+        let interval = period.safe_div(MIN_FUNDING_SAMPLES_PER_PERIOD as i64).map_err(crate::math_err)?.max(1);
         require!(now.saturating_sub(market.twap_last_update_unix) >= interval, BulwarkError::FundingNotDue);
         update_twaps(&mut market, price, mark, now)?;
         emit_event(FundingSampledV1 {

@@ -63,7 +63,8 @@ pub fn unstake_claim_amount(request_value: u64, shares: u64, balance: u64, total
 /// How long after its cooldown an unstake request may be claimed: `UNSTAKE_CLAIM_WINDOW_SECONDS`,
 /// and at most `1 / UNSTAKE_CLAIM_WINDOW_COOLDOWN_DIVISOR` of the cooldown.
 pub fn unstake_claim_window_seconds(cooldown_seconds: i64) -> i64 {
-    UNSTAKE_CLAIM_WINDOW_SECONDS.min(cooldown_seconds.max(0) / UNSTAKE_CLAIM_WINDOW_COOLDOWN_DIVISOR)
+    // The divisor is a positive constant: the division cannot fail.
+    UNSTAKE_CLAIM_WINDOW_SECONDS.min(cooldown_seconds.max(0).safe_div(UNSTAKE_CLAIM_WINDOW_COOLDOWN_DIVISOR).unwrap_or(0))
 }
 
 #[cfg(test)]

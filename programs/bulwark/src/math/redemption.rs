@@ -91,7 +91,7 @@ impl HardBandClock {
         let mut below_seconds = self.below_seconds;
         if self.last_observed_unix != 0 {
             let interval = now_unix.safe_sub(self.last_observed_unix)?.clamp(0, HARD_BAND_MAX_INTERVAL_SECONDS);
-            let first_half = interval / 2;
+            let first_half = interval.safe_div(2)?;
             let second_half = interval - first_half;
             let signed = |half: i64, was_below: bool| if was_below { half } else { -half };
             below_seconds = below_seconds

@@ -48,7 +48,7 @@ pub trait SafeMath: Sized + Copy {
 }
 
 macro_rules! impl_safe_math {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $div_rem:path),*) => {$(
         impl SafeMath for $t {
             #[track_caller]
             #[inline]
@@ -80,8 +80,8 @@ macro_rules! impl_safe_math {
                 if rhs == 0 {
                     return Err(MathError::division_by_zero());
                 }
-                match self.checked_div(rhs) {
-                    Some(v) => Ok(v),
+                match $div_rem(self, rhs) {
+                    Some((v, _)) => Ok(v),
                     None => Err(MathError::overflow()),
                 }
             }
@@ -90,8 +90,8 @@ macro_rules! impl_safe_math {
             #[allow(unused_comparisons)]
             fn safe_div_ceil(self, rhs: Self) -> MathResult<Self> {
                 let quotient = self.safe_div(rhs)?;
-                let remainder = match self.checked_rem(rhs) {
-                    Some(r) => r,
+                let remainder = match $div_rem(self, rhs) {
+                    Some((_, r)) => r,
                     None => return Err(MathError::overflow()),
                 };
                 // Truncation moved the result toward zero; step up when the exact quotient is positive.
@@ -106,8 +106,8 @@ macro_rules! impl_safe_math {
             #[allow(unused_comparisons)]
             fn safe_div_floor(self, rhs: Self) -> MathResult<Self> {
                 let quotient = self.safe_div(rhs)?;
-                let remainder = match self.checked_rem(rhs) {
-                    Some(r) => r,
+                let remainder = match $div_rem(self, rhs) {
+                    Some((_, r)) => r,
                     None => return Err(MathError::overflow()),
                 };
                 // Truncation moved the result toward zero; step down when the exact quotient is negative.
@@ -121,7 +121,48 @@ macro_rules! impl_safe_math {
     )*};
 }
 
-impl_safe_math!(u8, u16, u32, u64, u128, i32, i64, i128);
+/// Truncating quotient and remainder of unsigned values; `None` on a zero divisor.
+#[inline]
+fn unsigned_div_rem<T>(lhs: T, rhs: T) -> Option<(T, T)>
+where
+    T: Copy + PartialEq + Default + core::ops::Div<Output = T> + core::ops::Rem<Output = T>,
+{
+    if rhs == T::default() {
+        return None;
+    }
+    Some((lhs / rhs, lhs % rhs))
+}
+
+/// Truncating signed division and remainder computed through unsigned division: SBPF before
+/// v2 has no signed division instruction, and LLVM refuses to emit one for those targets.
+/// Same results as `checked_div`/`checked_rem`: `None` on a zero divisor or `MIN / -1`.
+macro_rules! signed_div_rem {
+    ($name:ident, $t:ty) => {
+        #[inline]
+        fn $name(lhs: $t, rhs: $t) -> Option<($t, $t)> {
+            if rhs == 0 || (lhs == <$t>::MIN && rhs == -1) {
+                return None;
+            }
+            let (lhs_abs, rhs_abs) = (lhs.unsigned_abs(), rhs.unsigned_abs());
+            // Each magnitude fits: the quotient is at most |MIN| only for MIN / 1, whose
+            // wrapping negation is MIN itself; the remainder is below |rhs| ≤ |MIN|.
+            let quotient = (lhs_abs / rhs_abs) as $t;
+            let remainder = (lhs_abs % rhs_abs) as $t;
+            let quotient = if (lhs < 0) != (rhs < 0) { quotient.wrapping_neg() } else { quotient };
+            let remainder = if lhs < 0 { remainder.wrapping_neg() } else { remainder };
+            Some((quotient, remainder))
+        }
+    };
+}
+signed_div_rem!(i32_div_rem, i32);
+signed_div_rem!(i64_div_rem, i64);
+signed_div_rem!(i128_div_rem, i128);
+
+impl_safe_math!(
+    u8 => unsigned_div_rem, u16 => unsigned_div_rem, u32 => unsigned_div_rem,
+    u64 => unsigned_div_rem, u128 => unsigned_div_rem,
+    i32 => i32_div_rem, i64 => i64_div_rem, i128 => i128_div_rem
+);
 
 /// Narrowing conversions that fail instead of truncating.
 #[track_caller]
@@ -143,6 +184,23 @@ pub fn to_u64<T: TryInto<u64>>(value: T) -> MathResult<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_division_through_unsigned_matches_the_native_operators() {
+        let values = [i64::MIN, i64::MIN + 1, -1_000_000_007, -7, -2, -1, 0, 1, 2, 7, 1_000_000_007, i64::MAX - 1, i64::MAX];
+        for &a in &values {
+            for &b in &values {
+                let expected = a.checked_div(b).zip(a.checked_rem(b));
+                assert_eq!(i64_div_rem(a, b), expected, "{a} / {b}");
+                let (a32, b32) = (a as i32, b as i32);
+                assert_eq!(i32_div_rem(a32, b32), a32.checked_div(b32).zip(a32.checked_rem(b32)), "{a32} / {b32}");
+                let (a128, b128) = (i128::from(a) << 40, i128::from(b));
+                assert_eq!(i128_div_rem(a128, b128), a128.checked_div(b128).zip(a128.checked_rem(b128)));
+            }
+        }
+        assert_eq!(i128_div_rem(i128::MIN, -1), None);
+        assert_eq!(i128_div_rem(i128::MIN, 1), Some((i128::MIN, 0)));
+    }
 
     #[test]
     fn rounding_directions() {
