@@ -1,13 +1,15 @@
 //! `bulwark-localnet`: serve a local Solana JSON-RPC node with Bulwark loaded.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bulwark_localnet::{Localnet, NodeConfig};
+use bulwark_sdk::chain::embedded::ProgramBuild;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "bulwark-localnet", version, about = "A local Solana JSON-RPC node with Bulwark loaded natively")]
+#[command(name = "bulwark-localnet", version, about = "A local Solana JSON-RPC node with Bulwark loaded: the SBF bytecode when built, the native build otherwise")]
 struct Cli {
     /// Address to listen on.
     #[arg(long, env = "BULWARK_LOCALNET_BIND", default_value = "127.0.0.1")]
@@ -18,6 +20,29 @@ struct Cli {
     /// Wall-clock milliseconds per slot.
     #[arg(long, env = "BULWARK_LOCALNET_SLOT_MS", default_value_t = 400, value_parser = clap::value_parser!(u64).range(10..))]
     slot_ms: u64,
+    /// The SBF program to run [default: target/deploy/bulwark.so in this directory or the
+    /// nearest one above that has it; the native build when there is none].
+    #[arg(long, env = "BULWARK_SO", value_name = "PATH", conflicts_with = "native")]
+    program: Option<PathBuf>,
+    /// Run the native build even when an SBF build exists (no compute metering).
+    #[arg(long)]
+    native: bool,
+}
+
+/// The build to run: `--program`/`BULWARK_SO` (which must exist), else the workspace's
+/// `target/deploy/bulwark.so` when it has been built, else native.
+fn program_build(cli: &Cli) -> anyhow::Result<ProgramBuild> {
+    if cli.native {
+        return Ok(ProgramBuild::Native);
+    }
+    if let Some(path) = &cli.program {
+        return ProgramBuild::sbf(path).map_err(|e| anyhow::anyhow!("--program {}: {e}", path.display()));
+    }
+    let cwd = std::env::current_dir()?;
+    match cwd.ancestors().map(|dir| dir.join("target/deploy/bulwark.so")).find(|so| so.is_file()) {
+        Some(so) => Ok(ProgramBuild::sbf(&so)?),
+        None => Ok(ProgramBuild::Native),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,7 +56,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let config = NodeConfig { slot_duration: Duration::from_millis(cli.slot_ms) };
+        let program = program_build(&cli)?;
+        println!("program: {}", program.describe());
+        if matches!(program, ProgramBuild::Native) {
+            println!("  (no target/deploy/bulwark.so: `cargo xtask sbf` builds it)");
+        }
+        let config = NodeConfig { slot_duration: Duration::from_millis(cli.slot_ms), program };
         let localnet = Localnet::start(SocketAddr::new(cli.bind, cli.port), config).await?;
         // One line on stdout that scripts and tests wait for.
         println!(

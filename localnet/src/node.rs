@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anchor_lang::prelude::{Clock, Pubkey};
-use bulwark_sdk::chain::embedded::{blockhash_is_recent, fetch_accounts};
+use bulwark_sdk::chain::embedded::{blockhash_is_recent, fetch_accounts, ProgramBuild};
 use solana_account::Account;
 use solana_hash::Hash;
 use solana_keypair::Keypair;
@@ -46,11 +46,17 @@ pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
 pub struct NodeConfig {
     /// Wall-clock time per slot; the slot and the cluster clock follow real time at this rate.
     pub slot_duration: Duration,
+    /// The build of Bulwark the bank runs.
+    pub program: ProgramBuild,
 }
 
 impl Default for NodeConfig {
+    /// 400 ms slots; the program from `BULWARK_SO` when set, the native build otherwise.
     fn default() -> Self {
-        Self { slot_duration: Duration::from_millis(400) }
+        Self {
+            slot_duration: Duration::from_millis(400),
+            program: ProgramBuild::from_env().unwrap_or_else(|e| panic!("{e}")),
+        }
     }
 }
 
@@ -275,13 +281,15 @@ impl Node {
         let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
         let (ready, started) = oneshot::channel::<(Keypair, Hash)>();
         let slot_duration = config.slot_duration;
+        let program = config.program.clone();
         std::thread::Builder::new()
             .name("bulwark-bank".into())
             .spawn(move || {
                 let runtime =
                     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the bank");
                 let state: BankCell = runtime.block_on(async {
-                    let ctx = bulwark_sdk::chain::embedded::program_test().start_with_context().await;
+                    let ctx =
+                        bulwark_sdk::chain::embedded::program_test_with(&program).start_with_context().await;
                     bulwark_sdk::chain::embedded::install_event_capture();
                     let slot = ctx.banks_client.get_root_slot().await.expect("the bank answers at start");
                     let unix = unix_now();

@@ -33,7 +33,7 @@ use solana_transaction_status_client_types::{
 const SOL: u64 = 1_000_000_000;
 
 async fn start() -> (Localnet, RpcClient) {
-    let config = NodeConfig { slot_duration: Duration::from_millis(50) };
+    let config = NodeConfig { slot_duration: Duration::from_millis(50), ..Default::default() };
     let localnet = Localnet::start("127.0.0.1:0".parse().unwrap(), config).await.expect("node starts");
     let client = RpcClient::new_with_commitment(localnet.url(), CommitmentConfig::confirmed());
     (localnet, client)
@@ -304,7 +304,7 @@ async fn transactions_statuses_and_program_accounts() {
 /// about a second), and still expires.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blockhashes_live_for_many_slots_then_expire() {
-    let config = NodeConfig { slot_duration: Duration::from_millis(50) };
+    let config = NodeConfig { slot_duration: Duration::from_millis(50), ..Default::default() };
     let localnet = Localnet::start("127.0.0.1:0".parse().unwrap(), config).await.expect("node starts");
     let client = RpcClient::new_with_commitment(localnet.url(), CommitmentConfig::confirmed());
     let blockhash = client.get_latest_blockhash().await.unwrap();

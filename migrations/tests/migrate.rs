@@ -21,7 +21,7 @@ fn localnet_file() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_create_then_change_nothing_then_apply_and_propose() {
     let localnet =
-        Localnet::start("127.0.0.1:0".parse().unwrap(), NodeConfig { slot_duration: Duration::from_millis(100) })
+        Localnet::start("127.0.0.1:0".parse().unwrap(), NodeConfig { slot_duration: Duration::from_millis(100), ..Default::default() })
             .await
             .unwrap();
     let chain = RpcChain::new(localnet.url(), CommitmentConfig::confirmed());

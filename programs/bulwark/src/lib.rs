@@ -35,6 +35,19 @@ use state::{MarketParams, OracleConfig, ParamChange};
 
 declare_id!("Euo6vbzdPvbSkFy53qc6QdTLkAskw8JX14ejb8Wgrub4");
 
+// Where a researcher reports a vulnerability; explorers and `query-security-txt` read it from
+// the deployed bytes. A deployment replaces the contact and URLs with its own (README, Deploy).
+#[cfg(not(feature = "no-entrypoint"))]
+solana_security_txt::security_txt! {
+    name: "Bulwark",
+    project_url: "https://bulwark.invalid",
+    contacts: "email:security@bulwark.invalid",
+    policy: "Report privately to the contact above; do not test against a live deployment. See SECURITY.md in the source tree.",
+    preferred_languages: "en",
+    source_code: "https://bulwark.invalid/source",
+    auditors: "None"
+}
+
 /// Map a pure-math failure to the program error, logging where it happened.
 pub fn math_err(e: math::MathError) -> Error {
     msg!("math error {:?} at {}:{}", e.kind, e.file, e.line);
