@@ -123,6 +123,15 @@ impl Drop for Process {
     }
 }
 
+/// The node runs exactly the build the rest of the suite runs: the bytecode `BULWARK_SO`
+/// names, or the native build (never a `target/deploy/bulwark.so` it happens to find).
+fn program_args() -> Vec<String> {
+    match std::env::var("BULWARK_SO") {
+        Ok(so) if !so.is_empty() => vec!["--program".into(), so],
+        _ => vec!["--native".into()],
+    }
+}
+
 /// Read stdout until the first line, then keep draining it (the node prints program output
 /// there) so the process never blocks on a full pipe.
 fn first_line(process: &mut Process) -> String {
@@ -234,7 +243,7 @@ fn deploy_trade_move_the_feed_and_the_keeper_liquidates() {
     // ---- the node
     let mut node = Process::spawn(
         "bulwark-localnet",
-        Command::new(binary("bulwark-localnet")).args(["--port", "0", "--slot-ms", "200"]),
+        Command::new(binary("bulwark-localnet")).args(["--port", "0", "--slot-ms", "200"]).args(program_args()),
         &dir,
         true,
     );

@@ -24,7 +24,9 @@ pub struct KeeperConfig {
     /// Price per compute unit asked, micro-lamports; never above `priority_fee_cap`.
     pub priority_fee_micro_lamports: u64,
     pub priority_fee_cap_micro_lamports: u64,
-    pub compute_unit_limit: u32,
+    /// The compute-unit limit asked for every crank; `None`: each crank asks for the written
+    /// budgets of the instructions it runs (`bulwark_sdk::compute`).
+    pub compute_unit_limit: Option<u32>,
     /// Attempts after the first for a crank that failed for a retryable reason.
     pub max_retries: u32,
     pub retry_backoff: Duration,
@@ -50,7 +52,7 @@ impl KeeperConfig {
             scan_interval: Duration::from_millis(1_000),
             priority_fee_micro_lamports: 10_000,
             priority_fee_cap_micro_lamports: 1_000_000,
-            compute_unit_limit: 1_000_000,
+            compute_unit_limit: None,
             max_retries: 3,
             retry_backoff: Duration::from_millis(250),
             in_flight_ttl: Duration::from_secs(90),
@@ -92,6 +94,8 @@ pub struct Cli {
     pub priority_fee_micro_lamports: Option<u64>,
     #[arg(long, env = "BULWARK_KEEPER_PRIORITY_FEE_CAP")]
     pub priority_fee_cap_micro_lamports: Option<u64>,
+    /// Compute-unit limit for every crank [default: each crank's instructions' budgets from
+    /// docs/compute.md].
     #[arg(long, env = "BULWARK_KEEPER_COMPUTE_UNIT_LIMIT")]
     pub compute_unit_limit: Option<u32>,
     #[arg(long, env = "BULWARK_KEEPER_MAX_RETRIES")]
@@ -168,7 +172,7 @@ impl Cli {
         pick!(scan_interval, scan_interval_ms, ms);
         pick!(priority_fee_micro_lamports);
         pick!(priority_fee_cap_micro_lamports);
-        pick!(compute_unit_limit);
+        pick!(compute_unit_limit, compute_unit_limit, Some);
         pick!(max_retries);
         pick!(retry_backoff, retry_backoff_ms, ms);
         pick!(in_flight_ttl, in_flight_ttl_ms, ms);

@@ -159,7 +159,7 @@ pub struct Keeper<C: Chain> {
     in_flight: HashMap<ActionKey, Instant>,
     /// Counts cranks. Two cranks with identical instructions in one blockhash would be one
     /// transaction (the second dropped as a duplicate), so each crank's compute-unit limit is
-    /// lowered by this count modulo `CRANK_NONCE_SPAN`. Attempts of one crank share it, so a
+    /// raised by this count modulo `CRANK_NONCE_SPAN` (raised, never lowered below a budget). Attempts of one crank share it, so a
     /// retry rebroadcasts rather than duplicates.
     crank_nonce: AtomicU32,
     journal: Option<std::sync::Mutex<Journal>>,
@@ -513,14 +513,20 @@ impl<C: Chain> Keeper<C> {
     pub fn instructions(&self, snapshot: &Snapshot, action: &Action) -> Option<Vec<Instruction>> {
         let ch = &snapshot.keys;
         let nonce = self.crank_nonce.fetch_add(1, Ordering::Relaxed) % CRANK_NONCE_SPAN;
+        let priced = !matches!(action, Action::Prune { .. });
+        let refresh = if priced { ix::collateral_refresh_for(&ch.key, &snapshot.clearinghouse) } else { None };
+        // The limit asked: the operator's when set, else the written budgets of exactly what
+        // this transaction runs (each measured in its worst case on the bytecode).
+        let limit = self.config.compute_unit_limit.unwrap_or_else(|| {
+            let mut names = vec![action.instruction_name()];
+            names.extend(refresh.iter().map(|_| "RefreshCollateralPrice"));
+            bulwark_sdk::compute::crank_limit(&names)
+        });
         let mut out = vec![
-            ix::compute_unit_limit_ix(self.config.compute_unit_limit.saturating_sub(nonce)),
+            ix::compute_unit_limit_ix(limit.saturating_add(nonce).min(bulwark_sdk::compute::MAX_TRANSACTION_CU)),
             ix::compute_unit_price_ix(self.config.priority_fee()),
         ];
-        let priced = !matches!(action, Action::Prune { .. });
-        if priced {
-            out.extend(ix::collateral_refresh_for(&ch.key, &snapshot.clearinghouse));
-        }
+        out.extend(refresh);
         let market_keys = |index: u16| snapshot.market(index).map(|m| m.keys);
         // (market, oracle) pairs of every market these accounts hold, except `skip`.
         let pairs_for = |accounts: &[Pubkey], skip: Option<u16>| -> Option<Vec<Pubkey>> {

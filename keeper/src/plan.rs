@@ -87,6 +87,19 @@ impl Action {
     }
 
     /// Label for metrics and logs.
+    /// The instruction as the program logs it, the key of its compute budget
+    /// (`bulwark_sdk::compute`).
+    pub fn instruction_name(&self) -> &'static str {
+        match self {
+            Self::Takeover { .. } => "LiquidateTakeover",
+            Self::BookLiquidation { .. } => "LiquidateAgainstBook",
+            Self::FlagLiquidatable { .. } => "UpdateLiquidationStatus",
+            Self::Adl { .. } => "AutoDeleverage",
+            Self::Funding { .. } => "UpdateFunding",
+            Self::Prune { .. } => "PruneExpiredOrders",
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Takeover { .. } => "liquidate_takeover",

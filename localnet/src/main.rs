@@ -9,7 +9,11 @@ use bulwark_sdk::chain::embedded::ProgramBuild;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "bulwark-localnet", version, about = "A local Solana JSON-RPC node with Bulwark loaded: the SBF bytecode when built, the native build otherwise")]
+#[command(
+    name = "bulwark-localnet",
+    version,
+    about = "A local Solana JSON-RPC node with Bulwark loaded: the SBF bytecode when built, the native build otherwise"
+)]
 struct Cli {
     /// Address to listen on.
     #[arg(long, env = "BULWARK_LOCALNET_BIND", default_value = "127.0.0.1")]
@@ -22,9 +26,10 @@ struct Cli {
     slot_ms: u64,
     /// The SBF program to run [default: target/deploy/bulwark.so in this directory or the
     /// nearest one above that has it; the native build when there is none].
-    #[arg(long, env = "BULWARK_SO", value_name = "PATH", conflicts_with = "native")]
+    #[arg(long, env = "BULWARK_SO", value_name = "PATH")]
     program: Option<PathBuf>,
-    /// Run the native build even when an SBF build exists (no compute metering).
+    /// Run the native build even when an SBF build exists or `BULWARK_SO` names one (no
+    /// compute metering).
     #[arg(long)]
     native: bool,
 }
@@ -36,6 +41,7 @@ fn program_build(cli: &Cli) -> anyhow::Result<ProgramBuild> {
         return Ok(ProgramBuild::Native);
     }
     if let Some(path) = &cli.program {
+        anyhow::ensure!(!path.as_os_str().is_empty(), "--program (or BULWARK_SO) is empty: name a bulwark.so");
         return ProgramBuild::sbf(path).map_err(|e| anyhow::anyhow!("--program {}: {e}", path.display()));
     }
     let cwd = std::env::current_dir()?;
@@ -57,15 +63,15 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let program = program_build(&cli)?;
-        println!("program: {}", program.describe());
-        if matches!(program, ProgramBuild::Native) {
-            println!("  (no target/deploy/bulwark.so: `cargo xtask sbf` builds it)");
+        let described = program.describe();
+        if matches!(program, ProgramBuild::Native) && !cli.native {
+            eprintln!("no target/deploy/bulwark.so here or above: running the native build (`cargo xtask sbf` builds the bytecode)");
         }
         let config = NodeConfig { slot_duration: Duration::from_millis(cli.slot_ms), program };
         let localnet = Localnet::start(SocketAddr::new(cli.bind, cli.port), config).await?;
         // One line on stdout that scripts and tests wait for.
         println!(
-            "bulwark-localnet listening on {} (program {}, faucet {})",
+            "bulwark-localnet listening on {} (program {}: {described}; faucet {})",
             localnet.url(),
             bulwark::ID,
             localnet.node.faucet()

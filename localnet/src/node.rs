@@ -288,8 +288,7 @@ impl Node {
                 let runtime =
                     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the bank");
                 let state: BankCell = runtime.block_on(async {
-                    let ctx =
-                        bulwark_sdk::chain::embedded::program_test_with(&program).start_with_context().await;
+                    let ctx = bulwark_sdk::chain::embedded::program_test_with(&program).start_with_context().await;
                     bulwark_sdk::chain::embedded::install_event_capture();
                     let slot = ctx.banks_client.get_root_slot().await.expect("the bank answers at start");
                     let unix = unix_now();

@@ -20,10 +20,12 @@ fn localnet_file() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_create_then_change_nothing_then_apply_and_propose() {
-    let localnet =
-        Localnet::start("127.0.0.1:0".parse().unwrap(), NodeConfig { slot_duration: Duration::from_millis(100), ..Default::default() })
-            .await
-            .unwrap();
+    let localnet = Localnet::start(
+        "127.0.0.1:0".parse().unwrap(),
+        NodeConfig { slot_duration: Duration::from_millis(100), ..Default::default() },
+    )
+    .await
+    .unwrap();
     let chain = RpcChain::new(localnet.url(), CommitmentConfig::confirmed());
     let admin = Keypair::new();
     let airdrop = chain.client.request_airdrop(&admin.pubkey(), 100_000_000_000).await.unwrap();

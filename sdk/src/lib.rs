@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod adl;
 pub mod book;
 pub mod chain;
+pub mod compute;
 pub mod errors;
 pub mod events;
 pub mod health;

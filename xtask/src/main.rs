@@ -1,6 +1,7 @@
 //! Project chores (`cargo xtask <command>`):
 //! - `idl [--check]`: regenerate `idl/bulwark.json` on the host, or fail when it is stale;
-//! - `sbf`: build the program for SBF (`target/deploy/bulwark.so`), installing what it needs;
+//! - `sbf [--features …]`: build the program for SBF (`target/deploy/bulwark.so`), installing
+//!   what it needs;
 //! - `test [cargo test args]`: `sbf`, then the workspace's tests with every bank running that
 //!   bytecode.
 
@@ -39,14 +40,20 @@ fn generate_idl() -> Result<String, String> {
     Ok(json)
 }
 
-/// The build's target directory: `CARGO_TARGET_DIR` when set, else `<workspace>/target`.
+/// The build's target directory, absolute (tests read `BULWARK_SO` from other directories):
+/// `CARGO_TARGET_DIR` when set, else `<workspace>/target`.
 fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+    let dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    if dir.is_absolute() {
+        dir
+    } else {
+        std::env::current_dir().expect("current dir").join(dir)
+    }
 }
 
-fn build_sbf(root: &Path) -> Result<PathBuf, String> {
+fn build_sbf(root: &Path, cargo_args: &[String]) -> Result<PathBuf, String> {
     let started = std::time::Instant::now();
-    let built = sbf::build(root, &target_dir(root))?;
+    let built = sbf::build(root, &target_dir(root), cargo_args)?;
     for program in &built {
         println!("{}", sbf::report(program));
     }
@@ -58,7 +65,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("test") {
         let root = workspace_root();
-        let so = match build_sbf(&root) {
+        let so = match build_sbf(&root, &[]) {
             Ok(so) => so,
             Err(e) => {
                 eprintln!("{e}");
@@ -82,7 +89,7 @@ fn main() -> ExitCode {
         };
     }
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["sbf"] => match build_sbf(&workspace_root()) {
+        ["sbf", ..] => match build_sbf(&workspace_root(), &args[1..]) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
@@ -116,7 +123,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: cargo xtask idl [--check] | sbf | test [cargo test args]");
+            eprintln!("usage: cargo xtask idl [--check] | sbf [cargo build args, e.g. --features devnet] | test [cargo test args]");
             ExitCode::from(2)
         }
     }

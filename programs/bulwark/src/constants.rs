@@ -43,6 +43,10 @@ pub const MAX_MAKER_TOUCHES_PER_ORDER: usize = 8;
 /// fills so a few stale orders at the top cannot make an order, or a book liquidation, fill
 /// nothing: a side holds at most `MAX_ORDERS_PER_SIDE`, so two calls always get past them.
 pub const MAX_STALE_REMOVALS_PER_ORDER: usize = 16;
+/// Of those, orders removed because the fill would leave the maker under margin: each costs a
+/// valuation of the maker's whole account, so fewer fit in one instruction's compute. The
+/// removals are kept when the instruction ends there, so the next call gets further.
+pub const MAX_MARGIN_REFUSALS_PER_ORDER: usize = 3;
 /// (market, oracle) pairs one instruction may price: the taker's markets and its makers'.
 pub const MAX_PRICED_MARKETS: usize = 16;
 /// Resting prices lie within the oracle ± this many fill bands (at most

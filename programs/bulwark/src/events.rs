@@ -176,6 +176,9 @@ pub const CANCEL_REASON_EVICTED: u8 = 8;
 pub const CANCEL_REASON_OUT_OF_BAND: u8 = 9;
 /// A delegate's order reached at a price worse than the oracle for its account.
 pub const CANCEL_REASON_DELEGATE_PRICE: u8 = 10;
+/// A limit order's remainder still crossing the book when matching reached one of its
+/// per-instruction budgets (fills, stale removals, margin refusals): not rested, not refused.
+pub const CANCEL_REASON_MATCH_BUDGET: u8 = 11;
 
 #[event]
 pub struct MarketListedV1 {

@@ -48,14 +48,21 @@ impl ProgramBuild {
         Ok(Self::Sbf { path, elf: Arc::new(elf) })
     }
 
-    /// `BULWARK_SO` when set (a missing or unreadable file is an error, never a silent native
-    /// run), else the native build.
+    /// `BULWARK_SO` when set (an empty, missing or unreadable file is an error, never a
+    /// silent native run), else the native build.
     pub fn from_env() -> std::io::Result<Self> {
         match std::env::var_os(PROGRAM_SO_ENV) {
-            Some(path) if !path.is_empty() => Self::sbf(&path).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("{PROGRAM_SO_ENV}={}: {e}", std::path::Path::new(&path).display()))
+            Some(path) if path.is_empty() => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{PROGRAM_SO_ENV} is set but empty: name a bulwark.so, or unset it for the native build"),
+            )),
+            Some(path) => Self::sbf(&path).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{PROGRAM_SO_ENV}={}: {e}", std::path::Path::new(&path).display()),
+                )
             }),
-            _ => Ok(Self::Native),
+            None => Ok(Self::Native),
         }
     }
 
@@ -63,7 +70,15 @@ impl ProgramBuild {
     pub fn describe(&self) -> String {
         match self {
             Self::Native => "native build (builtin; no compute-unit metering)".into(),
-            Self::Sbf { path, elf } => format!("SBF bytecode {} ({} bytes)", path.display(), elf.len()),
+            Self::Sbf { path, elf } => {
+                let modified = std::fs::metadata(path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .map(|age| format!(", built {} min ago", age.as_secs() / 60))
+                    .unwrap_or_default();
+                format!("SBF bytecode {} ({} bytes{modified})", path.display(), elf.len())
+            }
         }
     }
 }

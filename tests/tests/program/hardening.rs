@@ -417,3 +417,44 @@ async fn a_delegate_cannot_trade_its_owner_at_a_price_worse_than_the_oracle() {
     let out = place(&mut desk, &owner, order(SIDE_BID, ORDER_TYPE_LIMIT, 99, 5), &[]).await.ok();
     assert_eq!(out.events::<OrderPlacedV1>()[0].price_ticks, 99);
 }
+
+#[tokio::test]
+async fn orders_their_makers_margin_refuses_are_cleared_over_calls_and_block_nothing() {
+    // Each such order costs the matching a valuation of its maker's whole account; behind a
+    // wall of them an order, or a book liquidation, used to run out of compute in every call,
+    // so nothing was ever removed. Now a call stops after `MAX_MARGIN_REFUSALS_PER_ORDER` and
+    // keeps its removals.
+    use bulwark::constants::MAX_MARGIN_REFUSALS_PER_ORDER;
+    let mut desk = Desk::new(simple_market_params()).await;
+    let (mm, alice) = alice_long(&mut desk).await;
+    let friend = desk.user(10_000 * USD).await;
+    desk.set_price(92_500_000).await;
+    // The wall: five one-lot reduce-only asks at $89 that Alice's margin will refuse to fill
+    // (each would lower her equity/maintenance ratio), in front of a real ask at $90.
+    for _ in 0..5 {
+        place(&mut desk, &alice, reduce_only(order(SIDE_ASK, ORDER_TYPE_LIMIT, 89, 1)), &[]).await.ok();
+    }
+    place(&mut desk, &mm, order(SIDE_ASK, ORDER_TYPE_POST_ONLY, 90, 10), &[]).await.ok();
+
+    // A limit bid at $90 for 5 lots: three refusals, then the matching stops with the bid still
+    // crossing Alice's last two asks. It is neither rested nor refused: the removals stand.
+    let bid = order(SIDE_BID, ORDER_TYPE_LIMIT, 90, 5);
+    let out = place(&mut desk, &friend, bid, &[&alice, &mm]).await.ok();
+    let reasons: Vec<u8> = out.events::<OrderCancelledV1>().iter().map(|c| c.reason).collect();
+    let mut expected = vec![CANCEL_REASON_MAKER_MARGIN; MAX_MARGIN_REFUSALS_PER_ORDER];
+    expected.push(CANCEL_REASON_MATCH_BUDGET);
+    assert_eq!(reasons, expected);
+    assert_eq!(out.events::<OrderCancelledV1>().last().unwrap().base_lots, 5);
+    assert!(out.events::<FillV1>().is_empty() && out.events::<OrderPlacedV1>().is_empty());
+    assert_eq!(desk.position(&alice).await.open_ask_lots, 5 - MAX_MARGIN_REFUSALS_PER_ORDER as i64);
+    assert_eq!(desk.position(&friend).await.open_bid_lots, 0);
+
+    // The same order again gets through the rest of the wall to the real ask.
+    let out = place(&mut desk, &friend, bid, &[&alice, &mm]).await.ok();
+    let refused = out.events::<OrderCancelledV1>().iter().filter(|c| c.reason == CANCEL_REASON_MAKER_MARGIN).count();
+    assert_eq!(refused, 5 - MAX_MARGIN_REFUSALS_PER_ORDER);
+    let fills = out.events::<FillV1>();
+    assert_eq!((fills.len(), fills[0].maker, fills[0].price_ticks, fills[0].base_lots), (1, mm.margin_account, 90, 5));
+    assert_eq!(desk.position(&friend).await.base_lots, 5);
+    assert_eq!((desk.position(&alice).await.base_lots, desk.position(&alice).await.open_ask_lots), (100, 0));
+}

@@ -5,6 +5,7 @@ mod adl;
 mod admin;
 mod collateral;
 mod collateral_replay;
+mod compute_budgets;
 mod economic_checks;
 mod hardening;
 mod insurance;

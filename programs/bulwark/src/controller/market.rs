@@ -84,7 +84,10 @@ pub fn accrue_funding(market: &mut Market, now_unix: i64) -> Result<(i128, i64)>
         // The last whole period boundary at or before now (elapsed ≥ 0, period > 0).
         let elapsed = now_unix.saturating_sub(market.last_funding_unix);
         let whole_periods = elapsed.safe_div(period).map_err(crate::math_err)?;
-        market.last_funding_unix.safe_add(whole_periods.safe_mul(period).map_err(crate::math_err)?).map_err(crate::math_err)?
+        market
+            .last_funding_unix
+            .safe_add(whole_periods.safe_mul(period).map_err(crate::math_err)?)
+            .map_err(crate::math_err)?
     } else {
         market.last_funding_unix + periods * period
     };

@@ -4,12 +4,12 @@
 
 use anchor_lang::prelude::*;
 
-use crate::constants::{MAX_MAKER_TOUCHES_PER_ORDER, MAX_STALE_REMOVALS_PER_ORDER};
+use crate::constants::{MAX_MAKER_TOUCHES_PER_ORDER, MAX_MARGIN_REFUSALS_PER_ORDER, MAX_STALE_REMOVALS_PER_ORDER};
 use crate::controller::market::record_open_interest;
 use crate::controller::position::{
     fill_account, find_position, position_index, reducible_lots, release_order, reserve_order, settle_funding,
 };
-use crate::controller::pricing::{health, MarketPrice};
+use crate::controller::pricing::{MarketPrice, Valuation, ValuedAccount};
 use crate::controller::waterfall::cover_flat_deficit;
 use crate::error::BulwarkError;
 use crate::events::*;
@@ -130,6 +130,22 @@ fn drop_order(
     Ok(order)
 }
 
+/// `fill_keeps_health` for a maker whose position in `market_index` changed from `before` to
+/// `after`: only that position is valued twice, the maker's other markets (up to seven, each
+/// at both ends of a band) once. Its own frame keeps the valuations off `place_order`'s stack.
+#[inline(never)]
+fn maker_fill_keeps_health(
+    before: &MarginAccount,
+    after: &MarginAccount,
+    market_index: u16,
+    prices: &[MarketPrice],
+) -> Result<bool> {
+    let mut valued = ValuedAccount::new(before, prices, Valuation::AgainstAccount)?;
+    let health_before = valued.health(before.collateral_balance)?;
+    valued.revalue_position(after, market_index, prices)?;
+    fill_keeps_health(&health_before, &valued.health(after.collateral_balance)?).map_err(crate::math_err)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn place_order<'info>(
     market_key: Pubkey,
@@ -178,7 +194,8 @@ pub fn place_order<'info>(
     // move the owner's money to it): its limits stop at the oracle, rounded in the account's
     // favour.
     let tick = market.params.tick_size as i128;
-    let oracle_bid_ticks = crate::math::safe::to_u64((oracle_price as i128).safe_div(tick).map_err(crate::math_err)?).map_err(crate::math_err)?;
+    let oracle_bid_ticks = crate::math::safe::to_u64((oracle_price as i128).safe_div(tick).map_err(crate::math_err)?)
+        .map_err(crate::math_err)?;
     let oracle_ask_ticks =
         crate::math::safe::to_u64((oracle_price as i128 + tick - 1).safe_div(tick).map_err(crate::math_err)?)
             .map_err(crate::math_err)?
@@ -203,6 +220,10 @@ pub fn place_order<'info>(
     let mut cursor: Option<usize> = None;
     let mut fills = 0;
     let mut removals = 0;
+    // A margin refusal costs a full valuation of the maker's account, the other removals
+    // almost nothing: they have a smaller budget of their own, so stale orders cannot make
+    // an order, or a book liquidation, run out of compute.
+    let mut margin_refusals = 0;
     // Orders that leave the book without filling are counted apart from fills, so stale
     // orders at the top cannot use up an order's fills.
     macro_rules! remove_stale {
@@ -212,7 +233,11 @@ pub fn place_order<'info>(
             removals += 1;
         }};
     }
-    while remaining > 0 && fills < MAX_MAKER_TOUCHES_PER_ORDER && removals < MAX_STALE_REMOVALS_PER_ORDER {
+    while remaining > 0
+        && fills < MAX_MAKER_TOUCHES_PER_ORDER
+        && removals < MAX_STALE_REMOVALS_PER_ORDER
+        && margin_refusals < MAX_MARGIN_REFUSALS_PER_ORDER
+    {
         let Some(best) = book.orders(maker_side).first().copied() else { break };
         if !crosses(args.side, fill_limit, best.price_ticks) {
             break;
@@ -287,12 +312,12 @@ pub fn place_order<'info>(
         // its initial requirement with a lower equity/maintenance ratio, or below zero) costs
         // the maker its order, never the taker its trade or the insurance vault a deficit.
         let order_gone = lots == best.base_lots;
-        let maker_before = health(&maker, prices)?;
         let mut maker_after = *maker;
         let maker_fill = fill_account(&mut maker_after, maker_slot, maker_lots, quote, maker_fee)?;
         release_order(&mut maker_after.positions[maker_slot], maker_side, lots, order_gone);
-        if !fill_keeps_health(&maker_before, &health(&maker_after, prices)?).map_err(crate::math_err)? {
+        if !maker_fill_keeps_health(&maker, &maker_after, market.index, prices)? {
             remove_stale!(&mut maker, best, CANCEL_REASON_MAKER_MARGIN);
+            margin_refusals += 1;
             outcome.balance_change += maker.collateral_balance as i128 - maker_balance_before;
             continue;
         }
@@ -334,12 +359,20 @@ pub fn place_order<'info>(
             (best.price_ticks as i128 * market.params.tick_size as i128).min(i64::MAX as i128) as i64;
     }
 
+    // Matching stopped at one of its per-instruction budgets rather than at the limit price or
+    // the makers passed.
+    let budget_spent = fills >= MAX_MAKER_TOUCHES_PER_ORDER
+        || removals >= MAX_STALE_REMOVALS_PER_ORDER
+        || margin_refusals >= MAX_MARGIN_REFUSALS_PER_ORDER;
+    let crossing = book.best_price(maker_side).is_some_and(|best| crosses(args.side, limit_ticks, best));
+    // A limit order still crossing when a budget ran out is not rested (a crossed book would
+    // make every later taker's fill depend on who it passes) and not refused either: its fills
+    // and the stale orders it removed stand, and the rest can be sent again. Refusing it would
+    // undo the removals, so stale orders at the top could block every limit order for good.
+    let rest_remainder = args.rests() && !(crossing && budget_spent);
     if remaining > 0 {
-        if args.rests() {
-            // A crossed book would make every later taker's fill depend on who it passes.
-            if let Some(best) = book.best_price(maker_side) {
-                require!(!crosses(args.side, limit_ticks, best), BulwarkError::RestingOrderWouldCross);
-            }
+        if rest_remainder {
+            require!(!crossing, BulwarkError::RestingOrderWouldCross);
             // Resting prices stay near the oracle: a far order is no liquidity, could pin the
             // mark, and (at an absurd price) overflow it.
             let (rest_low, rest_high) =
@@ -399,7 +432,7 @@ pub fn place_order<'info>(
                 order_id: u64::MAX,
                 side: args.side,
                 base_lots: remaining,
-                reason: CANCEL_REASON_IMMEDIATE_OR_CANCEL,
+                reason: if args.rests() { CANCEL_REASON_MATCH_BUDGET } else { CANCEL_REASON_IMMEDIATE_OR_CANCEL },
             });
         }
     }

@@ -21,8 +21,8 @@ use crate::math::perp::{funding_owed, value_position, PerpSpec};
 use crate::math::safe::{to_i64, SafeMath};
 use crate::oracle::{price_under_rule, read_checked};
 use crate::state::{
-    Clearinghouse, MarginAccount, Market, COLLATERAL_MODE_MARKET, COLLATERAL_PRICE_LAST_GOOD, COLLATERAL_PRICE_MARKET,
-    COLLATERAL_PRICE_SOFT_FLOOR, ORACLE_SOURCE_FIXED,
+    Clearinghouse, MarginAccount, Market, PerpPosition, COLLATERAL_MODE_MARKET, COLLATERAL_PRICE_LAST_GOOD,
+    COLLATERAL_PRICE_MARKET, COLLATERAL_PRICE_SOFT_FLOOR, ORACLE_SOURCE_FIXED,
 };
 
 /// What an action does with the collateral price.
@@ -372,45 +372,106 @@ pub fn health_for_liquidation(account: &MarginAccount, prices: &[MarketPrice]) -
 /// Health with every open position valued at its market's price, banded prices per `valuation`
 /// (per component: PnL at the worse/better end, requirements at the higher/lower notional).
 pub fn health_valued(account: &MarginAccount, prices: &[MarketPrice], valuation: Valuation) -> Result<Health> {
-    let mut valuations = [PositionValuation::default(); MAX_POSITIONS];
-    let mut n = 0;
-    for position in account.open_positions() {
-        let market =
-            prices.iter().find(|m| m.index == position.market_index).ok_or(BulwarkError::MissingMarketAccount)?;
-        let funding =
-            funding_owed(position.base_lots, market.cumulative_funding_per_lot, position.last_cumulative_funding.get())
-                .map_err(crate::math_err)?;
-        let at = |price: i64| {
-            value_position(
-                position.base_lots,
-                position.quote_entry,
-                position.open_bid_lots,
-                position.open_ask_lots,
-                funding,
-                price,
-                &market.spec,
-            )
-            .map_err(crate::math_err)
-        };
-        valuations[n] = if market.is_exact() {
-            at(market.price)?
-        } else {
-            let (low, high) = (at(market.low)?, at(market.high)?);
-            // Notionals (so requirements) grow with the price whatever the side; PnL moves with
-            // the side. Against the account: the larger requirements and the smaller PnL; for
-            // it, the opposite.
-            match valuation {
-                Valuation::AgainstAccount => {
-                    PositionValuation { unrealized_pnl: low.unrealized_pnl.min(high.unrealized_pnl), ..high }
-                }
-                Valuation::ForAccount => {
-                    PositionValuation { unrealized_pnl: low.unrealized_pnl.max(high.unrealized_pnl), ..low }
-                }
-            }
-        };
-        n += 1;
+    ValuedAccount::new(account, prices, valuation)?.health(account.collateral_balance)
+}
+
+/// One position's valuation at its market's price, banded per `valuation`.
+fn value_one(position: &PerpPosition, prices: &[MarketPrice], valuation: Valuation) -> Result<PositionValuation> {
+    let market = prices.iter().find(|m| m.index == position.market_index).ok_or(BulwarkError::MissingMarketAccount)?;
+    let funding =
+        funding_owed(position.base_lots, market.cumulative_funding_per_lot, position.last_cumulative_funding.get())
+            .map_err(crate::math_err)?;
+    let at = |price: i64| {
+        value_position(
+            position.base_lots,
+            position.quote_entry,
+            position.open_bid_lots,
+            position.open_ask_lots,
+            funding,
+            price,
+            &market.spec,
+        )
+        .map_err(crate::math_err)
+    };
+    if market.is_exact() {
+        return at(market.price);
     }
-    account_health(account.collateral_balance, &valuations[..n]).map_err(crate::math_err)
+    let (low, high) = (at(market.low)?, at(market.high)?);
+    // Notionals (so requirements) grow with the price whatever the side; PnL moves with the
+    // side. Against the account: the larger requirements and the smaller PnL; for it, the
+    // opposite.
+    Ok(match valuation {
+        Valuation::AgainstAccount => {
+            PositionValuation { unrealized_pnl: low.unrealized_pnl.min(high.unrealized_pnl), ..high }
+        }
+        Valuation::ForAccount => {
+            PositionValuation { unrealized_pnl: low.unrealized_pnl.max(high.unrealized_pnl), ..low }
+        }
+    })
+}
+
+/// An account's open positions, each valued: its health at any balance, and a position that
+/// changed re-valued alone. Matching checks each maker before and after its fill; only the
+/// filled market's position differs, so the other markets (up to seven, each at both ends of
+/// a band) are valued once instead of twice.
+#[derive(Clone, Copy)]
+pub struct ValuedAccount {
+    markets: [u16; MAX_POSITIONS],
+    valuations: [PositionValuation; MAX_POSITIONS],
+    count: usize,
+    valuation: Valuation,
+}
+
+impl ValuedAccount {
+    pub fn new(account: &MarginAccount, prices: &[MarketPrice], valuation: Valuation) -> Result<Self> {
+        let mut valued = Self {
+            markets: [0; MAX_POSITIONS],
+            valuations: [PositionValuation::default(); MAX_POSITIONS],
+            count: 0,
+            valuation,
+        };
+        for position in account.open_positions() {
+            valued.markets[valued.count] = position.market_index;
+            valued.valuations[valued.count] = value_one(position, prices, valuation)?;
+            valued.count += 1;
+        }
+        Ok(valued)
+    }
+
+    pub fn health(&self, collateral_balance: u64) -> Result<Health> {
+        account_health(collateral_balance, &self.valuations[..self.count]).map_err(crate::math_err)
+    }
+
+    /// The account after a change to its position in `market_index` only (`account` is the
+    /// changed account): that position is valued again (added when it opened, dropped when it
+    /// emptied), the rest kept.
+    pub fn revalue_position(
+        &mut self,
+        account: &MarginAccount,
+        market_index: u16,
+        prices: &[MarketPrice],
+    ) -> Result<()> {
+        let valuation = self.valuation;
+        let next = self;
+        let held = next.markets[..next.count].iter().position(|m| *m == market_index);
+        let position = account.open_positions().find(|p| p.market_index == market_index);
+        match (held, position) {
+            (Some(i), Some(position)) => next.valuations[i] = value_one(position, prices, valuation)?,
+            (Some(i), None) => {
+                next.markets.copy_within(i + 1..next.count, i);
+                next.valuations.copy_within(i + 1..next.count, i);
+                next.count -= 1;
+            }
+            (None, Some(position)) => {
+                require!(next.count < MAX_POSITIONS, BulwarkError::TooManyPositions);
+                next.markets[next.count] = market_index;
+                next.valuations[next.count] = value_one(position, prices, valuation)?;
+                next.count += 1;
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
 }
 
 /// How an instruction that acts on one market prices the markets involved.
@@ -456,4 +517,72 @@ pub fn load_prices_with_market<'info>(
     prices.retain(|p| p.index != market.index);
     prices.push(MarketPrice::banded(market, own));
     Ok((own.price, prices, used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(index: u16, low: i64, price: i64, high: i64) -> MarketPrice {
+        MarketPrice {
+            index,
+            spec: PerpSpec {
+                tick_size: 1_000_000,
+                quote_per_lot_tick: 1,
+                initial_margin_bps: 1_000,
+                maintenance_margin_bps: 500,
+                size_premium_bps: 10,
+                size_premium_unit_lots: 100,
+            },
+            cumulative_funding_per_lot: 7 * i128::from(index),
+            price,
+            low,
+            high,
+        }
+    }
+
+    fn position(market_index: u16, base_lots: i64, quote_entry: i64, open_bid_lots: i64) -> PerpPosition {
+        PerpPosition { base_lots, quote_entry, open_bid_lots, market_index, ..PerpPosition::default() }
+    }
+
+    /// Re-valuing one changed position gives exactly the health of valuing the whole account
+    /// again, for a position that changes, opens and empties, exact and banded prices, both
+    /// valuations.
+    #[test]
+    fn revaluing_one_position_equals_valuing_the_account_again() {
+        let prices = [
+            price(0, 95_000_000, 100_000_000, 105_000_000),
+            price(1, 20_000_000, 20_000_000, 20_000_000),
+            price(2, 9_000_000, 10_000_000, 11_000_000),
+        ];
+        let mut account: MarginAccount = bytemuck::Zeroable::zeroed();
+        account.collateral_balance = 5_000_000_000;
+        account.positions[0] = position(0, 30, -2_900_000_000, 4);
+        account.positions[1] = position(1, -120, 2_500_000_000, 0);
+        for valuation in [Valuation::AgainstAccount, Valuation::ForAccount] {
+            let valued = ValuedAccount::new(&account, &prices, valuation).unwrap();
+            assert_eq!(
+                valued.health(account.collateral_balance).unwrap(),
+                health_valued(&account, &prices, valuation).unwrap()
+            );
+            let changes: [(usize, PerpPosition, u64); 3] = [
+                (0, position(0, 10, -900_000_000, 0), 5_100_000_000), // reduced, balance moved
+                (2, position(2, -40, 400_000_000, 0), 5_000_000_000), // a new market opens
+                (1, PerpPosition { market_index: 1, ..PerpPosition::default() }, 4_900_000_000), // emptied
+            ];
+            for (slot, changed, balance) in changes {
+                let mut after = account;
+                after.positions[slot] = changed;
+                after.collateral_balance = balance;
+                let market = if slot == 1 { 1 } else { changed.market_index };
+                let mut revalued = valued;
+                revalued.revalue_position(&after, market, &prices).unwrap();
+                assert_eq!(
+                    revalued.health(after.collateral_balance).unwrap(),
+                    health_valued(&after, &prices, valuation).unwrap(),
+                    "slot {slot}, {valuation:?}"
+                );
+            }
+        }
+    }
 }

@@ -51,8 +51,8 @@ pub struct AutoDeleverage<'info> {
 /// Pricing (`ActionPricing::LIQUIDATION`): this market's price must be valid; other markets may
 /// be priced by the relaxed rule, read in the target's favour (eligibility, shortfall) and
 /// against each counterparty (score, whether it can pay).
-/// Compute estimate: ~30k CU + ~15k per counterparty (≤ 6) + ~4k per market valued + one token
-/// CPI when insurance pays.
+/// Compute: bounded by `MAX_ADL_COUNTERPARTIES` and the markets priced; the worst case measured
+/// on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots: u64) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();

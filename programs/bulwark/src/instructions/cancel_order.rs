@@ -19,7 +19,7 @@ pub struct CancelOrders<'info> {
 }
 
 /// Cancelling never raises risk, so it works in any market status.
-/// Compute estimate: ~8k CU + ~1k per resting order scanned (≤ 64).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn cancel(ctx: Context<CancelOrders>, order_id: Option<u64>) -> Result<()> {
     let account_key = ctx.accounts.margin_account.key();
     let mut account = ctx.accounts.margin_account.load_mut()?;
@@ -50,7 +50,7 @@ pub struct PruneExpiredOrders<'info> {
 
 /// Remove up to `MAX_PRUNES_PER_CALL` (8) orders that are expired or rest outside the resting
 /// band around the oracle TWAP (oracle ± `RESTING_BAND_FILL_BANDS` fill bands): anyone may
-/// clear a book of orders the price has left behind. Compute estimate: ~10k CU + ~6k per order.
+/// clear a book of orders the price has left behind. Compute: see `docs/compute.md`.
 pub fn prune<'info>(ctx: Context<'info, PruneExpiredOrders<'info>>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let market = ctx.accounts.market.load()?;

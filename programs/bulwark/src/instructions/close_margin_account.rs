@@ -21,7 +21,7 @@ pub struct CloseMarginAccount<'info> {
     pub rent_receiver: UncheckedAccount<'info>,
 }
 
-/// Close an empty account (no collateral, positions or orders). Compute estimate: ~5k CU.
+/// Close an empty account (no collateral, positions or orders). Compute: see `docs/compute.md`.
 pub fn handler(ctx: Context<CloseMarginAccount>) -> Result<()> {
     {
         let account = ctx.accounts.margin_account.load()?;

@@ -24,7 +24,7 @@ pub struct CreateMarginAccount<'info> {
     pub system_program: Program<'info, System>,
 }
 
-/// Compute estimate: ~15k CU (one account creation).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<CreateMarginAccount>, sub_account_id: u16) -> Result<()> {
     let clearinghouse_key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;

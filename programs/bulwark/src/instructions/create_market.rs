@@ -74,7 +74,7 @@ pub fn validate_params(params: &MarketParams, collateral_decimals: u8) -> Result
 
 /// List a market. Listing raises risk, so the market starts pending and only
 /// `activate_market` (anyone, after the clearinghouse timelock) opens it.
-/// Compute estimate: ~30k CU (two account creations).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<CreateMarket>, index: u16, oracle: OracleConfig, params: MarketParams) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;

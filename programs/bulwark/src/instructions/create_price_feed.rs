@@ -21,7 +21,7 @@ pub struct CreatePriceFeed<'info> {
     pub system_program: Program<'info, System>,
 }
 
-/// Create a manual feed; it holds no price until its first update. Compute estimate: ~12k CU.
+/// Create a manual feed; it holds no price until its first update. Compute: see `docs/compute.md`.
 pub fn handler(ctx: Context<CreatePriceFeed>, feed_id: u64, exponent: i32, ema_window_seconds: u32) -> Result<()> {
     require!(exponent.unsigned_abs() <= MAX_ORACLE_EXPONENT as u32, BulwarkError::InvalidParameter);
     require!(ema_window_seconds > 0, BulwarkError::InvalidParameter);

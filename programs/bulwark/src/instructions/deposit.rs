@@ -21,7 +21,7 @@ pub struct Deposit<'info> {
     pub token_program: Program<'info, Token>,
 }
 
-/// Compute estimate: ~12k CU (one token transfer CPI).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<Deposit>, amount: u64) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();

@@ -61,7 +61,7 @@ pub struct InitializeClearinghouse<'info> {
     pub system_program: Program<'info, System>,
 }
 
-/// Compute estimate: ~45k CU (three account creations, two token-account inits by CPI).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<InitializeClearinghouse>, args: InitializeClearinghouseArgs) -> Result<()> {
     require!((0..=MAX_TIMELOCK_SECONDS).contains(&args.timelock_seconds), BulwarkError::InvalidParameter);
     require!(args.guardian != Pubkey::default(), BulwarkError::InvalidParameter);

@@ -52,7 +52,8 @@ pub struct LiquidateAgainstBook<'info> {
 /// liquidation size, filling only within oracle ± the band, so no liquidator capital is
 /// needed. The account pays the liquidation fee on the filled quote; the cranker gets a bounded
 /// share, the insurance vault the rest. Priced as `liquidate_takeover` (`ActionPricing::LIQUIDATION`).
-/// Compute estimate: as `place_order` (≤ 8 maker touches) + ~10k CU; under 220k CU at the bounds.
+/// Compute: bounded as `place_order`'s matching; the worst case measured on the bytecode and its
+/// budget are in `docs/compute.md`.
 pub fn handler<'info>(ctx: Context<'info, LiquidateAgainstBook<'info>>) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();

@@ -50,7 +50,7 @@ pub struct LiquidateTakeover<'info> {
 /// Pricing (`ActionPricing::LIQUIDATION`): this market's price must be valid; the other markets
 /// either account holds may be priced by the relaxed rule, and the collateral by a fallback, as
 /// bands read in the liquidated account's favour and against the liquidator.
-/// Compute estimate: ~40k CU + ~4k per market valued + up to two token CPIs.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler<'info>(ctx: Context<'info, LiquidateTakeover<'info>>, max_base_lots: u64) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();

@@ -14,7 +14,7 @@ pub struct ActivateMarket<'info> {
     pub market: AccountLoader<'info, Market>,
 }
 
-/// Compute estimate: ~3k CU.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn activate(ctx: Context<ActivateMarket>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let mut market = ctx.accounts.market.load_mut()?;
@@ -38,7 +38,7 @@ pub struct SetMarketStatus<'info> {
 
 /// The guardian moves a listed market between active, reduce-only and paused. Time a market
 /// spends paused does not count toward a pending change to it.
-/// Compute estimate: ~3k CU.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn set_status(ctx: Context<SetMarketStatus>, status: u8) -> Result<()> {
     require!(
         matches!(status, MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY | MARKET_STATUS_PAUSED),

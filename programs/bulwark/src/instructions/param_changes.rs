@@ -27,7 +27,7 @@ pub struct ExecuteParamChange<'info> {
     pub market: Option<AccountLoader<'info, Market>>,
 }
 
-/// Compute estimate: ~6k CU (Borsh encode of ≤ 256 bytes).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn propose(ctx: Context<AdminParamChange>, change: ParamChange) -> Result<()> {
     let key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;
@@ -35,7 +35,7 @@ pub fn propose(ctx: Context<AdminParamChange>, change: ParamChange) -> Result<()
     params::propose(key, &mut ch, market.as_deref_mut(), change, Clock::get()?.unix_timestamp)
 }
 
-/// Compute estimate: ~6k CU.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn execute(ctx: Context<ExecuteParamChange>) -> Result<()> {
     let key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;
@@ -43,7 +43,7 @@ pub fn execute(ctx: Context<ExecuteParamChange>) -> Result<()> {
     params::execute(key, &mut ch, market.as_deref_mut(), Clock::get()?.unix_timestamp)
 }
 
-/// Compute estimate: ~4k CU.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn cancel(ctx: Context<AdminParamChange>) -> Result<()> {
     let key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;

@@ -42,9 +42,9 @@ pub struct PlaceOrder<'info> {
     // then the makers' margin accounts in book order.
 }
 
-/// Compute estimate: ~35k CU + ~12k per maker touched (≤ `MAX_MAKER_TOUCHES_PER_ORDER` = 8)
-/// + ~4k per other market valued (≤ 7) + one token CPI (~5k) when insurance fees accrue:
-/// under 200k CU at the bounds.
+/// Compute: bounded by the matching's budgets (fills, stale removals, margin refusals) and the
+/// markets priced; the worst case measured on the bytecode and its budget are in
+/// `docs/compute.md`.
 pub fn handler<'info>(ctx: Context<'info, PlaceOrder<'info>>, args: PlaceOrderArgs) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();

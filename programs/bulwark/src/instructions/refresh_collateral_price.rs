@@ -21,7 +21,7 @@ pub struct RefreshCollateralPrice<'info> {
 /// unusable market print records a fallback instead of failing (the soft floor in healthy
 /// redemption mode, else the last good price up to 15 minutes old; see
 /// `controller::collateral_oracle::read_collateral_price`).
-/// Compute estimate: ~10k CU (three feed decodes, no CPI).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<RefreshCollateralPrice>) -> Result<()> {
     let key = ctx.accounts.clearinghouse.key();
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;

@@ -11,7 +11,7 @@ pub struct SetDelegate<'info> {
     pub margin_account: AccountLoader<'info, MarginAccount>,
 }
 
-/// Set (or clear, with the default key) the account's delegate. Compute estimate: ~3k CU.
+/// Set (or clear, with the default key) the account's delegate. Compute: see `docs/compute.md`.
 pub fn handler(ctx: Context<SetDelegate>, delegate: Pubkey) -> Result<()> {
     let mut account = ctx.accounts.margin_account.load_mut()?;
     require_keys_neq!(delegate, account.owner, BulwarkError::DelegateIsOwner);

@@ -14,7 +14,7 @@ pub struct GuardianSetStatus<'info> {
     pub clearinghouse: AccountLoader<'info, Clearinghouse>,
 }
 
-/// Compute estimate: ~3k CU.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<GuardianSetStatus>, paused: bool) -> Result<()> {
     let status = if paused { CLEARINGHOUSE_PAUSED } else { CLEARINGHOUSE_ACTIVE };
     let now = Clock::get()?.unix_timestamp;

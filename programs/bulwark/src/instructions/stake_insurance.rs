@@ -28,7 +28,7 @@ pub struct StakeInsurance<'info> {
 
 /// Stake `amount` into the insurance vault for shares at the current share value. The first
 /// stake of a share epoch pays for the locked shares the vault lacks (`INSURANCE_LOCKED_SHARES`).
-/// Compute estimate: ~12k CU (one token CPI).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<StakeInsurance>, amount: u64) -> Result<()> {
     {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;

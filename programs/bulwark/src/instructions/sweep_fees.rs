@@ -23,7 +23,7 @@ pub struct SweepFees<'info> {
 
 /// Move the whole fee pool into the insurance vault, where it backs deficits and accrues to
 /// the stakers. Only `fee_pool` moves, so no margin account's collateral is touched.
-/// Compute estimate: ~12k CU (one token CPI).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<SweepFees>) -> Result<()> {
     let amount = {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;

@@ -33,7 +33,7 @@ pub struct UnstakeInsurance<'info> {
 /// Redeem the requested shares once the cooldown has passed and before the claim window
 /// closes, at the lower of their value at the request and now: payouts during the cooldown hit
 /// the leaver, income since the request stays in the vault for the stakers who remain.
-/// Compute estimate: ~14k CU (one token CPI).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<UnstakeInsurance>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let amount = {

@@ -23,7 +23,7 @@ pub struct UpdateFunding<'info> {
 /// and mark, then charge every whole funding period elapsed. Between due times it samples
 /// only, at most `MIN_FUNDING_SAMPLES_PER_PERIOD` times a period (a period sampled fewer times
 /// charges no premium). Positions settle lazily from the cumulative index.
-/// Compute estimate: ~12k CU.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<UpdateFunding>) -> Result<()> {
     let clock = Clock::get()?;
     let ch = ctx.accounts.clearinghouse.load()?;

@@ -20,7 +20,7 @@ pub struct UpdateLiquidationStatus<'info> {
 /// Priced as a liquidation judges its target: every market by the relaxed rule, a fallback
 /// collateral price accepted, bands read in the account's favour (`health_for_liquidation`),
 /// so one bad feed cannot stall the clock nor start it on a healthy account.
-/// Compute estimate: ~8k CU + ~4k per market valued.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler<'info>(ctx: Context<'info, UpdateLiquidationStatus<'info>>) -> Result<()> {
     let clock = Clock::get()?;
     let ch = ctx.accounts.clearinghouse.load()?;

@@ -22,7 +22,7 @@ pub struct UpdatePriceFeed<'info> {
 }
 
 /// Publish a price stamped with the cluster clock (authorities cannot back- or future-date).
-/// Compute estimate: ~4k CU.
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler(ctx: Context<UpdatePriceFeed>, update: PriceFeedUpdate) -> Result<()> {
     let clock = Clock::get()?;
     let mut feed = ctx.accounts.price_feed.load_mut()?;

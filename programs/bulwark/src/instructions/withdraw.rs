@@ -36,7 +36,7 @@ pub struct Withdraw<'info> {
     // or orders in (none when it has none).
 }
 
-/// Compute estimate: ~15k CU plus ~3k per open position valued (≤ 8, `MAX_POSITIONS`).
+/// Compute: the worst case measured on the bytecode and its budget are in `docs/compute.md`.
 pub fn handler<'info>(ctx: Context<'info, Withdraw<'info>>, amount: u64) -> Result<()> {
     let clock = Clock::get()?;
     let clearinghouse_key = ctx.accounts.clearinghouse.key();

@@ -64,7 +64,8 @@ pub fn unstake_claim_amount(request_value: u64, shares: u64, balance: u64, total
 /// and at most `1 / UNSTAKE_CLAIM_WINDOW_COOLDOWN_DIVISOR` of the cooldown.
 pub fn unstake_claim_window_seconds(cooldown_seconds: i64) -> i64 {
     // The divisor is a positive constant: the division cannot fail.
-    UNSTAKE_CLAIM_WINDOW_SECONDS.min(cooldown_seconds.max(0).safe_div(UNSTAKE_CLAIM_WINDOW_COOLDOWN_DIVISOR).unwrap_or(0))
+    UNSTAKE_CLAIM_WINDOW_SECONDS
+        .min(cooldown_seconds.max(0).safe_div(UNSTAKE_CLAIM_WINDOW_COOLDOWN_DIVISOR).unwrap_or(0))
 }
 
 #[cfg(test)]

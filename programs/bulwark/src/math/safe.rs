@@ -89,9 +89,11 @@ macro_rules! impl_safe_math {
             #[inline]
             #[allow(unused_comparisons)]
             fn safe_div_ceil(self, rhs: Self) -> MathResult<Self> {
-                let quotient = self.safe_div(rhs)?;
-                let remainder = match $div_rem(self, rhs) {
-                    Some((_, r)) => r,
+                if rhs == 0 {
+                    return Err(MathError::division_by_zero());
+                }
+                let (quotient, remainder) = match $div_rem(self, rhs) {
+                    Some(qr) => qr,
                     None => return Err(MathError::overflow()),
                 };
                 // Truncation moved the result toward zero; step up when the exact quotient is positive.
@@ -105,9 +107,11 @@ macro_rules! impl_safe_math {
             #[inline]
             #[allow(unused_comparisons)]
             fn safe_div_floor(self, rhs: Self) -> MathResult<Self> {
-                let quotient = self.safe_div(rhs)?;
-                let remainder = match $div_rem(self, rhs) {
-                    Some((_, r)) => r,
+                if rhs == 0 {
+                    return Err(MathError::division_by_zero());
+                }
+                let (quotient, remainder) = match $div_rem(self, rhs) {
+                    Some(qr) => qr,
                     None => return Err(MathError::overflow()),
                 };
                 // Truncation moved the result toward zero; step down when the exact quotient is negative.
@@ -123,14 +127,46 @@ macro_rules! impl_safe_math {
 
 /// Truncating quotient and remainder of unsigned values; `None` on a zero divisor.
 #[inline]
-fn unsigned_div_rem<T>(lhs: T, rhs: T) -> Option<(T, T)>
-where
-    T: Copy + PartialEq + Default + core::ops::Div<Output = T> + core::ops::Rem<Output = T>,
-{
-    if rhs == T::default() {
+fn unsigned_div_rem<T: UnsignedDivide>(lhs: T, rhs: T) -> Option<(T, T)> {
+    if rhs == T::ZERO {
         return None;
     }
-    Some((lhs / rhs, lhs % rhs))
+    Some(lhs.div_rem(rhs))
+}
+
+/// Unsigned division as SBF does it cheapest: 64-bit division and remainder are single
+/// instructions, 128-bit ones long software routines, so 128-bit operands that fit 64 bits
+/// (nearly all of the program's) take the 64-bit path.
+trait UnsignedDivide: Copy + PartialEq {
+    const ZERO: Self;
+    /// Quotient and remainder; `rhs` is not zero.
+    fn div_rem(self, rhs: Self) -> (Self, Self);
+}
+
+macro_rules! unsigned_divide_native {
+    ($($t:ty),*) => {$(
+        impl UnsignedDivide for $t {
+            const ZERO: Self = 0;
+            #[inline]
+            fn div_rem(self, rhs: Self) -> (Self, Self) {
+                (self / rhs, self % rhs)
+            }
+        }
+    )*};
+}
+unsigned_divide_native!(u8, u16, u32, u64);
+
+impl UnsignedDivide for u128 {
+    const ZERO: Self = 0;
+    #[inline]
+    fn div_rem(self, rhs: Self) -> (Self, Self) {
+        match (u64::try_from(self), u64::try_from(rhs)) {
+            (Ok(lhs), Ok(rhs)) => (u128::from(lhs / rhs), u128::from(lhs % rhs)),
+            // A divisor wider than the dividend: nothing divides.
+            (Ok(_), Err(_)) => (0, self),
+            _ => (self / rhs, self % rhs),
+        }
+    }
 }
 
 /// Truncating signed division and remainder computed through unsigned division: SBPF before
@@ -144,10 +180,11 @@ macro_rules! signed_div_rem {
                 return None;
             }
             let (lhs_abs, rhs_abs) = (lhs.unsigned_abs(), rhs.unsigned_abs());
+            let (quotient_abs, remainder_abs) = unsigned_div_rem(lhs_abs, rhs_abs)?;
             // Each magnitude fits: the quotient is at most |MIN| only for MIN / 1, whose
             // wrapping negation is MIN itself; the remainder is below |rhs| ≤ |MIN|.
-            let quotient = (lhs_abs / rhs_abs) as $t;
-            let remainder = (lhs_abs % rhs_abs) as $t;
+            let quotient = quotient_abs as $t;
+            let remainder = remainder_abs as $t;
             let quotient = if (lhs < 0) != (rhs < 0) { quotient.wrapping_neg() } else { quotient };
             let remainder = if lhs < 0 { remainder.wrapping_neg() } else { remainder };
             Some((quotient, remainder))
@@ -187,7 +224,8 @@ mod tests {
 
     #[test]
     fn signed_division_through_unsigned_matches_the_native_operators() {
-        let values = [i64::MIN, i64::MIN + 1, -1_000_000_007, -7, -2, -1, 0, 1, 2, 7, 1_000_000_007, i64::MAX - 1, i64::MAX];
+        let values =
+            [i64::MIN, i64::MIN + 1, -1_000_000_007, -7, -2, -1, 0, 1, 2, 7, 1_000_000_007, i64::MAX - 1, i64::MAX];
         for &a in &values {
             for &b in &values {
                 let expected = a.checked_div(b).zip(a.checked_rem(b));
@@ -196,6 +234,23 @@ mod tests {
                 assert_eq!(i32_div_rem(a32, b32), a32.checked_div(b32).zip(a32.checked_rem(b32)), "{a32} / {b32}");
                 let (a128, b128) = (i128::from(a) << 40, i128::from(b));
                 assert_eq!(i128_div_rem(a128, b128), a128.checked_div(b128).zip(a128.checked_rem(b128)));
+            }
+        }
+        let wide = [
+            0u128,
+            1,
+            7,
+            u64::MAX as u128 - 1,
+            u64::MAX as u128,
+            u64::MAX as u128 + 1,
+            1 << 100,
+            u128::MAX - 3,
+            u128::MAX,
+        ];
+        for &a in &wide {
+            for &b in &wide {
+                let expected = a.checked_div(b).zip(a.checked_rem(b));
+                assert_eq!(unsigned_div_rem(a, b), expected, "{a} / {b}");
             }
         }
         assert_eq!(i128_div_rem(i128::MIN, -1), None);
