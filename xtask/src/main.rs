@@ -73,7 +73,12 @@ fn main() -> ExitCode {
             }
         };
         println!("testing on {}", so.display());
-        let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        let mut cargo = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        // solana-program-test turns its own logging on unless RUST_LOG is set: quiet by default.
+        if std::env::var_os("RUST_LOG").is_none() {
+            cargo.env("RUST_LOG", "error");
+        }
+        let status = cargo
             .current_dir(&root)
             .env("BULWARK_SO", &so)
             .args(["test", "--workspace", "--locked"])
