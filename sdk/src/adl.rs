@@ -4,7 +4,9 @@
 use anchor_lang::prelude::Pubkey;
 use bulwark::constants::MAX_ADL_COUNTERPARTIES;
 use bulwark::controller::pricing::MarketPrice;
-use bulwark::math::adl::{adl_quintile, adl_score, haircut_for_fill, shortfall, uncovered_for_market};
+use bulwark::math::adl::{
+    adl_quintile, adl_score, capped_haircut, haircut_for_fill, profit_on_fill, shortfall, uncovered_for_market,
+};
 use bulwark::math::liquidation::marginal_close_value;
 use bulwark::math::perp::base_value;
 use bulwark::state::MarginAccount;
@@ -149,6 +151,11 @@ pub struct AdlFill {
 /// is skipped, as the program skips it. So every counterparty returned fills, in ranked order;
 /// passing exactly these (price pairs first) never ends in `AdlNoFill` on the same state.
 /// At most `MAX_ADL_COUNTERPARTIES`; empty when nothing can fill or a price is missing.
+///
+/// A haircut is capped at the counterparty's profit on the lots it closes, so a winner with
+/// little profit may pay less than its share; the rest must then come from the winners after
+/// it. When it cannot (the close would leave the target flat with a deficit insurance cannot
+/// pay, which the program refuses), the winners whose cap binds are passed over instead.
 pub fn simulate_fills<'a>(
     target: &MarginAccount,
     market_index: u16,
@@ -158,18 +165,42 @@ pub fn simulate_fills<'a>(
     prices: &[MarketPrice],
     insurance_balance: u64,
 ) -> Vec<AdlFill> {
-    simulate(target, market_index, max_base_lots, ranked, account, prices, insurance_balance).unwrap_or_default()
+    for pass_over_capped in [false, true] {
+        match simulate(
+            target,
+            market_index,
+            max_base_lots,
+            ranked,
+            &account,
+            prices,
+            insurance_balance,
+            pass_over_capped,
+        ) {
+            Some(plan) if plan.completes => return plan.fills,
+            Some(_) => continue,
+            None => return Vec::new(),
+        }
+    }
+    Vec::new()
 }
 
+/// Simulated fills, and whether the program would accept them.
+struct SimulatedAdl {
+    fills: Vec<AdlFill>,
+    completes: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn simulate<'a>(
     target: &MarginAccount,
     market_index: u16,
     max_base_lots: u64,
     ranked: &[RankedCounterparty],
-    account: impl Fn(&Pubkey) -> Option<&'a MarginAccount>,
+    account: &impl Fn(&Pubkey) -> Option<&'a MarginAccount>,
     prices: &[MarketPrice],
     insurance_balance: u64,
-) -> Option<Vec<AdlFill>> {
+    pass_over_capped: bool,
+) -> Option<SimulatedAdl> {
     let market = prices.iter().find(|m| m.index == market_index)?;
     let (price, spec) = (market.price, &market.spec);
     let target_lots = target.open_positions().find(|p| p.market_index == market_index)?.base_lots;
@@ -203,14 +234,22 @@ fn simulate<'a>(
             continue;
         }
         let value = base_value(lots, price, spec).ok()?;
-        if value.checked_add(position.quote_entry as i128)? <= 0 {
+        let upnl = value.checked_add(position.quote_entry as i128)?;
+        if upnl <= 0 {
             continue; // not in profit: the program would refuse it
         }
         let equity = health(counterparty, prices).ok()?.equity;
         let n = to_fill.min(lots.unsigned_abs());
-        let haircut = haircut_for_fill(uncovered_left, n, remaining_lots).ok()?;
+        let share = haircut_for_fill(uncovered_left, n, remaining_lots).ok()?;
         let signed_remaining = if target_is_long { remaining_lots as i64 } else { -(remaining_lots as i64) };
         let oracle_quote = marginal_close_value(signed_remaining, n, price, spec).ok()? as u128;
+        // Capped at the profit on the lots it closes (and a short target's buy-back at zero),
+        // as the program caps it.
+        let haircut =
+            capped_haircut(share, profit_on_fill(upnl, n, lots.unsigned_abs()).ok()?, oracle_quote, target_is_long);
+        if pass_over_capped && haircut < share {
+            continue;
+        }
         let quote =
             if target_is_long { oracle_quote.checked_add(haircut)? } else { oracle_quote.checked_sub(haircut)? };
         let quote = i128::try_from(quote).ok()?;
@@ -225,7 +264,11 @@ fn simulate<'a>(
         remaining_lots -= n;
         to_fill -= n;
     }
-    Some(fills)
+    // Flat everywhere with part of U still uncollected: insurance cannot pay it (U is what it
+    // cannot pay), so the program refuses the close.
+    let flat_elsewhere = target.open_positions().all(|p| p.market_index == market_index || p.base_lots == 0);
+    let completes = !(remaining_lots == 0 && flat_elsewhere && uncovered_left > 0);
+    Some(SimulatedAdl { fills, completes })
 }
 
 /// The five-light ADL indicator of a score among all scores on its side (5: first in line).

@@ -319,6 +319,19 @@ pub struct AdlFillV1 {
     pub market_uncovered: u64,
 }
 
+/// An ADL fill whose share of the uncovered shortfall was more than the counterparty could give
+/// from profit (or, against a short target, more than the lots' value): it paid `haircut`, and
+/// `share − haircut` stays in the shortfall for the fills after it.
+#[event]
+pub struct AdlHaircutCappedV1 {
+    pub target: Pubkey,
+    pub counterparty: Pubkey,
+    pub share: u64,
+    pub haircut: u64,
+    /// The counterparty's unrealised profit at the oracle on the lots the fill closes.
+    pub profit_on_fill: u64,
+}
+
 /// A ranked counterparty that could not pay its haircut without going below zero equity.
 #[event]
 pub struct AdlCounterpartySkippedV1 {

@@ -227,3 +227,76 @@ async fn a_counterparty_that_cannot_pay_is_skipped() {
     assert_eq!(desk.position(&alice).await.base_lots, 50);
     assert_eq!(desk.health(&alice).await.equity, -250 * USD as i128);
 }
+
+#[tokio::test]
+async fn a_winner_pays_at_most_its_profit_and_the_rest_carries_to_the_next() {
+    // No fees, no stake: the insurance vault is empty, so U is the whole deficit.
+    let params = MarketParams { taker_fee_bps: 0, maker_fee_bps: 0, ..simple_market_params() };
+    let mut desk = Desk::new(params).await;
+    let bob = desk.user(100_000 * USD).await;
+    let dave = desk.user(10_000 * USD).await;
+    let carol = desk.user(460 * USD).await;
+    let alice = desk.user(1_000 * USD).await;
+    // Alice buys 100 lots at $100 from Bob and Dave.
+    desk.trade(&bob, &alice, SIDE_ASK, 100, 50).await;
+    desk.trade(&dave, &alice, SIDE_ASK, 100, 50).await;
+    // At $89 Dave buys his 50 back from Carol, who is now short 50 lots at $89 on $460.
+    desk.set_price(89_000_000).await;
+    desk.trade(&carol, &dave, SIDE_ASK, 89, 50).await;
+    // At $88.50: Alice's equity 1,000 − 11.50 × 100 = −$150, all of it uncovered.
+    desk.set_price(88_500_000).await;
+    assert_eq!(desk.health(&alice).await.equity, -150 * USD as i128);
+    assert_eq!(desk.insurance().await, 0);
+    // Carol is up $0.50 a lot ($25) at 9.1x, Bob $11.50 a lot ($575) at 0.04x: Carol ranks first.
+    let (carol_score, bob_score) = (score(&mut desk, &carol).await, score(&mut desk, &bob).await);
+    assert!(carol_score > bob_score, "{carol_score} vs {bob_score}");
+
+    let out = desk.adl(&alice, &[carol.margin_account, bob.margin_account], 0).await.ok();
+    let fills = out.events::<AdlFillV1>();
+    // Carol's share is ⌊150 × 50/100⌋ = $75, but she made only $25 on those lots: she pays $25,
+    // closing at exactly her entry, and the other $50 moves on to Bob, who pays 75 + 50 = $125.
+    assert_eq!(
+        (fills[0].counterparty, fills[0].haircut, fills[0].quote),
+        (carol.margin_account, 25 * USD, 4_450 * USD)
+    );
+    assert_eq!((fills[1].counterparty, fills[1].haircut, fills[1].quote), (bob.margin_account, 125 * USD, 4_550 * USD));
+    let capped = out.events::<AdlHaircutCappedV1>();
+    assert_eq!(capped.len(), 1);
+    assert_eq!(
+        (capped[0].counterparty, capped[0].share, capped[0].haircut),
+        (carol.margin_account, 75 * USD, 25 * USD)
+    );
+    assert_eq!(capped[0].profit_on_fill, 25 * USD);
+    assert_eq!(fills.iter().map(|f| f.haircut).sum::<u64>(), 150 * USD, "Σ haircut == U to the atom");
+    // Nobody lost principal: Carol keeps her $460, Bob keeps 575 − 125 of his profit.
+    assert_eq!(desk.balance(&carol).await, 460 * USD);
+    assert_eq!(desk.balance(&bob).await, 100_000 * USD + 450 * USD);
+    assert_eq!((desk.balance(&alice).await, desk.position(&alice).await.base_lots), (0, 0));
+}
+
+#[tokio::test]
+async fn a_capped_winner_closes_its_lots_and_the_rest_of_u_waits_for_the_next_call() {
+    // The same book, but only Carol is passed: her $25 of profit on the lots she closes is all
+    // she pays, never her principal; the rest of U stays with the lots still open.
+    let params = MarketParams { taker_fee_bps: 0, maker_fee_bps: 0, ..simple_market_params() };
+    let mut desk = Desk::new(params).await;
+    let bob = desk.user(100_000 * USD).await;
+    let dave = desk.user(10_000 * USD).await;
+    let carol = desk.user(460 * USD).await;
+    let alice = desk.user(1_000 * USD).await;
+    desk.trade(&bob, &alice, SIDE_ASK, 100, 50).await;
+    desk.trade(&dave, &alice, SIDE_ASK, 100, 50).await;
+    desk.set_price(89_000_000).await;
+    desk.trade(&carol, &dave, SIDE_ASK, 89, 50).await;
+    desk.set_price(88_500_000).await;
+    // Carol can close 50 of Alice's 100 lots, paying $25 of the $75 share; the rest of U waits.
+    let out = desk.adl(&alice, &[carol.margin_account], 0).await.ok();
+    assert_eq!(out.events::<AdlFillV1>()[0].haircut, 25 * USD);
+    assert_eq!(desk.balance(&carol).await, 460 * USD);
+    assert_eq!(desk.position(&alice).await.base_lots, 50);
+    // Alice's deficit is now $125 on 50 lots, all for Bob.
+    assert_eq!(desk.health(&alice).await.equity, -125 * USD as i128);
+    let out = desk.adl(&alice, &[bob.margin_account], 0).await.ok();
+    assert_eq!(out.events::<AdlFillV1>()[0].haircut, 125 * USD);
+    assert_eq!((desk.balance(&alice).await, desk.position(&alice).await.base_lots), (0, 0));
+}

@@ -11,8 +11,8 @@ use crate::controller::waterfall::{
     adl_eligibility, book_balance_change, cover_flat_deficit, update_liquidation_status,
 };
 use crate::error::BulwarkError;
-use crate::events::{emit_event, AdlCounterpartySkippedV1, AdlFillV1, CANCEL_REASON_LIQUIDATION};
-use crate::math::adl::{adl_score, haircut_for_fill, shortfall, uncovered_for_market};
+use crate::events::{emit_event, AdlCounterpartySkippedV1, AdlFillV1, AdlHaircutCappedV1, CANCEL_REASON_LIQUIDATION};
+use crate::math::adl::{adl_score, capped_haircut, haircut_for_fill, profit_on_fill, shortfall, uncovered_for_market};
 use crate::math::liquidation::marginal_close_value;
 use crate::math::perp::base_value;
 use crate::math::safe::{to_u64, SafeMath};
@@ -156,9 +156,14 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
             }
 
             let n = to_fill.min(lots.unsigned_abs());
-            let haircut = haircut_for_fill(uncovered_left, n, remaining_lots).map_err(crate::math_err)?;
+            let share = haircut_for_fill(uncovered_left, n, remaining_lots).map_err(crate::math_err)?;
             let oracle_quote = marginal_close_value(target_lots.signum() * remaining_lots as i64, n, price, &spec)
                 .map_err(crate::math_err)? as u128;
+            // A winner pays from its profit on the lots it closes, never from principal, and a
+            // short target never buys back below zero: what the cap leaves stays in the
+            // shortfall for the fills after this one.
+            let profit_cap = profit_on_fill(upnl, n, lots.unsigned_abs()).map_err(crate::math_err)?;
+            let haircut = capped_haircut(share, profit_cap, oracle_quote, target_is_long);
             // A long target sells above the oracle value, a short one buys below it.
             let quote = if target_is_long {
                 oracle_quote.safe_add(haircut).map_err(crate::math_err)?
@@ -184,6 +189,15 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
             counterparty.last_active_slot = clock.slot;
             balance_change += counterparty.collateral_balance as i128 - balance_before;
 
+            if haircut < share {
+                emit_event(AdlHaircutCappedV1 {
+                    target: target_key,
+                    counterparty: *info.key,
+                    share: to_u64(share as i128).map_err(crate::math_err)?,
+                    haircut: to_u64(haircut as i128).map_err(crate::math_err)?,
+                    profit_on_fill: to_u64(profit_cap as i128).map_err(crate::math_err)?,
+                });
+            }
             uncovered_left -= haircut;
             remaining_lots -= n;
             to_fill -= n;

@@ -58,6 +58,29 @@ pub fn haircut_for_fill(uncovered: u128, fill_lots: u64, remaining_lots: u64) ->
     uncovered.safe_mul(fill_lots as u128)?.safe_div(remaining_lots as u128)
 }
 
+/// The part of a counterparty's unrealised profit at `P` on the lots an ADL fill closes:
+/// `upnl · fill / |position|`, rounded down; zero when the position is not in profit.
+pub fn profit_on_fill(unrealized_pnl: i128, fill_lots: u64, position_lots: u64) -> MathResult<u128> {
+    if unrealized_pnl <= 0 || position_lots == 0 {
+        return Ok(0);
+    }
+    (unrealized_pnl as u128).safe_mul(fill_lots.min(position_lots) as u128)?.safe_div(position_lots as u128)
+}
+
+/// The haircut one ADL fill takes: its share of what is left of `U` (`haircut_for_fill`),
+/// never more than the counterparty's profit on the lots it closes (a winner pays from profit,
+/// never principal) and, against a short target, never more than those lots' value at `P` (the
+/// target buys them back at `P − haircut`, which cannot go below zero). What the cap leaves
+/// stays in `U` for the fills after it.
+pub fn capped_haircut(share: u128, profit_on_fill: u128, oracle_value: u128, target_is_long: bool) -> u128 {
+    let capped = share.min(profit_on_fill);
+    if target_is_long {
+        capped
+    } else {
+        capped.min(oracle_value)
+    }
+}
+
 /// The ADL close price of the whole position for display and the SDK: `P ± U/q` in collateral
 /// atoms per lot relative to the oracle value (`oracle_value` = the position's value at P).
 /// Against shorts (a long target) the price rises; against longs it falls.
@@ -146,5 +169,45 @@ mod tests {
         assert_eq!(adl_quintile(700, &scores), 4);
         assert_eq!(adl_quintile(50, &scores), 1);
         assert_eq!(adl_quintile(0, &scores), 0);
+    }
+
+    #[test]
+    fn a_winner_pays_at_most_the_profit_of_the_lots_it_closes() {
+        // +$0.50 a lot on 100 lots: closing 10 of them yields at most $5.
+        assert_eq!(profit_on_fill(50_000_000, 10, 100).unwrap(), 5_000_000);
+        assert_eq!(profit_on_fill(50_000_000, 100, 100).unwrap(), 50_000_000);
+        assert_eq!(profit_on_fill(50_000_000, 150, 100).unwrap(), 50_000_000, "never beyond its position");
+        assert_eq!(profit_on_fill(-1, 10, 100).unwrap(), 0, "a loser has nothing to give");
+        assert_eq!(profit_on_fill(7, 1, 3).unwrap(), 2, "rounded down, against the taker of the haircut");
+        // U/q = $6 a lot on 10 lots, against $0.50 a lot of profit: $5 taken, $55 carried.
+        let share = haircut_for_fill(60_000_000, 10, 10).unwrap();
+        assert_eq!(capped_haircut(share, profit_on_fill(5_000_000, 10, 10).unwrap(), 1_000_000_000, true), 5_000_000);
+    }
+
+    #[test]
+    fn a_short_target_never_buys_back_below_zero() {
+        // Ten lots worth $50 at P, $80 of share, $200 of profit: capped at the $50 value.
+        assert_eq!(capped_haircut(80_000_000, 200_000_000, 50_000_000, false), 50_000_000);
+        assert_eq!(
+            capped_haircut(80_000_000, 200_000_000, 50_000_000, true),
+            80_000_000,
+            "a long target sells above P"
+        );
+    }
+
+    #[test]
+    fn capped_haircuts_carry_the_rest_to_later_fills_and_never_exceed_u() {
+        // U = 1,000 over 4 fills of 25 lots; the first two winners can give 100 each.
+        let (mut left, mut remaining, mut taken) = (1_000u128, 100u64, Vec::new());
+        for profit in [100u128, 100, 10_000, 10_000] {
+            let share = haircut_for_fill(left, 25, remaining).unwrap();
+            let haircut = capped_haircut(share, profit, u128::MAX, true);
+            left -= haircut;
+            remaining -= 25;
+            taken.push(haircut);
+        }
+        // 250 → 100, then (900·25/75 = 300) → 100, then 800·25/50 = 400, then the last 400.
+        assert_eq!(taken, vec![100, 100, 400, 400]);
+        assert_eq!(left, 0, "later winners with room absorb what the capped ones could not");
     }
 }
