@@ -396,14 +396,14 @@ async fn adl_passes_over_a_counterparty_the_program_would_skip() {
     let ranked = bulwark_sdk::adl::rank_counterparties(&alice.margin_account, 100, 0, accounts, &prices);
     let order_of: Vec<(Pubkey, u128)> = ranked.iter().map(|c| (c.margin_account, c.score)).collect();
     assert_eq!(order_of, vec![(pat.margin_account, 906_974), (quinn.margin_account, 408_376)]);
-    // Naming the first in line alone, as a plain prefix of the ranking does, fails: Pat pays
-    // at most its $800 of profit, never principal, and the close would leave $302.56 that the
-    // $7.44 of insurance cannot pay.
+    // Naming the first in line alone, as a plain prefix of the ranking does, fails: Pat would
+    // pay at most its $800 of profit, never principal, and nobody after it in the call takes
+    // the other $302.56.
     assert_eq!(bulwark_sdk::adl::select(&ranked, 100), vec![pat.margin_account]);
     let pat_only =
         Action::Adl { target: alice.margin_account, market_index: 0, counterparties: vec![pat.margin_account] };
     assert_eq!(k.execute(&snapshot, &pat_only).await, Outcome::Failed);
-    let code = u32::from(bulwark::error::BulwarkError::InsufficientInsurance);
+    let code = u32::from(bulwark::error::BulwarkError::AdlShortfallNotAbsorbed);
     assert_eq!(k.metrics.failures(&format!("program_error_{code}")), 1);
     assert_eq!(desk.position(&alice).await.base_lots, 100);
 

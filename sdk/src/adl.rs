@@ -3,7 +3,7 @@
 
 use anchor_lang::prelude::Pubkey;
 use bulwark::constants::MAX_ADL_COUNTERPARTIES;
-use bulwark::controller::pricing::MarketPrice;
+use bulwark::controller::pricing::{health_for_liquidation, MarketPrice};
 use bulwark::math::adl::{
     adl_quintile, adl_score, capped_haircut, haircut_for_fill, profit_on_fill, shortfall, uncovered_for_market,
 };
@@ -154,8 +154,8 @@ pub struct AdlFill {
 ///
 /// A haircut is capped at the counterparty's profit on the lots it closes, so a winner with
 /// little profit may pay less than its share; the rest must then come from the winners after
-/// it. When it cannot (the close would leave the target flat with a deficit insurance cannot
-/// pay, which the program refuses), the winners whose cap binds are passed over instead.
+/// it in the same call (the program refuses a call that leaves it on the lots still open).
+/// When they cannot carry it, the winners whose cap binds are passed over instead.
 pub fn simulate_fills<'a>(
     target: &MarginAccount,
     market_index: u16,
@@ -207,7 +207,13 @@ fn simulate<'a>(
     if target_lots == 0 {
         return None;
     }
-    let split = shortfall(health(target, prices).ok()?.equity, insurance_balance);
+    // As the program sizes it: this market at exactly the fill price, the others read in the
+    // target's favour.
+    let mut at_fill_price = prices.to_vec();
+    for p in at_fill_price.iter_mut().filter(|p| p.index == market_index) {
+        (p.low, p.high) = (p.price, p.price);
+    }
+    let split = shortfall(health_for_liquidation(target, &at_fill_price).ok()?.equity, insurance_balance);
     let mut notional_here = 0i128;
     let mut notional_total = 0i128;
     for position in target.open_positions() {
@@ -219,6 +225,7 @@ fn simulate<'a>(
         }
     }
     let mut uncovered_left = uncovered_for_market(split.uncovered, notional_here, notional_total).ok()?;
+    let mut uncovered_left_uncapped = uncovered_left;
     let target_is_long = target_lots > 0;
     let mut remaining_lots = target_lots.unsigned_abs();
     let mut to_fill = if max_base_lots == 0 { remaining_lots } else { max_base_lots.min(remaining_lots) };
@@ -261,13 +268,13 @@ fn simulate<'a>(
         }
         fills.push(AdlFill { counterparty: candidate.margin_account, base_lots: n, haircut });
         uncovered_left -= haircut;
+        uncovered_left_uncapped -= haircut_for_fill(uncovered_left_uncapped, n, remaining_lots).ok()?;
         remaining_lots -= n;
         to_fill -= n;
     }
-    // Flat everywhere with part of U still uncollected: insurance cannot pay it (U is what it
-    // cannot pay), so the program refuses the close.
-    let flat_elsewhere = target.open_positions().all(|p| p.market_index == market_index || p.base_lots == 0);
-    let completes = !(remaining_lots == 0 && flat_elsewhere && uncovered_left > 0);
+    // The program refuses a call that leaves more of U on the lots still open than full
+    // payers would have (a capped winner's shortfall must be absorbed within the call).
+    let completes = uncovered_left <= uncovered_left_uncapped;
     Some(SimulatedAdl { fills, completes })
 }
 

@@ -191,4 +191,6 @@ pub enum BulwarkError {
     InsuranceFirstStakeTooSmall,
     #[msg("Collateral price is a fallback (its market print is unusable): only reduce-only orders, liquidations and ADL may proceed")]
     CollateralPriceFallback,
+    #[msg("The winners passed cannot carry this close's share of the shortfall from their profit: pass winners with more profit")]
+    AdlShortfallNotAbsorbed,
 }

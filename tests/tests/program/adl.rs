@@ -275,9 +275,10 @@ async fn a_winner_pays_at_most_its_profit_and_the_rest_carries_to_the_next() {
 }
 
 #[tokio::test]
-async fn a_capped_winner_closes_its_lots_and_the_rest_of_u_waits_for_the_next_call() {
-    // The same book, but only Carol is passed: her $25 of profit on the lots she closes is all
-    // she pays, never her principal; the rest of U stays with the lots still open.
+async fn a_capped_winner_alone_cannot_push_its_shortfall_onto_the_lots_left() {
+    // The same book, but a cranker passes Carol alone. Capped at her $25 of profit, she would
+    // close 50 of Alice's 100 lots and leave $125 of U on the other 50 ($2.50 a lot, up from
+    // $1.50): repeated, that piles U onto the last lots until no winner can close them.
     let params = MarketParams { taker_fee_bps: 0, maker_fee_bps: 0, ..simple_market_params() };
     let mut desk = Desk::new(params).await;
     let bob = desk.user(100_000 * USD).await;
@@ -289,14 +290,12 @@ async fn a_capped_winner_closes_its_lots_and_the_rest_of_u_waits_for_the_next_ca
     desk.set_price(89_000_000).await;
     desk.trade(&carol, &dave, SIDE_ASK, 89, 50).await;
     desk.set_price(88_500_000).await;
-    // Carol can close 50 of Alice's 100 lots, paying $25 of the $75 share; the rest of U waits.
-    let out = desk.adl(&alice, &[carol.margin_account], 0).await.ok();
-    assert_eq!(out.events::<AdlFillV1>()[0].haircut, 25 * USD);
-    assert_eq!(desk.balance(&carol).await, 460 * USD);
-    assert_eq!(desk.position(&alice).await.base_lots, 50);
-    // Alice's deficit is now $125 on 50 lots, all for Bob.
-    assert_eq!(desk.health(&alice).await.equity, -125 * USD as i128);
-    let out = desk.adl(&alice, &[bob.margin_account], 0).await.ok();
-    assert_eq!(out.events::<AdlFillV1>()[0].haircut, 125 * USD);
-    assert_eq!((desk.balance(&alice).await, desk.position(&alice).await.base_lots), (0, 0));
+    let out = desk.adl(&alice, &[carol.margin_account], 0).await;
+    out.expect_err(BulwarkError::AdlShortfallNotAbsorbed);
+    assert_eq!(desk.position(&alice).await.base_lots, 100);
+    assert_eq!((desk.balance(&carol).await, desk.position(&carol).await.base_lots), (460 * USD, -50));
+    // Bob alone pays his full share: the close goes through, and the rest of U stays at $1.50 a lot.
+    let out = desk.adl(&alice, &[bob.margin_account], 50).await.ok();
+    assert_eq!(out.events::<AdlFillV1>()[0].haircut, 75 * USD);
+    assert_eq!(desk.health(&alice).await.equity, -75 * USD as i128);
 }

@@ -844,11 +844,9 @@ async fn liquidations(stale: StaleOrders) -> Ledger {
 }
 
 /// `update_liquidation_status` with every market a band, then `auto_deleverage` with its six
-/// counterparties: closing the target flat, insurance paying what it holds, or with the
-/// collateral at its fallback band (`fallback`), leaving it one lot. Closed flat there, the
-/// deleveraging fails: the shortfall is sized at the band's favourable end (rounded up), the
-/// close settles at the price (rounded down), and the few atoms between are more than the
-/// exhausted insurance vault holds (`InsufficientInsurance`).
+/// counterparties, closing the target flat (insurance paying what it holds), with exact
+/// prices or with the collateral at its fallback band (`fallback`). The shortfall is sized
+/// with the market acted on at exactly the fill price, so a close at a band settles too.
 async fn deleveraging(fallback: bool) -> Ledger {
     let mut w = World::new(16).await;
     let dealer_high = w.user(10_000_000 * USD).await;
@@ -897,8 +895,6 @@ async fn deleveraging(fallback: bool) -> Ledger {
     accounts.extend_from_slice(&shorts);
     let mut remaining = w.price_pairs(&accounts, Some(0)).await;
     remaining.extend_from_slice(&shorts);
-    // At the collateral's fallback a target closed flat cannot be deleveraged (see above): one
-    // lot stays, so no insurance payout settles the close.
     let (max_lots, pricing, settlement) = if fallback {
         w.stale_collateral_print().await;
         // The status crank again, in the new slot, with the collateral's band on every price.
@@ -906,7 +902,7 @@ async fn deleveraging(fallback: bool) -> Ledger {
         let case = "8 markets, every price a band (7 markets' feeds too wide, the collateral at its soft floor); \
                     the account seen liquidatable again";
         w.send(case, vec![ix], &[]).await;
-        (59, "every price a band (7 markets' feeds too wide, the collateral at its soft floor)", "one lot left")
+        (0, "every price a band (7 markets' feeds too wide, the collateral at its soft floor)", "closed flat")
     } else {
         (0, "7 of them priced as bands", "closed flat; insurance pays what it holds (one token transfer)")
     };
@@ -919,7 +915,8 @@ async fn deleveraging(fallback: bool) -> Ledger {
     let out = w.measure(&case, ix, &[]).await;
     if out.result.is_ok() {
         assert_eq!(out.events::<AdlFillV1>().len(), bulwark::constants::MAX_ADL_COUNTERPARTIES);
-        assert_eq!(out.events::<InsurancePayoutV1>().len(), usize::from(!fallback));
+        assert!(out.events::<InsurancePayoutV1>().len() <= 1);
+        assert_eq!(w.env.position(&target, &w.markets[0]).await.base_lots, 0, "closed flat");
         assert_eq!(cancelled(&out, CANCEL_REASON_LIQUIDATION), 16);
     }
     w.finish().await
@@ -1155,10 +1152,8 @@ fn report(ledger: &Ledger, matching: &[Stale]) -> String {
          Instructions that create an account at a program address search for its bump, 1,500 CU per \
          candidate passed over, which depends on the keys: the benchmark seeds its keys so every run \
          measures the same figures, and those budgets carry an allowance for the search on top of the 25 %. \
-         At the collateral's soft floor `auto_deleverage` is measured leaving one lot: closing a bankrupt \
-         account flat there fails (`InsufficientInsurance`) when the insurance vault is exhausted, because \
-         the shortfall is sized at the band's favourable end, rounded up, and the close settles at the price, \
-         rounded down.\n\n",
+         At the collateral's soft floor `auto_deleverage` closes the bankrupt account flat: its shortfall \
+         is sized with the market acted on at the fill price itself.\n\n",
     );
     doc.push_str(
         "Reproduce:\n\n```sh\ncargo xtask sbf\nBULWARK_SO=$PWD/target/deploy/bulwark.so RUST_LOG=error \\\n  \

@@ -105,7 +105,15 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         }
 
         let spec = perp_spec(&market);
-        let split = shortfall(target_health.equity, ch.insurance_balance);
+        // U is what the fills, all at `price`, must carry: this market valued at exactly that
+        // price (its band's favourable end, right for judging eligibility, would understate
+        // the deficit the close realises and leave insurance short by the difference); the
+        // target's other markets stay read in its favour.
+        let mut at_fill_price = prices.clone();
+        for p in at_fill_price.iter_mut().filter(|p| p.index == market.index) {
+            (p.low, p.price, p.high) = (price, price, price);
+        }
+        let split = shortfall(health_for_liquidation(&target, &at_fill_price)?.equity, ch.insurance_balance);
         let target_is_long = target_lots > 0;
         let mut remaining_lots = target_lots.unsigned_abs();
         // This market's share of the shortfall, by notional: a small position elsewhere is not
@@ -123,6 +131,10 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         let market_uncovered =
             uncovered_for_market(split.uncovered, notional_here, notional_total).map_err(crate::math_err)?;
         let mut uncovered_left = market_uncovered;
+        // What would be left had every winner paid its whole share: a capped winner's shortfall
+        // may move on to the winners after it in this call, never to lots left for later calls
+        // (a cranker could otherwise pile U onto the last lots until no winner can close them).
+        let mut uncovered_left_uncapped = market_uncovered;
         let mut to_fill = if max_base_lots == 0 { remaining_lots } else { max_base_lots.min(remaining_lots) };
         let mut previous_score = u128::MAX;
         let mut filled_any = false;
@@ -199,6 +211,8 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
                 });
             }
             uncovered_left -= haircut;
+            uncovered_left_uncapped -=
+                haircut_for_fill(uncovered_left_uncapped, n, remaining_lots).map_err(crate::math_err)?;
             remaining_lots -= n;
             to_fill -= n;
             filled_any = true;
@@ -222,6 +236,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
             });
         }
         require!(filled_any, BulwarkError::AdlNoFill);
+        require!(uncovered_left <= uncovered_left_uncapped, BulwarkError::AdlShortfallNotAbsorbed);
 
         let payout = cover_flat_deficit(clearinghouse_key, &mut ch, target_key, &mut target)?;
         balance_change += target.collateral_balance as i128;
