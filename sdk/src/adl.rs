@@ -3,7 +3,7 @@
 
 use anchor_lang::prelude::Pubkey;
 use bulwark::constants::MAX_ADL_COUNTERPARTIES;
-use bulwark::controller::pricing::{health_for_liquidation, MarketPrice};
+use bulwark::controller::pricing::{health_for_liquidation, with_exact_price, MarketPrice};
 use bulwark::math::adl::{
     adl_quintile, adl_score, capped_haircut, haircut_for_fill, profit_on_fill, shortfall, uncovered_for_market,
 };
@@ -209,10 +209,7 @@ fn simulate<'a>(
     }
     // As the program sizes it: this market at exactly the fill price, the others read in the
     // target's favour.
-    let mut at_fill_price = prices.to_vec();
-    for p in at_fill_price.iter_mut().filter(|p| p.index == market_index) {
-        (p.low, p.high) = (p.price, p.price);
-    }
+    let at_fill_price = with_exact_price(prices, market_index, price);
     let split = shortfall(health_for_liquidation(target, &at_fill_price).ok()?.equity, insurance_balance);
     let mut notional_here = 0i128;
     let mut notional_total = 0i128;

@@ -23,10 +23,12 @@ use std::collections::BTreeMap;
 
 use anchor_lang::prelude::*;
 use anchor_lang::solana_program::instruction::Instruction;
-use bulwark::controller::pricing::{health, MarketPrice};
+use bulwark::controller::pricing::{health, perp_spec, MarketPrice};
 use bulwark::events::{AdlFillV1, FillV1, InsurancePayoutV1, LiquidationV1, LIQUIDATION_KIND_TAKEOVER};
+use bulwark::math::adl::profit_on_fill;
 use bulwark::math::liquidation::{band_limit_ticks, is_liquidatable, liquidation_fee, resting_band_ticks};
 use bulwark::math::margin::{fill_keeps_health, Health};
+use bulwark::math::perp::base_value;
 use bulwark::state::*;
 use bulwark_sdk::accounts::ProgramAccount;
 use bulwark_sdk::chain::Chain;
@@ -316,6 +318,22 @@ pub fn economic_violations(before: &EconomicState, out: &TxOutcome, after: &Econ
         if let Some(a) = view(after, &f.counterparty) {
             if a.health.equity < 0 {
                 violations.push(format!("ADL took payer {} below zero: {:?}", f.counterparty, a.health));
+            }
+        }
+        // No winner pays past its profit at the oracle on the lots it closes.
+        let held = view(before, &f.counterparty)
+            .and_then(|b| b.account.open_positions().find(|p| p.market_index == before.market.index).copied());
+        if let Some(p) = held {
+            let spec = perp_spec(&before.market);
+            let upnl = base_value(p.base_lots, f.oracle_price, &spec).expect("value") + p.quote_entry as i128;
+            let cap = profit_on_fill(upnl, f.base_lots.unsigned_abs(), p.base_lots.unsigned_abs()).expect("cap");
+            if f.haircut as u128 > cap {
+                violations.push(format!(
+                    "ADL took {} atoms from {}, more than its {cap} of profit on the {} lots it closed",
+                    f.haircut,
+                    f.counterparty,
+                    f.base_lots.unsigned_abs()
+                ));
             }
         }
     }

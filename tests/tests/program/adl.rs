@@ -228,23 +228,27 @@ async fn a_counterparty_that_cannot_pay_is_skipped() {
     assert_eq!(desk.health(&alice).await.equity, -250 * USD as i128);
 }
 
-#[tokio::test]
-async fn a_winner_pays_at_most_its_profit_and_the_rest_carries_to_the_next() {
-    // No fees, no stake: the insurance vault is empty, so U is the whole deficit.
+/// Alice, long 100 lots bought at $100 on $1,000, is $150 short of zero at $88.50 with an empty
+/// insurance vault (no fees, no stake): U = $150. Bob is short 50 from $100 on $100,000; Carol
+/// short 50 from $89 on $460 (Dave sold her his). Returns (desk, alice, bob, carol).
+async fn two_winners_one_thin() -> (Desk, User, User, User) {
     let params = MarketParams { taker_fee_bps: 0, maker_fee_bps: 0, ..simple_market_params() };
     let mut desk = Desk::new(params).await;
     let bob = desk.user(100_000 * USD).await;
     let dave = desk.user(10_000 * USD).await;
     let carol = desk.user(460 * USD).await;
     let alice = desk.user(1_000 * USD).await;
-    // Alice buys 100 lots at $100 from Bob and Dave.
     desk.trade(&bob, &alice, SIDE_ASK, 100, 50).await;
     desk.trade(&dave, &alice, SIDE_ASK, 100, 50).await;
-    // At $89 Dave buys his 50 back from Carol, who is now short 50 lots at $89 on $460.
     desk.set_price(89_000_000).await;
     desk.trade(&carol, &dave, SIDE_ASK, 89, 50).await;
-    // At $88.50: Alice's equity 1,000 − 11.50 × 100 = −$150, all of it uncovered.
     desk.set_price(88_500_000).await;
+    (desk, alice, bob, carol)
+}
+
+#[tokio::test]
+async fn a_winner_pays_at_most_its_profit_and_the_rest_carries_to_the_next() {
+    let (mut desk, alice, bob, carol) = two_winners_one_thin().await;
     assert_eq!(desk.health(&alice).await.equity, -150 * USD as i128);
     assert_eq!(desk.insurance().await, 0);
     // Carol is up $0.50 a lot ($25) at 9.1x, Bob $11.50 a lot ($575) at 0.04x: Carol ranks first.
@@ -279,17 +283,7 @@ async fn a_capped_winner_alone_cannot_push_its_shortfall_onto_the_lots_left() {
     // The same book, but a cranker passes Carol alone. Capped at her $25 of profit, she would
     // close 50 of Alice's 100 lots and leave $125 of U on the other 50 ($2.50 a lot, up from
     // $1.50): repeated, that piles U onto the last lots until no winner can close them.
-    let params = MarketParams { taker_fee_bps: 0, maker_fee_bps: 0, ..simple_market_params() };
-    let mut desk = Desk::new(params).await;
-    let bob = desk.user(100_000 * USD).await;
-    let dave = desk.user(10_000 * USD).await;
-    let carol = desk.user(460 * USD).await;
-    let alice = desk.user(1_000 * USD).await;
-    desk.trade(&bob, &alice, SIDE_ASK, 100, 50).await;
-    desk.trade(&dave, &alice, SIDE_ASK, 100, 50).await;
-    desk.set_price(89_000_000).await;
-    desk.trade(&carol, &dave, SIDE_ASK, 89, 50).await;
-    desk.set_price(88_500_000).await;
+    let (mut desk, alice, bob, carol) = two_winners_one_thin().await;
     let out = desk.adl(&alice, &[carol.margin_account], 0).await;
     out.expect_err(BulwarkError::AdlShortfallNotAbsorbed);
     assert_eq!(desk.position(&alice).await.base_lots, 100);

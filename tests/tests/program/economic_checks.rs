@@ -168,6 +168,35 @@ fn every_economic_rule_fires_on_a_breach_and_not_otherwise() {
     .data();
     assert_fires(&quiet, &outcome("AutoDeleverage", &[adl]), &quiet, "ADL of");
 
+    // An ADL haircut past the winner's profit: long 10 lots bought at $99.50, $5 up at $100;
+    // closing 1 lot may cost it at most $0.50.
+    let mut winner = view(1_000, 500);
+    winner.account.positions[0].quote_entry = -995_000_000;
+    let mut priced = state(&[(1, view(-100, 500)), (2, winner)]);
+    priced.market.quote_per_lot_tick = 1_000_000;
+    let adl_haircut = |haircut: u64| {
+        AdlFillV1 {
+            clearinghouse: key(8),
+            market: key(9),
+            target: key(1),
+            counterparty: key(2),
+            base_lots: 1,
+            oracle_price: PRICE,
+            quote: 0,
+            haircut,
+            score: 0,
+            deficit: 0,
+            insurance_pays: 0,
+            uncovered: 0,
+            market_uncovered: 0,
+        }
+        .data()
+    };
+    let over = outcome("AutoDeleverage", &[adl_haircut(500_001)]);
+    assert_fires(&priced, &over, &priced, "ADL took 500001 atoms from");
+    let within = outcome("AutoDeleverage", &[adl_haircut(500_000)]);
+    assert!(!economic_violations(&priced, &within, &priced).iter().any(|v| v.contains("more than its")));
+
     // A deposit moving the ADL grace clock.
     let mut clocked = view(400, 500);
     clocked.account.liquidatable_since_slot = 7;

@@ -410,6 +410,16 @@ fn value_one(position: &PerpPosition, prices: &[MarketPrice], valuation: Valuati
     })
 }
 
+/// `prices` with market `index` at exactly `price`, its band dropped: the valuation a close
+/// there at `price` realises (ADL sizes the shortfall its fills must carry with it).
+pub fn with_exact_price(prices: &[MarketPrice], index: u16, price: i64) -> Vec<MarketPrice> {
+    let mut exact = prices.to_vec();
+    for p in exact.iter_mut().filter(|p| p.index == index) {
+        (p.low, p.price, p.high) = (price, price, price);
+    }
+    exact
+}
+
 /// An account's open positions, each valued: its health at any balance, and a position that
 /// changed re-valued alone. Matching checks each maker before and after its fill; only the
 /// filled market's position differs, so the other markets (up to seven, each at both ends of

@@ -5,7 +5,9 @@ use crate::constants::MAX_ADL_COUNTERPARTIES;
 use crate::controller::market::record_open_interest;
 use crate::controller::orders::cancel_orders;
 use crate::controller::position::{fill_account, find_position, settle_funding};
-use crate::controller::pricing::{health, health_for_liquidation, load_prices_with_market, perp_spec, ActionPricing};
+use crate::controller::pricing::{
+    health, health_for_liquidation, load_prices_with_market, perp_spec, with_exact_price, ActionPricing,
+};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{
     adl_eligibility, book_balance_change, cover_flat_deficit, update_liquidation_status,
@@ -109,10 +111,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         // price (its band's favourable end, right for judging eligibility, would understate
         // the deficit the close realises and leave insurance short by the difference); the
         // target's other markets stay read in its favour.
-        let mut at_fill_price = prices.clone();
-        for p in at_fill_price.iter_mut().filter(|p| p.index == market.index) {
-            (p.low, p.price, p.high) = (price, price, price);
-        }
+        let at_fill_price = with_exact_price(&prices, market.index, price);
         let split = shortfall(health_for_liquidation(&target, &at_fill_price)?.equity, ch.insurance_balance);
         let target_is_long = target_lots > 0;
         let mut remaining_lots = target_lots.unsigned_abs();
