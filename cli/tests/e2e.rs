@@ -188,16 +188,16 @@ impl Cluster {
 }
 
 /// Run the @solana/kit client (`tests/kit`) against the node. Its packages come from
-/// `npm ci --prefix app/tests/kit` (CI does this and sets `BULWARK_REQUIRE_KIT=1`, which makes
+/// `npm ci --prefix cli/tests/kit` (CI does this and sets `BULWARK_REQUIRE_KIT=1`, which makes
 /// their absence a failure rather than a skip).
 fn kit_client(url: &str, clearinghouse: &str, admin: &Pubkey) {
     let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kit");
     if !kit.join("node_modules/@solana/kit").exists() {
         assert!(
             std::env::var_os("BULWARK_REQUIRE_KIT").is_none(),
-            "@solana/kit is not installed: npm ci --prefix app/tests/kit"
+            "@solana/kit is not installed: npm ci --prefix cli/tests/kit"
         );
-        eprintln!("skipping the @solana/kit client: run `npm ci --prefix app/tests/kit` to include it");
+        eprintln!("skipping the @solana/kit client: run `npm ci --prefix cli/tests/kit` to include it");
         return;
     }
     let output = Command::new("node")

@@ -12,7 +12,7 @@ use bulwark::state::{
     Clearinghouse, InsuranceStake, MarginAccount, PriceFeed, ACCOUNT_FLAG_BEING_LIQUIDATED, MARKET_STATUS_ACTIVE,
     MARKET_STATUS_PAUSED, MARKET_STATUS_PENDING, MARKET_STATUS_REDUCE_ONLY, SIDE_ASK, SIDE_BID,
 };
-use bulwark_app::CliConfig;
+use bulwark_cli::CliConfig;
 use bulwark_sdk::chain::rpc::RpcChain;
 use bulwark_sdk::chain::{self, Chain, ConfirmOptions};
 use bulwark_sdk::ix::{self, ClearinghouseKeys, MarketKeys};
