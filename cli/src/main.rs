@@ -116,6 +116,31 @@ enum Command {
     /// Publish to or read a manual price feed.
     #[command(subcommand)]
     Feed(FeedCommand),
+    /// ADL rounds: the open rounds and their queues, and nominations.
+    #[command(subcommand)]
+    Adl(AdlCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AdlCommand {
+    /// Every open ADL round: price, lots and shortfall left, window, and the queue in the order
+    /// it pays.
+    Show {
+        /// Only this market's rounds.
+        #[arg(long)]
+        market: Option<u16>,
+    },
+    /// Nominate winners to a target's open round (the program scores them at the round's price).
+    Nominate {
+        /// Market index of the round.
+        #[arg(long)]
+        market: u16,
+        /// The target's margin account.
+        #[arg(long)]
+        target: Pubkey,
+        /// Margin accounts to nominate [default: the best-ranked winners not queued, up to six].
+        accounts: Vec<Pubkey>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -483,6 +508,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Markets => markets(&ctx).await?,
         Command::Book { market, depth } => order_book(&ctx, market, depth).await?,
         Command::Insurance(command) => insurance(&ctx, command).await?,
+        Command::Adl(command) => adl_rounds(&ctx, command).await?,
         Command::Feed(FeedCommand::Publish { feed, price, conf, reserve_ratio, redemption_suspended }) => {
             let signer = ctx.signer()?;
             let current = ctx
@@ -795,6 +821,144 @@ async fn insurance(ctx: &Ctx, command: InsuranceCommand) -> Result<()> {
                 }
                 None => println!("your shares      0"),
             }
+        }
+    }
+    Ok(())
+}
+
+async fn adl_rounds(ctx: &Ctx, command: AdlCommand) -> Result<()> {
+    let snapshot = ctx.snapshot().await?;
+    let prices = snapshot.prices();
+    let decimals = snapshot.clearinghouse.collateral_decimals as u32;
+    let index_of = |market: &Pubkey| snapshot.markets.iter().find(|m| m.keys.key == *market).map(|m| m.market.index);
+    match command {
+        AdlCommand::Show { market } => {
+            let mut rounds = Vec::new();
+            for (key, round) in &snapshot.adl_rounds {
+                let Some(index) = index_of(&round.market) else { continue };
+                if market.is_some_and(|m| m != index) {
+                    continue;
+                }
+                let queue = adl::queue_view(round, index, |k| snapshot.account(k), &prices);
+                let window = if snapshot.clock.slot <= round.window_end_slot {
+                    format!("open until slot {}", round.window_end_slot)
+                } else {
+                    "closed: ready to execute".to_string()
+                };
+                rounds.push(serde_json::json!({
+                    "round": key.to_string(),
+                    "market": index,
+                    "target": round.target.to_string(),
+                    "price": format_price(round.price),
+                    "target_lots": round.target_lots,
+                    "remaining_lots": round.remaining_lots,
+                    "uncovered": format_decimal(round.uncovered as i128, decimals),
+                    "uncovered_left": format_decimal(round.uncovered_left as i128, decimals),
+                    "haircut_total": format_decimal(round.haircut_total as i128, decimals),
+                    "window": window,
+                    "restarts": round.restart_count,
+                    "queue": queue.iter().map(|e| serde_json::json!({
+                        "position": e.position,
+                        "margin_account": e.margin_account.to_string(),
+                        "score": e.score.to_string(),
+                        "deferred": e.deferred,
+                        "base_lots": e.base_lots,
+                        "profit_at_round_price": e.profit_at_round_price.map(|p| format_decimal(p, decimals)),
+                        "light": e.light,
+                    })).collect::<Vec<_>>(),
+                }));
+            }
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&rounds)?);
+                return Ok(());
+            }
+            if rounds.is_empty() {
+                println!("no open ADL round");
+            }
+            let text = |v: &serde_json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            for r in &rounds {
+                println!(
+                    "round {} — market {}, target {}\n  price {}, {} of {} lots left, shortfall {} left of {}, \
+                     haircuts so far {}; window {}; restarts {}",
+                    text(&r["round"]),
+                    text(&r["market"]),
+                    text(&r["target"]),
+                    text(&r["price"]),
+                    text(&r["remaining_lots"]),
+                    text(&r["target_lots"]),
+                    text(&r["uncovered_left"]),
+                    text(&r["uncovered"]),
+                    text(&r["haircut_total"]),
+                    text(&r["window"]),
+                    text(&r["restarts"]),
+                );
+                println!(
+                    "  {:>3} {:<44} {:>14} {:>10} {:>14} {:>5}",
+                    "#", "winner", "score", "lots", "profit at P", "light"
+                );
+                for e in r["queue"].as_array().into_iter().flatten() {
+                    let deferred = if e["deferred"].as_bool() == Some(true) { " (deferred)" } else { "" };
+                    println!(
+                        "  {:>3} {:<44} {:>14} {:>10} {:>14} {:>5}{deferred}",
+                        text(&e["position"]),
+                        text(&e["margin_account"]),
+                        text(&e["score"]),
+                        text(&e["base_lots"]),
+                        text(&e["profit_at_round_price"]),
+                        text(&e["light"]),
+                    );
+                }
+            }
+        }
+        AdlCommand::Nominate { market, target, accounts } => {
+            let signer = ctx.signer()?;
+            let view = snapshot.market(market).with_context(|| format!("market {market} is not listed"))?;
+            let round = snapshot.adl_round(market, &target).with_context(|| {
+                format!("no open ADL round on {target} in market {market}: `bulwark adl show` lists them")
+            })?;
+            if snapshot.clock.slot > round.window_end_slot {
+                bail!(
+                    "the round's nomination window closed at slot {}: a keeper executes it next",
+                    round.window_end_slot
+                );
+            }
+            let nominees = if accounts.is_empty() {
+                let target_lots = round.target_lots;
+                let ranked = adl::rank_counterparties(
+                    &target,
+                    target_lots,
+                    market,
+                    snapshot.accounts.iter().map(|(k, a)| (k, a)),
+                    &prices,
+                );
+                let queued: Vec<Pubkey> = round.queue().iter().map(|n| n.margin_account).collect();
+                ranked
+                    .iter()
+                    .map(|c| c.margin_account)
+                    .filter(|k| !queued.contains(k))
+                    .take(bulwark::constants::MAX_ADL_COUNTERPARTIES)
+                    .collect()
+            } else {
+                accounts
+            };
+            if nominees.is_empty() {
+                bail!("nobody to nominate: every winner in profit on the other side is queued already");
+            }
+            let mut indexes: Vec<u16> = Vec::new();
+            for key in &nominees {
+                let account = snapshot.account(key).with_context(|| format!("{key} is not a margin account here"))?;
+                for p in account.open_positions() {
+                    if p.market_index != market && !indexes.contains(&p.market_index) {
+                        indexes.push(p.market_index);
+                    }
+                }
+            }
+            let keys: Option<Vec<MarketKeys>> = indexes.iter().map(|i| snapshot.market(*i).map(|m| m.keys)).collect();
+            let pairs = ix::price_pairs(&keys.context("a nominee holds a market that is not listed")?);
+            let nominate =
+                ix::nominate_adl_ix(&signer.pubkey(), &snapshot.keys.key, &view.keys, &target, &pairs, &nominees);
+            let signature = ctx.send(&signer, &[nominate]).await?;
+            println!("nominated {} winner(s) to the round on {target}: {signature}", nominees.len());
         }
     }
     Ok(())

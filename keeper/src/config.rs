@@ -32,9 +32,10 @@ pub struct KeeperConfig {
     pub retry_backoff: Duration,
     /// A crank whose outcome is unknown is not sent again for this long.
     pub in_flight_ttl: Duration,
-    /// Lots per ADL crank (0: as much as the counterparties cover).
-    pub adl_max_lots_per_crank: u64,
-    /// ADL cranks per target per scan, so one target cannot starve the rest.
+    /// Defend the keeper's own accounts in ADL rounds: while one is queued, nominate every
+    /// winner ranked above it that is not, so they pay first.
+    pub defend: bool,
+    /// ADL executions per round per scan, so one target cannot starve the rest.
     pub adl_cranks_per_scan: u32,
     pub confirm_timeout: Duration,
     pub metrics_addr: Option<SocketAddr>,
@@ -56,7 +57,7 @@ impl KeeperConfig {
             max_retries: 3,
             retry_backoff: Duration::from_millis(250),
             in_flight_ttl: Duration::from_secs(90),
-            adl_max_lots_per_crank: 0,
+            defend: false,
             adl_cranks_per_scan: 8,
             confirm_timeout: Duration::from_secs(60),
             metrics_addr: None,
@@ -104,8 +105,11 @@ pub struct Cli {
     pub retry_backoff_ms: Option<u64>,
     #[arg(long, env = "BULWARK_KEEPER_IN_FLIGHT_TTL_MS")]
     pub in_flight_ttl_ms: Option<u64>,
-    #[arg(long, env = "BULWARK_KEEPER_ADL_MAX_LOTS")]
-    pub adl_max_lots_per_crank: Option<u64>,
+    /// Nominate every winner ranked above one of this keeper's own queued accounts in an ADL
+    /// round, so they pay first (true/false) [default: false].
+    #[arg(long, env = "BULWARK_KEEPER_DEFEND", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub defend: Option<bool>,
     #[arg(long, env = "BULWARK_KEEPER_ADL_CRANKS_PER_SCAN")]
     pub adl_cranks_per_scan: Option<u32>,
     #[arg(long, env = "BULWARK_KEEPER_CONFIRM_TIMEOUT_MS")]
@@ -131,7 +135,7 @@ pub struct FileConfig {
     pub max_retries: Option<u32>,
     pub retry_backoff_ms: Option<u64>,
     pub in_flight_ttl_ms: Option<u64>,
-    pub adl_max_lots_per_crank: Option<u64>,
+    pub defend: Option<bool>,
     pub adl_cranks_per_scan: Option<u32>,
     pub confirm_timeout_ms: Option<u64>,
     pub metrics_addr: Option<SocketAddr>,
@@ -176,7 +180,7 @@ impl Cli {
         pick!(max_retries);
         pick!(retry_backoff, retry_backoff_ms, ms);
         pick!(in_flight_ttl, in_flight_ttl_ms, ms);
-        pick!(adl_max_lots_per_crank);
+        pick!(defend);
         pick!(adl_cranks_per_scan);
         pick!(confirm_timeout, confirm_timeout_ms, ms);
         c.metrics_addr = self.metrics_addr.or(file.metrics_addr);

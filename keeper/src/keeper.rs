@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use bulwark::error::BulwarkError;
-use bulwark::events::{AdlFillV1, InsurancePayoutV1, LiquidationV1};
+use bulwark::events::{AdlFillV1, AdlRoundClosedV1, AdlRoundOpenedV1, InsurancePayoutV1, LiquidationV1};
 use bulwark::state::MarginAccount;
 use bulwark_sdk::chain::{
     send_and_confirm, send_and_confirm_tracked, transaction_size, Chain, ChainError, ChainResult, ConfirmOptions, Sent,
@@ -68,15 +68,17 @@ fn lost_race_error(action: &Action, error: &ChainError) -> Option<&'static str> 
             (BulwarkError::NoLiquidityInBand, "NoLiquidityInBand"),
         ],
         Action::FlagLiquidatable { .. } => &[(BulwarkError::LiquidationStatusUnchanged, "LiquidationStatusUnchanged")],
-        // Someone else's ADL or trade moved the target or a counterparty since the scan.
-        Action::Adl { .. } => &[
+        // Someone else opened or moved the round, or the target changed, since the scan.
+        Action::AdlBegin { .. } => &[
             (BulwarkError::AdlTargetHealthy, "AdlTargetHealthy"),
             (BulwarkError::NoPositionInMarket, "NoPositionInMarket"),
             (BulwarkError::InsuranceCanCover, "InsuranceCanCover"),
             (BulwarkError::AdlGraceNotElapsed, "AdlGraceNotElapsed"),
-            (BulwarkError::AdlCounterpartyNoPosition, "AdlCounterpartyNoPosition"),
-            (BulwarkError::AdlCounterpartyNotInProfit, "AdlCounterpartyNotInProfit"),
-            (BulwarkError::AdlCounterpartyOutOfOrder, "AdlCounterpartyOutOfOrder"),
+        ],
+        Action::AdlNominate { .. } => &[(BulwarkError::AdlNominationWindowClosed, "AdlNominationWindowClosed")],
+        Action::AdlExecute { .. } => &[
+            (BulwarkError::AdlNominationWindowOpen, "AdlNominationWindowOpen"),
+            (BulwarkError::AdlQueueOrder, "AdlQueueOrder"),
         ],
         Action::Funding { .. } => &[(BulwarkError::FundingNotDue, "FundingNotDue")],
         Action::Prune { .. } => &[(BulwarkError::NothingToPrune, "NothingToPrune")],
@@ -89,16 +91,31 @@ fn lost_race_error(action: &Action, error: &ChainError) -> Option<&'static str> 
 enum Refusal {
     /// The keeper's own account cannot carry the position it would take over.
     TakeoverMargin,
-    /// None of the counterparties named could pay (the program skipped them all).
-    AdlNoFill,
+    /// The program refused a winner the keeper nominated (it saw its position or profit
+    /// differently, or it is queued already).
+    AdlNominees,
 }
+
+/// What the program says about a nominee it will not queue.
+const NOMINEE_REFUSALS: [BulwarkError; 6] = [
+    BulwarkError::AdlCounterpartyNoPosition,
+    BulwarkError::AdlCounterpartyNotInProfit,
+    BulwarkError::AdlCounterpartySameSide,
+    BulwarkError::DuplicateAccount,
+    BulwarkError::AdlNominationNotRanked,
+    BulwarkError::ClearinghouseMismatch,
+];
 
 fn refusal(action: &Action, error: &ChainError) -> Option<Refusal> {
     match action {
         Action::Takeover { .. } if error.is_bulwark(BulwarkError::LiquidatorInsufficientMargin) => {
             Some(Refusal::TakeoverMargin)
         }
-        Action::Adl { .. } if error.is_bulwark(BulwarkError::AdlNoFill) => Some(Refusal::AdlNoFill),
+        Action::AdlBegin { nominees, .. } | Action::AdlNominate { nominees, .. }
+            if !nominees.is_empty() && NOMINEE_REFUSALS.iter().any(|e| error.is_bulwark(*e)) =>
+        {
+            Some(Refusal::AdlNominees)
+        }
         _ => None,
     }
 }
@@ -107,7 +124,9 @@ fn refusal(action: &Action, error: &ChainError) -> Option<Refusal> {
 fn shrink(action: &Action) -> Option<Action> {
     let mut smaller = action.clone();
     let list = match &mut smaller {
-        Action::Adl { counterparties, .. } => counterparties,
+        Action::AdlBegin { nominees: list, .. }
+        | Action::AdlNominate { nominees: list, .. }
+        | Action::AdlExecute { queued: list, .. } => list,
         Action::BookLiquidation { makers, .. } | Action::Prune { makers, .. } => makers,
         _ => return None,
     };
@@ -168,17 +187,15 @@ pub struct Keeper<C: Chain> {
     takeover_refused: HashMap<Pubkey, Instant>,
 }
 
-/// Fixed (non-remaining) accounts of each crank's instruction, by `action_index`.
-const FIXED_ACCOUNTS: [usize; 6] = [10, 10, 2, 8, 4, 3];
-
-fn action_index(action: &Action) -> usize {
+/// Fixed (non-remaining) accounts of each crank's instruction whose builder passes its price
+/// pairs writable; `None`: the builder marks them read-only itself.
+fn fixed_accounts(action: &Action) -> Option<usize> {
     match action {
-        Action::Takeover { .. } => 0,
-        Action::BookLiquidation { .. } => 1,
-        Action::FlagLiquidatable { .. } => 2,
-        Action::Adl { .. } => 3,
-        Action::Funding { .. } => 4,
-        Action::Prune { .. } => 5,
+        Action::Takeover { .. } | Action::BookLiquidation { .. } => Some(10),
+        Action::FlagLiquidatable { .. } => Some(2),
+        Action::Funding { .. } => Some(4),
+        Action::Prune { .. } => Some(3),
+        Action::AdlBegin { .. } | Action::AdlNominate { .. } | Action::AdlExecute { .. } => None,
     }
 }
 
@@ -263,7 +280,7 @@ impl<C: Chain> Keeper<C> {
         PlanOptions {
             keeper_account: self.margin_account,
             takeover: self.config.takeover,
-            adl_max_lots: self.config.adl_max_lots_per_crank,
+            defend_owner: self.config.defend.then(|| self.authority.pubkey()),
         }
     }
 
@@ -351,8 +368,9 @@ impl<C: Chain> Keeper<C> {
                             self.takeover_refused.insert(target, Instant::now());
                             avoid.takeover.push(target);
                         }
-                        (Refusal::AdlNoFill, Action::Adl { counterparties, .. }) => {
-                            avoid.adl_counterparties.extend(counterparties.iter().map(|c| (target, *c)));
+                        (Refusal::AdlNominees, Action::AdlBegin { nominees, .. })
+                        | (Refusal::AdlNominees, Action::AdlNominate { nominees, .. }) => {
+                            avoid.adl_counterparties.extend(nominees.iter().map(|c| (target, *c)));
                             // The scan was stale about someone's equity: look again.
                             snapshot = self.scan().await?;
                             scan_current = true;
@@ -371,8 +389,10 @@ impl<C: Chain> Keeper<C> {
                         None => break,
                     }
                 }
-                // Keep deleveraging this target until it is flat.
-                let Action::Adl { target, .. } = action else { break };
+                // Keep executing this round until it closes (or waits for nominations).
+                if !matches!(action, Action::AdlExecute { .. }) {
+                    break;
+                }
                 adl_cranks += 1;
                 if outcome != Outcome::Landed || adl_cranks >= self.config.adl_cranks_per_scan {
                     break;
@@ -381,7 +401,7 @@ impl<C: Chain> Keeper<C> {
                 scan_current = true;
                 let next = plan_with(&snapshot, &self.plan_options(), &avoid)
                     .into_iter()
-                    .find(|a| matches!(a, Action::Adl { target: t, .. } if *t == target));
+                    .find(|a| matches!(a, Action::AdlExecute { .. }) && a.key() == key);
                 match next {
                     Some(next) => action = next,
                     None => break,
@@ -498,6 +518,26 @@ impl<C: Chain> Keeper<C> {
         self.metrics.liquidations.inc_by(liquidations.len() as u64);
         let fills = decode_events::<AdlFillV1>(logs);
         self.metrics.adl_fills.inc_by(fills.len() as u64);
+        for opened in decode_events::<AdlRoundOpenedV1>(logs) {
+            tracing::info!(
+                target_account = %opened.target,
+                market = %opened.market,
+                price = opened.price,
+                uncovered = opened.uncovered,
+                window_end_slot = opened.window_end_slot,
+                restart = opened.restart_count,
+                "ADL round opened"
+            );
+        }
+        for closed in decode_events::<AdlRoundClosedV1>(logs) {
+            tracing::info!(
+                target_account = %closed.target,
+                haircut_total = closed.haircut_total,
+                fills = closed.fill_count,
+                slots_open = closed.closed_slot.saturating_sub(closed.opened_slot),
+                "ADL round closed"
+            );
+        }
         self.metrics.adl_haircut_atoms.inc_by(fills.iter().map(|f| f.haircut).sum());
         let payouts = decode_events::<InsurancePayoutV1>(logs);
         self.metrics.insurance_paid_atoms.inc_by(payouts.iter().map(|p| p.amount).sum());
@@ -518,7 +558,7 @@ impl<C: Chain> Keeper<C> {
         // The limit asked: the operator's when set, else the written budgets of exactly what
         // this transaction runs (each measured in its worst case on the bytecode).
         let limit = self.config.compute_unit_limit.unwrap_or_else(|| {
-            let mut names = vec![action.instruction_name()];
+            let mut names = action.instruction_names();
             names.extend(refresh.iter().map(|_| "RefreshCollateralPrice"));
             bulwark_sdk::compute::crank_limit(&names)
         });
@@ -568,18 +608,26 @@ impl<C: Chain> Keeper<C> {
             Action::FlagLiquidatable { target } => {
                 ix::update_liquidation_status_ix(&ch.key, target, &pairs_for(&[*target], None)?)
             }
-            Action::Adl { target, market_index, counterparties } => {
+            Action::AdlBegin { target, market_index, nominees } => {
+                let market = market_keys(*market_index)?;
+                let begin =
+                    ix::begin_adl_ix(&me, &ch.key, &market, target, &pairs_for(&[*target], Some(*market_index))?);
+                out.push(begin);
+                if nominees.is_empty() {
+                    return Some(out);
+                }
+                let pairs = pairs_for(nominees, Some(*market_index))?;
+                ix::nominate_adl_ix(&me, &ch.key, &market, target, &pairs, nominees)
+            }
+            Action::AdlNominate { target, market_index, nominees } => {
+                let pairs = pairs_for(nominees, Some(*market_index))?;
+                ix::nominate_adl_ix(&me, &ch.key, &market_keys(*market_index)?, target, &pairs, nominees)
+            }
+            Action::AdlExecute { target, market_index, opener, queued } => {
                 let mut holders = vec![*target];
-                holders.extend_from_slice(counterparties);
-                let mut remaining = pairs_for(&holders, Some(*market_index))?;
-                remaining.extend_from_slice(counterparties);
-                ix::auto_deleverage_ix(
-                    ch,
-                    &market_keys(*market_index)?,
-                    target,
-                    self.config.adl_max_lots_per_crank,
-                    &remaining,
-                )
+                holders.extend_from_slice(queued);
+                let pairs = pairs_for(&holders, Some(*market_index))?;
+                ix::execute_adl_ix(ch, &market_keys(*market_index)?, target, opener, &pairs, queued)
             }
             Action::Funding { market_index } => ix::update_funding_ix(&ch.key, &market_keys(*market_index)?),
             Action::Prune { market_index, makers } => {
@@ -588,7 +636,10 @@ impl<C: Chain> Keeper<C> {
         };
         // Price pairs are read, never written: do not write-lock other markets and feeds.
         let pairs: Vec<Pubkey> = snapshot.markets.iter().flat_map(|m| m.keys.price_pair()).collect();
-        out.push(ix::readonly_remaining(crank, FIXED_ACCOUNTS[action_index(action)], &pairs));
+        out.push(match fixed_accounts(action) {
+            Some(fixed) => ix::readonly_remaining(crank, fixed, &pairs),
+            None => crank,
+        });
         Some(out)
     }
 
@@ -616,10 +667,10 @@ mod tests {
     #[test]
     fn shrinking_drops_the_last_of_the_variable_accounts() {
         let keys: Vec<Pubkey> = (0..3).map(|_| Pubkey::new_unique()).collect();
-        let adl = Action::Adl { target: keys[0], market_index: 0, counterparties: keys.clone() };
+        let adl = Action::AdlExecute { target: keys[0], market_index: 0, opener: keys[0], queued: keys.clone() };
         assert_eq!(
             shrink(&adl),
-            Some(Action::Adl { target: keys[0], market_index: 0, counterparties: keys[..2].to_vec() })
+            Some(Action::AdlExecute { target: keys[0], market_index: 0, opener: keys[0], queued: keys[..2].to_vec() })
         );
         let one = Action::BookLiquidation { target: keys[0], market_index: 0, makers: vec![keys[1]] };
         assert_eq!(shrink(&one), None, "a crank keeps at least one maker");
@@ -627,24 +678,25 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_crank_the_program_allows_fits_one_packet() {
-        // Six counterparties and seven other markets' price pairs (the program's limits), with
-        // the compute budget and collateral refresh: the keeper's worst case.
+    fn the_largest_adl_execution_fits_one_packet_with_the_queue_head_shrunk() {
+        // Seven other markets' price pairs (the program's limit), the compute budget and the
+        // collateral refresh: the keeper's worst case. Five queued winners fit; the program takes
+        // six, so the keeper sends the head in shorter calls.
         let ch = bulwark_sdk::ix::ClearinghouseKeys::new(Pubkey::new_unique());
         let market = MarketKeys::new(&ch.key, 0, Pubkey::new_unique());
         let others: Vec<MarketKeys> = (1..8).map(|i| MarketKeys::new(&ch.key, i, Pubkey::new_unique())).collect();
         let payer = Pubkey::new_unique();
-        let crank = |counterparties: usize| {
-            let mut remaining = price_pairs(&others);
-            remaining.extend((0..counterparties).map(|_| Pubkey::new_unique()));
+        let crank = |queued: usize| {
+            let queued: Vec<Pubkey> = (0..queued).map(|_| Pubkey::new_unique()).collect();
             [
                 ix::compute_unit_limit_ix(1_000_000),
                 ix::compute_unit_price_ix(1),
                 ix::refresh_collateral_price_ix(&ch.key, Some(Pubkey::new_unique()), None, None),
-                ix::auto_deleverage_ix(&ch, &market, &Pubkey::new_unique(), 0, &remaining),
+                ix::execute_adl_ix(&ch, &market, &Pubkey::new_unique(), &payer, &price_pairs(&others), &queued),
             ]
         };
-        assert_eq!(transaction_size(&crank(6), &payer), 1_208);
-        assert!(transaction_size(&crank(7), &payer) > PACKET_DATA_SIZE, "one more would not fit");
+        let sizes: Vec<usize> = (4..=6).map(|n| transaction_size(&crank(n), &payer)).collect();
+        assert_eq!(sizes, vec![1_168, 1_201, 1_234]);
+        assert!(sizes[1] <= PACKET_DATA_SIZE && sizes[2] > PACKET_DATA_SIZE, "five fit, six do not");
     }
 }

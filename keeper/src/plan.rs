@@ -2,7 +2,8 @@
 //! turns each `Action` into instructions and sends it.
 
 use anchor_lang::prelude::Pubkey;
-use bulwark::constants::{MAX_POSITIONS, MAX_PRUNES_PER_CALL};
+use bulwark::constants::{ADL_QUEUE_LEN, MAX_ADL_COUNTERPARTIES, MAX_POSITIONS, MAX_PRUNES_PER_CALL};
+use bulwark::controller::adl::market_shortfall;
 use bulwark::controller::pricing::MarketPrice;
 use bulwark::controller::waterfall::adl_eligibility;
 use bulwark::math::adl::shortfall;
@@ -12,10 +13,10 @@ use bulwark::math::liquidation::{
 use bulwark::math::margin::Health;
 use bulwark::math::perp::base_value;
 use bulwark::state::{
-    MarginAccount, ACCOUNT_FLAG_BEING_LIQUIDATED, MARKET_STATUS_ACTIVE, MARKET_STATUS_REDUCE_ONLY,
+    AdlRound, MarginAccount, ACCOUNT_FLAG_BEING_LIQUIDATED, MARKET_STATUS_ACTIVE, MARKET_STATUS_REDUCE_ONLY,
     MARKET_STATUS_SETTLING, SIDE_ASK, SIDE_BID,
 };
-use bulwark_sdk::adl::{rank_counterparties, simulate_fills};
+use bulwark_sdk::adl::{rank_counterparties, RankedCounterparty};
 use bulwark_sdk::book::{makers_within, prunable_makers, resting_band_ticks};
 
 use crate::snapshot::{health, Snapshot};
@@ -25,7 +26,8 @@ use crate::snapshot::{health, Snapshot};
 pub enum ActionKey {
     Liquidate(Pubkey),
     FlagLiquidatable(Pubkey),
-    Adl(Pubkey),
+    /// One ADL round: a target in a market.
+    Adl(Pubkey, u16),
     Funding(u16),
     Prune(u16),
 }
@@ -48,11 +50,26 @@ pub enum Action {
     FlagLiquidatable {
         target: Pubkey,
     },
-    /// Deleverage against `counterparties` (ranked by the SDK, best first).
-    Adl {
+    /// Open an ADL round on `target` in `market_index` and, in the same transaction, nominate
+    /// `nominees` (the keeper's ranking, best first; may be empty).
+    AdlBegin {
         target: Pubkey,
         market_index: u16,
-        counterparties: Vec<Pubkey>,
+        nominees: Vec<Pubkey>,
+    },
+    /// Nominate `nominees` to the round while its window is open.
+    AdlNominate {
+        target: Pubkey,
+        market_index: u16,
+        nominees: Vec<Pubkey>,
+    },
+    /// Execute the round after its window against `queued`, the queue's first entries (empty:
+    /// the queue is, and the window reopens; or the round closes).
+    AdlExecute {
+        target: Pubkey,
+        market_index: u16,
+        opener: Pubkey,
+        queued: Vec<Pubkey>,
     },
     Funding {
         market_index: u16,
@@ -69,7 +86,9 @@ impl Action {
         match self {
             Self::Takeover { target, .. } | Self::BookLiquidation { target, .. } => ActionKey::Liquidate(*target),
             Self::FlagLiquidatable { target } => ActionKey::FlagLiquidatable(*target),
-            Self::Adl { target, .. } => ActionKey::Adl(*target),
+            Self::AdlBegin { target, market_index, .. }
+            | Self::AdlNominate { target, market_index, .. }
+            | Self::AdlExecute { target, market_index, .. } => ActionKey::Adl(*target, *market_index),
             Self::Funding { market_index } => ActionKey::Funding(*market_index),
             Self::Prune { market_index, .. } => ActionKey::Prune(*market_index),
         }
@@ -81,31 +100,42 @@ impl Action {
             Self::Takeover { target, .. }
             | Self::BookLiquidation { target, .. }
             | Self::FlagLiquidatable { target }
-            | Self::Adl { target, .. } => Some(*target),
+            | Self::AdlBegin { target, .. }
+            | Self::AdlNominate { target, .. }
+            | Self::AdlExecute { target, .. } => Some(*target),
             Self::Funding { .. } | Self::Prune { .. } => None,
         }
     }
 
-    /// Label for metrics and logs.
-    /// The instruction as the program logs it, the key of its compute budget
-    /// (`bulwark_sdk::compute`).
-    pub fn instruction_name(&self) -> &'static str {
+    pub fn is_adl(&self) -> bool {
+        matches!(self, Self::AdlBegin { .. } | Self::AdlNominate { .. } | Self::AdlExecute { .. })
+    }
+
+    /// The Bulwark instructions the crank runs, as the program logs them: the keys of their
+    /// compute budgets (`bulwark_sdk::compute`).
+    pub fn instruction_names(&self) -> Vec<&'static str> {
         match self {
-            Self::Takeover { .. } => "LiquidateTakeover",
-            Self::BookLiquidation { .. } => "LiquidateAgainstBook",
-            Self::FlagLiquidatable { .. } => "UpdateLiquidationStatus",
-            Self::Adl { .. } => "AutoDeleverage",
-            Self::Funding { .. } => "UpdateFunding",
-            Self::Prune { .. } => "PruneExpiredOrders",
+            Self::Takeover { .. } => vec!["LiquidateTakeover"],
+            Self::BookLiquidation { .. } => vec!["LiquidateAgainstBook"],
+            Self::FlagLiquidatable { .. } => vec!["UpdateLiquidationStatus"],
+            Self::AdlBegin { nominees, .. } if nominees.is_empty() => vec!["BeginAdl"],
+            Self::AdlBegin { .. } => vec!["BeginAdl", "NominateAdl"],
+            Self::AdlNominate { .. } => vec!["NominateAdl"],
+            Self::AdlExecute { .. } => vec!["ExecuteAdl"],
+            Self::Funding { .. } => vec!["UpdateFunding"],
+            Self::Prune { .. } => vec!["PruneExpiredOrders"],
         }
     }
 
+    /// Label for metrics and logs.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Takeover { .. } => "liquidate_takeover",
             Self::BookLiquidation { .. } => "liquidate_against_book",
             Self::FlagLiquidatable { .. } => "update_liquidation_status",
-            Self::Adl { .. } => "auto_deleverage",
+            Self::AdlBegin { .. } => "begin_adl",
+            Self::AdlNominate { .. } => "nominate_adl",
+            Self::AdlExecute { .. } => "execute_adl",
             Self::Funding { .. } => "update_funding",
             Self::Prune { .. } => "prune_expired_orders",
         }
@@ -117,8 +147,10 @@ impl Action {
 pub struct PlanOptions {
     pub keeper_account: Pubkey,
     pub takeover: bool,
-    /// Lots per ADL crank (0: all).
-    pub adl_max_lots: u64,
+    /// With `--defend`, the owner whose margin accounts the keeper defends: while one of them is
+    /// queued in an ADL round, every winner ranked above it that is not queued is nominated,
+    /// so the winners ahead of it pay first.
+    pub defend_owner: Option<Pubkey>,
 }
 
 /// What the program refused earlier, so the plan routes around it.
@@ -127,8 +159,8 @@ pub struct Avoid {
     /// Targets the keeper's account could not take over (`LiquidatorInsufficientMargin`):
     /// they are closed against the book instead.
     pub takeover: Vec<Pubkey>,
-    /// `(target, counterparty)`: an ADL of the target that named these filled nothing
-    /// (`AdlNoFill`); the next plan leaves them out.
+    /// `(target, winner)`: a nomination for the target that named these was refused (the
+    /// program saw the winner differently); the next plan leaves them out.
     pub adl_counterparties: Vec<(Pubkey, Pubkey)>,
 }
 
@@ -163,8 +195,17 @@ pub fn plan_with(snapshot: &Snapshot, options: &PlanOptions, avoid: &Avoid) -> V
             risk.push(action);
         }
     }
+    // Every round whose window has closed is executed, whatever the target's state now: the
+    // program fills it, restarts it at a new price, reopens its window or closes it.
+    for (_, round) in &snapshot.adl_rounds {
+        if snapshot.clock.slot > round.window_end_slot {
+            if let Some(action) = plan_execute(snapshot, round) {
+                risk.push(action);
+            }
+        }
+    }
     // Deepest trouble first: ADL before liquidation.
-    risk.sort_by_key(|a| !matches!(a, Action::Adl { .. }));
+    risk.sort_by_key(|a| !a.is_adl());
     risk.extend(plan_upkeep(snapshot));
     risk.extend(stale_clocks);
     risk
@@ -227,7 +268,10 @@ fn plan_unhealthy(
     (account.liquidatable_since_slot == 0 || stale_sighting).then_some(Action::FlagLiquidatable { target: *key })
 }
 
-/// Deleverage the first market (largest first) with counterparties the program would fill.
+/// ADL of the first market (largest first) the keeper can move: open a round there with the
+/// keeper's nominations, or, while a round's window is open, nominate the winners it still
+/// needs (and, defending, everyone ranked above a defended account). A round whose window has
+/// closed is executed by `plan_with`.
 fn plan_adl(
     snapshot: &Snapshot,
     options: &PlanOptions,
@@ -242,25 +286,113 @@ fn plan_adl(
         if !matches!(status, Some(MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY | MARKET_STATUS_SETTLING)) {
             continue;
         }
+        let round = snapshot.adl_round(market_index, key);
+        if round.is_some_and(|r| snapshot.clock.slot > r.window_end_slot) {
+            continue; // executed by `plan_with`
+        }
         let mut ranked =
             rank_counterparties(key, lots, market_index, snapshot.accounts.iter().map(|(k, a)| (k, a)), prices);
         ranked.retain(|c| !avoid.adl_counterparties.contains(&(*key, c.margin_account)));
-        let fills = simulate_fills(
-            account,
-            market_index,
-            options.adl_max_lots,
-            &ranked,
-            |k| snapshot.account(k),
-            prices,
-            snapshot.clearinghouse.insurance_balance,
-        );
-        let chosen = fills.iter().map(|f| f.counterparty).collect();
-        let counterparties = within_price_limit(snapshot, account, market_index, chosen);
-        if !counterparties.is_empty() {
-            return Some(Action::Adl { target: *key, market_index, counterparties });
+        let nominees = nominations(snapshot, options, account, market_index, lots, round, &ranked);
+        match round {
+            None if !ranked.is_empty() => return Some(Action::AdlBegin { target: *key, market_index, nominees }),
+            Some(_) if !nominees.is_empty() => {
+                return Some(Action::AdlNominate { target: *key, market_index, nominees })
+            }
+            _ => {}
         }
     }
     None
+}
+
+/// Whom to nominate, best first, at most one call's worth: the ranked winners not yet queued
+/// until the queue holds enough lots to close the target's, and, defending, every winner
+/// ranked above a queued account of the defended owner. Only winners that would enter the
+/// queue (it is not full, or they rank above its last entry) and whose markets fit one call.
+fn nominations(
+    snapshot: &Snapshot,
+    options: &PlanOptions,
+    target: &MarginAccount,
+    market_index: u16,
+    target_lots: i64,
+    round: Option<&AdlRound>,
+    ranked: &[RankedCounterparty],
+) -> Vec<Pubkey> {
+    let queue = round.map(|r| r.queue()).unwrap_or(&[]);
+    let queued = |k: &Pubkey| queue.iter().any(|n| n.margin_account == *k);
+    let lots_of = |k: &Pubkey| {
+        snapshot
+            .account(k)
+            .and_then(|a| a.open_positions().find(|p| p.market_index == market_index))
+            .map_or(0, |p| p.base_lots.unsigned_abs())
+    };
+    // The shortfall still to hand out per lot, at the round's price (or today's, before one).
+    let Some(market_price) = snapshot.market(market_index).and_then(|m| m.price) else { return Vec::new() };
+    let (price, remaining, uncovered_left) = match round {
+        Some(r) => (r.price, r.remaining_lots, r.uncovered_left as u128),
+        None => {
+            let prices = snapshot.prices();
+            let insurance = snapshot.clearinghouse.insurance_balance;
+            let Ok(share) = market_shortfall(target, market_index, market_price.price, &prices, insurance) else {
+                return Vec::new();
+            };
+            (market_price.price, target_lots.unsigned_abs(), share.market_uncovered)
+        }
+    };
+    // A winner's lots count toward the close only when its profit per lot covers that rate: a
+    // capped one passes part of its share on, so someone after it must take lots too.
+    let pays_in_full = |k: &Pubkey| {
+        let Some(position) =
+            snapshot.account(k).and_then(|a| a.open_positions().find(|p| p.market_index == market_index))
+        else {
+            return false;
+        };
+        let Ok(value) = base_value(position.base_lots, price, &market_price.spec) else { return false };
+        let upnl = value + position.quote_entry as i128;
+        upnl > 0
+            && (upnl as u128).saturating_mul(remaining as u128)
+                >= uncovered_left.saturating_mul(position.base_lots.unsigned_abs() as u128)
+    };
+    let mut covered: u64 =
+        queue.iter().filter(|n| pays_in_full(&n.margin_account)).map(|n| lots_of(&n.margin_account)).sum();
+    // The lowest-ranked defended account queued: everyone ranked above it should pay first.
+    let defended_score = options.defend_owner.and_then(|owner| {
+        queue
+            .iter()
+            .filter(|n| snapshot.account(&n.margin_account).is_some_and(|a| a.owner == owner))
+            .map(|n| n.score.get())
+            .min()
+    });
+    let full_floor = (queue.len() >= ADL_QUEUE_LEN).then(|| queue.last().map(|n| n.score.get())).flatten();
+    let mut chosen = Vec::new();
+    for candidate in ranked {
+        if chosen.len() >= MAX_ADL_COUNTERPARTIES || queued(&candidate.margin_account) {
+            continue;
+        }
+        if full_floor.is_some_and(|floor| candidate.score <= floor) {
+            break; // ranked, so no later one enters either
+        }
+        let needed = covered < remaining;
+        let defends = defended_score.is_some_and(|d| candidate.score > d);
+        if !needed && !defends {
+            continue;
+        }
+        chosen.push(candidate.margin_account);
+        if pays_in_full(&candidate.margin_account) {
+            covered = covered.saturating_add(candidate.base_lots.unsigned_abs());
+        }
+    }
+    within_price_limit(snapshot, target, market_index, chosen, false)
+}
+
+/// Execute `round` against the queue's head: as many entries as one call takes whose markets,
+/// with the target's, fit its price pairs.
+fn plan_execute(snapshot: &Snapshot, round: &AdlRound) -> Option<Action> {
+    let view = snapshot.markets.iter().find(|m| m.keys.key == round.market)?;
+    let target = snapshot.account(&round.target)?;
+    let head: Vec<Pubkey> = round.queue().iter().take(MAX_ADL_COUNTERPARTIES).map(|n| n.margin_account).collect();
+    let queued = within_price_limit(snapshot, target, view.market.index, head, true);
+    Some(Action::AdlExecute { target: round.target, market_index: view.market.index, opener: round.opener, queued })
 }
 
 /// A takeover (when configured and not refused before), else a close against the book when a
@@ -333,13 +465,14 @@ fn plan_liquidation(
     None
 }
 
-/// Keep counterparties while the markets they and the target hold (besides this one) still fit
-/// the program's limit of price pairs per instruction.
+/// Keep counterparties while the markets they (and, `with_target`, the target) hold besides
+/// this one still fit the program's limit of price pairs per instruction.
 fn within_price_limit(
     snapshot: &Snapshot,
     target: &MarginAccount,
     market_index: u16,
     candidates: Vec<Pubkey>,
+    with_target: bool,
 ) -> Vec<Pubkey> {
     let mut markets: Vec<u16> = Vec::new();
     let add = |account: &MarginAccount, markets: &mut Vec<u16>| {
@@ -355,7 +488,7 @@ fn within_price_limit(
         }
         fits
     };
-    if !add(target, &mut markets) {
+    if with_target && !add(target, &mut markets) {
         return Vec::new();
     }
     let mut out = Vec::new();

@@ -108,7 +108,7 @@ async fn keeper_takes_over_when_configured_and_flags_what_it_cannot_close() {
         &bulwark_keeper::plan::PlanOptions {
             keeper_account: liquidator.margin_account,
             takeover: false,
-            adl_max_lots: 0,
+            defend_owner: None,
         },
     );
     assert_eq!(actions, vec![Action::FlagLiquidatable { target: alice.margin_account }]);
@@ -134,9 +134,20 @@ async fn keeper_deleverages_to_flat_with_exactly_the_uncovered_shortfall() {
     let (alice, bob, carol) = alice_bankrupt(&mut desk).await;
 
     let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
-    // The ADL, and a funding sample (the last one is 3,000 s old, past the 900 s interval).
+    // The round opens with the keeper's nominations in one transaction, and a funding sample
+    // lands (the last one is 3,000 s old, past the 900 s interval).
     let report = k.run_cycle().await.unwrap();
     assert_eq!((report.landed, report.failed), (2, 0));
+    let round = desk.round(&alice).await.expect("a round is open");
+    let queued: Vec<Pubkey> = round.queue().iter().map(|n| n.margin_account).collect();
+    assert_eq!(queued, vec![bob.margin_account, carol.margin_account], "Bob ranks first");
+    assert_eq!(desk.position(&alice).await.base_lots, 100);
+    // This clearinghouse takes nominations in the opening slot only; the next slot executes.
+    desk.env.warp(1, 1).await;
+    desk.refresh_price().await;
+    let report = k.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed), (1, 0));
+    assert!(desk.round(&alice).await.is_none(), "the round closed with the target flat");
     let m = desk.margin(&alice).await;
     assert!(m.open_positions().next().is_none());
     assert_eq!(m.collateral_balance, 0);
@@ -165,7 +176,8 @@ async fn keeper_deleverages_to_flat_with_exactly_the_uncovered_shortfall() {
         "bulwark_keeper_adl_fills_total 2",
         "bulwark_keeper_adl_haircut_atoms_total 246024000",
         "bulwark_keeper_insurance_paid_atoms_total 204016000",
-        "bulwark_keeper_cranks_landed_total{action=\"auto_deleverage\"} 1",
+        "bulwark_keeper_cranks_landed_total{action=\"begin_adl\"} 1",
+        "bulwark_keeper_cranks_landed_total{action=\"execute_adl\"} 1",
         "bulwark_keeper_cranks_landed_total{action=\"update_funding\"} 1",
         "bulwark_keeper_scan_duration_seconds_count ",
     ] {
@@ -182,28 +194,25 @@ async fn a_keeper_restarted_mid_adl_finishes_the_job_to_the_atom() {
     let cranker = desk.user(0).await;
     let (alice, _bob, _carol) = alice_bankrupt(&mut desk).await;
 
-    // The first keeper cranks one 30-lot batch, then "crashes".
-    let mut c = config(&desk.fx);
-    c.adl_max_lots_per_crank = 30;
-    c.adl_cranks_per_scan = 1;
-    let mut first = keeper(desk.env.chain(), c.clone(), &cranker);
+    // The first keeper opens the round and nominates, then "crashes".
+    let mut first = keeper(desk.env.chain(), config(&desk.fx), &cranker);
     first.run_cycle().await.unwrap();
-    assert_eq!(desk.position(&alice).await.base_lots, 70);
-    let after_first = desk.env.market(&desk.market).await.adl_haircut_total;
-    assert!(after_first > 0 && after_first < 246_024_000);
+    assert_eq!(desk.round(&alice).await.map(|r| r.nominee_count), Some(2));
+    assert_eq!(desk.position(&alice).await.base_lots, 100);
     drop(first);
     desk.check().await;
 
-    // A new process, with nothing in memory, picks the target up from chain state.
-    c.adl_cranks_per_scan = 8;
-    let mut second = keeper(desk.env.chain(), c, &cranker);
+    // A new process, with nothing in memory, finds the round on chain and executes it.
+    desk.env.warp(1, 1).await;
+    desk.refresh_price().await;
+    let mut second = keeper(desk.env.chain(), config(&desk.fx), &cranker);
     second.run_cycle().await.unwrap();
     let m = desk.margin(&alice).await;
     assert!(m.open_positions().next().is_none());
     assert_eq!(m.collateral_balance, 0);
     let market = desk.env.market(&desk.market).await;
-    assert_eq!(market.adl_haircut_total, 246_024_000, "Σ haircut over both keepers == U");
-    assert_eq!(second.metrics.adl_haircut_atoms.get(), 246_024_000 - after_first);
+    assert_eq!(market.adl_haircut_total, 246_024_000, "Σ haircut == U");
+    assert_eq!(second.metrics.adl_haircut_atoms.get(), 246_024_000);
     assert_eq!(market.open_interest_long_lots, 0);
     desk.check().await;
 }
@@ -227,7 +236,7 @@ async fn racing_keepers_never_double_crank() {
     let options = |k: &Keeper<EmbeddedChain>| bulwark_keeper::plan::PlanOptions {
         keeper_account: k.margin_account,
         takeover: true,
-        adl_max_lots: 0,
+        defend_owner: None,
     };
     let (pa, pb) = (plan(&sa, &options(&a)), plan(&sb, &options(&b)));
     assert_eq!(pa.len(), 2, "{pa:?}");
@@ -286,8 +295,11 @@ async fn interleaved_one_lot_bids_of_two_makers_do_not_throttle_a_liquidation() 
     let snapshot = k.scan().await.unwrap();
     let alternating: Vec<Pubkey> =
         (0..8).map(|i| if i % 2 == 0 { carol.margin_account } else { bob.margin_account }).collect();
-    let options =
-        bulwark_keeper::plan::PlanOptions { keeper_account: cranker.margin_account, takeover: false, adl_max_lots: 0 };
+    let options = bulwark_keeper::plan::PlanOptions {
+        keeper_account: cranker.margin_account,
+        takeover: false,
+        defend_owner: None,
+    };
     assert_eq!(
         plan(&snapshot, &options),
         vec![Action::BookLiquidation { target: alice.margin_account, market_index: 0, makers: alternating }]
@@ -356,8 +368,12 @@ async fn a_takeover_the_keeper_cannot_margin_falls_back_to_the_book() {
 }
 
 #[tokio::test]
-async fn adl_passes_over_a_counterparty_the_program_would_skip() {
-    let mut desk = Desk::new(simple_market_params()).await;
+async fn a_cranker_naming_only_a_capped_winner_cannot_strand_the_shortfall() {
+    // Rounds take nominations for three slots here.
+    let waterfall = WaterfallParams { adl_nomination_slots: 3, ..default_waterfall() };
+    let options = ClearinghouseOptions { timelock_seconds: 0, waterfall, ..Default::default() };
+    let mut desk = Desk::with_options(simple_market_params(), options).await;
+    let attacker = desk.user(0).await;
     let cranker = desk.user(0).await;
     // Alice longs 100 from Quinn at $100. Pat shorts 100 to Bob at $86.
     let quinn = desk.user(2_000 * USD).await;
@@ -384,41 +400,51 @@ async fn adl_passes_over_a_counterparty_the_program_would_skip() {
     let owner = pat.owner.insecure_clone();
     desk.env.send(&[withdraw], &[&owner]).await.ok();
     // Alice: −$1,110; insurance holds $7.44 of fees, so $1,102.56 is left to ADL. Pat (equity
-    // $800 at 9.75x) is first in line but cannot pay that; Quinn ($4,202) can.
+    // $800 at 9.75x) is first in line but can give $800 at most; Quinn ($4,202) can give it all.
     assert_eq!(desk.health(&alice).await.equity, -1_110_000_000);
     assert_eq!(desk.insurance().await, 7_440_000);
     assert_eq!(desk.health(&pat).await.equity, 800_000_000);
 
-    let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
-    let snapshot = k.scan().await.unwrap();
+    let honest = keeper(desk.env.chain(), config(&desk.fx), &cranker);
+    let snapshot = honest.scan().await.unwrap();
     let prices = snapshot.prices();
     let accounts = snapshot.accounts.iter().map(|(key, a)| (key, a));
     let ranked = bulwark_sdk::adl::rank_counterparties(&alice.margin_account, 100, 0, accounts, &prices);
     let order_of: Vec<(Pubkey, u128)> = ranked.iter().map(|c| (c.margin_account, c.score)).collect();
     assert_eq!(order_of, vec![(pat.margin_account, 906_974), (quinn.margin_account, 408_376)]);
-    // Naming the first in line alone, as a plain prefix of the ranking does, fails: Pat would
-    // pay at most its $800 of profit, never principal, and nobody after it in the call takes
-    // the other $302.56.
-    assert_eq!(bulwark_sdk::adl::select(&ranked, 100), vec![pat.margin_account]);
-    let pat_only =
-        Action::Adl { target: alice.margin_account, market_index: 0, counterparties: vec![pat.margin_account] };
-    assert_eq!(k.execute(&snapshot, &pat_only).await, Outcome::Failed);
-    let code = u32::from(bulwark::error::BulwarkError::AdlShortfallNotAbsorbed);
-    assert_eq!(k.metrics.failures(&format!("program_error_{code}")), 1);
-    assert_eq!(desk.position(&alice).await.base_lots, 100);
 
-    // The keeper simulates the cap and names Quinn, who takes all 100 lots and the $1,102.56.
-    let options =
-        bulwark_keeper::plan::PlanOptions { keeper_account: cranker.margin_account, takeover: false, adl_max_lots: 0 };
-    let adl = Action::Adl { target: alice.margin_account, market_index: 0, counterparties: vec![quinn.margin_account] };
-    assert_eq!(plan(&snapshot, &options), vec![adl, Action::Funding { market_index: 0 }]);
-    let report = k.run_cycle().await.unwrap();
-    assert_eq!((report.landed, report.failed, report.fallbacks), (2, 0, 0));
+    // A cranker opens the round naming Pat alone: capped at $800, Pat would close all 100 lots
+    // and leave $302.56 with no lots to carry it.
+    let by_attacker =
+        Action::AdlBegin { target: alice.margin_account, market_index: 0, nominees: vec![pat.margin_account] };
+    let attacker_keeper = keeper(desk.env.chain(), config(&desk.fx), &attacker);
+    assert_eq!(attacker_keeper.execute(&snapshot, &by_attacker).await, Outcome::Landed);
+    // Within the window the honest keeper nominates Quinn: Pat's profit does not cover its
+    // share, so the keeper does not count Pat's lots as covered.
+    let mut honest = honest;
+    let snapshot = honest.scan().await.unwrap();
+    let options = bulwark_keeper::plan::PlanOptions {
+        keeper_account: cranker.margin_account,
+        takeover: false,
+        defend_owner: None,
+    };
+    let nominate =
+        Action::AdlNominate { target: alice.margin_account, market_index: 0, nominees: vec![quinn.margin_account] };
+    assert_eq!(plan(&snapshot, &options), vec![nominate, Action::Funding { market_index: 0 }]);
+    let report = honest.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed), (2, 0));
+
+    // After the window: Pat, capped on the last lots with Quinn queued, is deferred; Quinn takes
+    // all 100 lots and the whole $1,102.56. Nothing is written off.
+    desk.env.warp(1, 4).await;
+    desk.refresh_price().await;
+    let report = honest.run_cycle().await.unwrap();
+    assert_eq!((report.landed, report.failed), (1, 0));
     let m = desk.margin(&alice).await;
     assert!(m.open_positions().next().is_none());
     assert_eq!(m.collateral_balance, 0);
     let market = desk.env.market(&desk.market).await;
-    assert_eq!((market.adl_fill_count, market.adl_haircut_total), (1, 1_102_560_000));
+    assert_eq!((market.adl_fill_count, market.adl_haircut_total, market.bad_debt_total), (1, 1_102_560_000, 0));
     // Quinn: $2,002 + $2,200 profit − $1,102.56 haircut. Pat is untouched.
     assert_eq!(desk.position(&quinn).await.base_lots, 0);
     assert_eq!(desk.balance(&quinn).await, 3_099_440_000);
@@ -436,8 +462,11 @@ async fn an_account_past_its_adl_grace_is_liquidated_first_while_the_book_can_ta
     desk.update_status(&alice).await.ok();
     let since = desk.margin(&alice).await.liquidatable_since_slot;
     assert!(since > 0);
-    let options =
-        bulwark_keeper::plan::PlanOptions { keeper_account: cranker.margin_account, takeover: false, adl_max_lots: 0 };
+    let options = bulwark_keeper::plan::PlanOptions {
+        keeper_account: cranker.margin_account,
+        takeover: false,
+        defend_owner: None,
+    };
     let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
     // 60 slots on, the sighting is past half the 100-slot grace: the keeper records her again
     // so the clock keeps running (the program restarts it when sightings are more than the
@@ -460,8 +489,8 @@ async fn an_account_past_its_adl_grace_is_liquidated_first_while_the_book_can_ta
     let snapshot = k.scan().await.unwrap();
     let actions = plan(&snapshot, &options);
     assert!(
-        matches!(&actions[..], [Action::Adl { target, market_index: 0, counterparties }]
-            if *target == alice.margin_account && counterparties.len() == 1),
+        matches!(&actions[..], [Action::AdlBegin { target, market_index: 0, nominees }]
+            if *target == alice.margin_account && nominees.len() == 1),
         "{actions:?}"
     );
     // A bid within the band: the keeper liquidates instead of deleveraging.

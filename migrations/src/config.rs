@@ -59,6 +59,8 @@ pub struct WaterfallSpec {
     pub book_liquidation_band_bps: u32,
     pub book_liquidation_reward_bps: u32,
     pub max_fill_deviation_bps: u32,
+    /// Slots an ADL round takes nominations before it fills.
+    pub adl_nomination_slots: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +213,7 @@ impl DeploymentConfig {
             book_liquidation_band_bps: w.book_liquidation_band_bps,
             book_liquidation_reward_bps: w.book_liquidation_reward_bps,
             max_fill_deviation_bps: w.max_fill_deviation_bps,
+            adl_nomination_slots: w.adl_nomination_slots,
             ..bytemuck::Zeroable::zeroed()
         })
     }

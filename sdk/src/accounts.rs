@@ -3,8 +3,8 @@
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::Discriminator;
 use bulwark::state::{
-    Clearinghouse, InsuranceStake, MarginAccount, Market, OrderBook, PriceFeed, MARGIN_ACCOUNT_CLEARINGHOUSE_OFFSET,
-    MARGIN_ACCOUNT_OWNER_OFFSET,
+    AdlRound, Clearinghouse, InsuranceStake, MarginAccount, Market, OrderBook, PriceFeed,
+    MARGIN_ACCOUNT_CLEARINGHOUSE_OFFSET, MARGIN_ACCOUNT_OWNER_OFFSET,
 };
 
 /// Why bytes did not decode as the expected account.
@@ -70,6 +70,7 @@ impl ProgramAccount for Market {}
 impl ProgramAccount for OrderBook {}
 impl ProgramAccount for PriceFeed {}
 impl ProgramAccount for InsuranceStake {}
+impl ProgramAccount for AdlRound {}
 
 /// A byte comparison on account data, as `getProgramAccounts` takes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +116,11 @@ impl AccountFilter {
     /// The markets of one clearinghouse (`Market::clearinghouse` is its first field).
     pub fn markets(clearinghouse: &Pubkey) -> Self {
         Self::of::<Market>().and(8, clearinghouse.as_ref())
+    }
+
+    /// The open ADL rounds of one clearinghouse (`AdlRound::clearinghouse` is its first field).
+    pub fn adl_rounds(clearinghouse: &Pubkey) -> Self {
+        Self::of::<AdlRound>().and(8, clearinghouse.as_ref())
     }
 }
 

@@ -24,8 +24,21 @@ pub struct RankedCounterparty {
 /// The score the program would compute for `account`'s position in `market_index`, or `None`
 /// when the position is empty, its markets are not all priced, or it is not in profit.
 pub fn score(account: &MarginAccount, market_index: u16, prices: &[MarketPrice]) -> Option<u128> {
-    let position = account.open_positions().find(|p| p.market_index == market_index && p.base_lots != 0)?;
     let market = prices.iter().find(|m| m.index == market_index)?;
+    // The program settles the position's funding first; what the balance cannot pay lands in
+    // the position's quote, and so in its profit.
+    let mut account = *account;
+    let slot = bulwark::controller::position::find_position(&account, market_index)?;
+    let owed = bulwark::math::perp::funding_owed(
+        account.positions[slot].base_lots,
+        market.cumulative_funding_per_lot,
+        account.positions[slot].last_cumulative_funding.get(),
+    )
+    .ok()?;
+    account.positions[slot].last_cumulative_funding.set(market.cumulative_funding_per_lot);
+    bulwark::controller::position::apply_cash(&mut account, slot, owed).ok()?;
+    let account = &account;
+    let position = account.open_positions().find(|p| p.market_index == market_index && p.base_lots != 0)?;
     let value = base_value(position.base_lots, market.price, &market.spec).ok()?;
     let upnl = value.checked_add(position.quote_entry as i128)?;
     if upnl <= 0 {
@@ -58,6 +71,56 @@ pub fn rank_counterparties<'a>(
         .collect();
     ranked.sort_by(|a, b| b.score.cmp(&a.score).then(a.margin_account.cmp(&b.margin_account)));
     ranked
+}
+
+/// One entry of an ADL round's queue as clients show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub margin_account: Pubkey,
+    /// Place in the queue (0 pays first).
+    pub position: usize,
+    /// The score the program gave it at the round's price.
+    pub score: u128,
+    /// Passed over once: it pays after every other entry.
+    pub deferred: bool,
+    /// Its position in the market now (`None`: not in the snapshot).
+    pub base_lots: Option<i64>,
+    /// Its unrealised profit at the round's price, in collateral atoms: the most it can pay.
+    pub profit_at_round_price: Option<i128>,
+    /// 1 (least exposed) … 5 (first in line), by place in this queue.
+    pub light: u8,
+}
+
+/// A round's queue with each entry's position and profit at the round's price, and its light.
+pub fn queue_view<'a>(
+    round: &bulwark::state::AdlRound,
+    market_index: u16,
+    account: impl Fn(&Pubkey) -> Option<&'a MarginAccount>,
+    prices: &[MarketPrice],
+) -> Vec<QueueEntry> {
+    let market = prices.iter().find(|m| m.index == market_index);
+    let queue = round.queue();
+    let scores: Vec<u128> = (0..queue.len()).map(|i| (queue.len() - i) as u128).collect();
+    queue
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let position = account(&n.margin_account)
+                .and_then(|a| a.open_positions().find(|p| p.market_index == market_index).copied());
+            let profit = position.zip(market).and_then(|(p, m)| {
+                base_value(p.base_lots, round.price, &m.spec).ok().map(|v| v + p.quote_entry as i128)
+            });
+            QueueEntry {
+                margin_account: n.margin_account,
+                position: i,
+                score: n.score.get(),
+                deferred: n.deferred != 0,
+                base_lots: position.map(|p| p.base_lots),
+                profit_at_round_price: profit,
+                light: adl_quintile(scores[i], &scores),
+            }
+        })
+        .collect()
 }
 
 /// Every market's ADL queues, both sides, built in one pass over the accounts with each

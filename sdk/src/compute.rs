@@ -58,6 +58,9 @@ pub const BUDGETS: &[(&str, u32)] = &[
     ("LiquidateTakeover", 230_000),
     ("LiquidateAgainstBook", 560_000), // the goal: 539,778 measured
     ("AutoDeleverage", 395_000),
+    ("BeginAdl", 120_000), // one address
+    ("NominateAdl", 225_000),
+    ("ExecuteAdl", 340_000),
     // Insurance.
     ("CreateInsuranceStake", 35_000), // one address
     ("StakeInsurance", 15_000),

@@ -609,6 +609,97 @@ pub fn auto_deleverage_ix(
     )
 }
 
+/// Open an ADL round on `target` in `market`; `payer` pays the rent and gets it back when the
+/// round closes. Remaining: `price_pairs` of the target's other markets.
+pub fn begin_adl_ix(
+    payer: &Pubkey,
+    clearinghouse: &Pubkey,
+    market: &MarketKeys,
+    target: &Pubkey,
+    price_pairs: &[Pubkey],
+) -> Instruction {
+    let ix = with_remaining(
+        build(
+            bulwark::accounts::BeginAdl {
+                payer: *payer,
+                clearinghouse: *clearinghouse,
+                market: market.key,
+                order_book: market.order_book,
+                oracle: market.oracle,
+                target: *target,
+                round: pda::adl_round(&market.key, target),
+                system_program: SYSTEM_PROGRAM_ID,
+            },
+            bulwark::instruction::BeginAdl {},
+        ),
+        price_pairs,
+    );
+    readonly_remaining(ix, 8, price_pairs)
+}
+
+/// Nominate `nominees` (at most `MAX_ADL_COUNTERPARTIES`) to `target`'s round in `market`.
+/// Remaining: `price_pairs` of every other market a nominee holds, then the nominees, all
+/// read only.
+pub fn nominate_adl_ix(
+    nominator: &Pubkey,
+    clearinghouse: &Pubkey,
+    market: &MarketKeys,
+    target: &Pubkey,
+    price_pairs: &[Pubkey],
+    nominees: &[Pubkey],
+) -> Instruction {
+    let mut remaining = price_pairs.to_vec();
+    remaining.extend_from_slice(nominees);
+    let ix = with_remaining(
+        build(
+            bulwark::accounts::NominateAdl {
+                nominator: *nominator,
+                clearinghouse: *clearinghouse,
+                market: market.key,
+                oracle: market.oracle,
+                round: pda::adl_round(&market.key, target),
+            },
+            bulwark::instruction::NominateAdl {},
+        ),
+        &remaining,
+    );
+    readonly_remaining(ix, 5, &remaining)
+}
+
+/// Execute `target`'s round in `market` against the queue's first entries (`queued`, in the
+/// queue's order). Remaining: `price_pairs` of every other market the target or a queued
+/// winner holds, then `queued`.
+pub fn execute_adl_ix(
+    clearinghouse: &ClearinghouseKeys,
+    market: &MarketKeys,
+    target: &Pubkey,
+    opener: &Pubkey,
+    price_pairs: &[Pubkey],
+    queued: &[Pubkey],
+) -> Instruction {
+    let mut remaining = price_pairs.to_vec();
+    remaining.extend_from_slice(queued);
+    let ix = with_remaining(
+        build(
+            bulwark::accounts::ExecuteAdl {
+                clearinghouse: clearinghouse.key,
+                market: market.key,
+                order_book: market.order_book,
+                oracle: market.oracle,
+                target: *target,
+                round: pda::adl_round(&market.key, target),
+                opener: *opener,
+                collateral_vault: clearinghouse.collateral_vault,
+                insurance_vault: clearinghouse.insurance_vault,
+                token_program: TOKEN_PROGRAM_ID,
+            },
+            bulwark::instruction::ExecuteAdl {},
+        ),
+        &remaining,
+    );
+    readonly_remaining(ix, 10, price_pairs)
+}
+
 // ---- insurance staking --------------------------------------------------------------------
 
 pub fn create_insurance_stake_ix(owner: &Pubkey, payer: &Pubkey, clearinghouse: &Pubkey) -> Instruction {
@@ -760,6 +851,35 @@ mod tests {
         assert_eq!(keys[8..], [other.key, other.oracle, counterparties[0], counterparties[1]]);
         assert!(ix.accounts[8..].iter().all(|m| m.is_writable && !m.is_signer));
         assert_eq!(ix.data[..8], *<bulwark::instruction::AutoDeleverage as anchor_lang::Discriminator>::DISCRIMINATOR);
+    }
+
+    #[test]
+    fn adl_round_builders_pass_the_round_and_read_only_prices() {
+        let ch = ClearinghouseKeys::new(Pubkey::new_unique());
+        let market = MarketKeys::new(&ch.key, 0, Pubkey::new_unique());
+        let other = MarketKeys::new(&ch.key, 1, Pubkey::new_unique());
+        let (target, opener, payer) = (Pubkey::new_unique(), Pubkey::new_unique(), Pubkey::new_unique());
+        let winners = [Pubkey::new_unique(), Pubkey::new_unique()];
+        let round = pda::adl_round(&market.key, &target);
+        let pairs = price_pairs(&[other]);
+
+        let begin = begin_adl_ix(&payer, &ch.key, &market, &target, &pairs);
+        assert_eq!(begin.accounts[6].pubkey, round);
+        assert!(begin.accounts[8..].iter().all(|m| !m.is_writable));
+
+        let nominate = nominate_adl_ix(&payer, &ch.key, &market, &target, &pairs, &winners);
+        assert_eq!(nominate.accounts[4].pubkey, round);
+        assert!(nominate.accounts[4].is_writable && nominate.accounts[0].is_signer);
+        assert_eq!(
+            nominate.accounts[5..].iter().map(|m| m.pubkey).collect::<Vec<_>>(),
+            [other.key, other.oracle, winners[0], winners[1]]
+        );
+        assert!(nominate.accounts[5..].iter().all(|m| !m.is_writable), "nominees are only read");
+
+        let execute = execute_adl_ix(&ch, &market, &target, &opener, &pairs, &winners);
+        assert_eq!((execute.accounts[5].pubkey, execute.accounts[6].pubkey), (round, opener));
+        assert!(execute.accounts[10..12].iter().all(|m| !m.is_writable), "price pairs are only read");
+        assert!(execute.accounts[12..].iter().all(|m| m.is_writable), "winners are written");
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub fn insurance_stake(clearinghouse: &Pubkey, owner: &Pubkey) -> Pubkey {
     find(&[INSURANCE_STAKE_SEED, clearinghouse.as_ref(), owner.as_ref()])
 }
 
+/// The ADL round of `target` in `market` (one at a time).
+pub fn adl_round(market: &Pubkey, target: &Pubkey) -> Pubkey {
+    find(&[ADL_ROUND_SEED, market.as_ref(), target.as_ref()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use anchor_lang::prelude::{Clock, Pubkey};
 use bulwark::controller::pricing::MarketPrice;
 use bulwark::math::margin::Health;
 use bulwark::math::oracle::OracleTolerance;
-use bulwark::state::{Clearinghouse, MarginAccount, Market, OrderBook, ORACLE_SOURCE_FIXED};
+use bulwark::state::{AdlRound, Clearinghouse, MarginAccount, Market, OrderBook, ORACLE_SOURCE_FIXED};
 
 /// A market with its book and, when its oracle passes the strict guards, its price.
 #[derive(Clone)]
@@ -28,14 +28,17 @@ pub struct Snapshot {
     pub clearinghouse: Clearinghouse,
     pub markets: Vec<MarketView>,
     pub accounts: Vec<(Pubkey, MarginAccount)>,
+    /// Open ADL rounds.
+    pub adl_rounds: Vec<(Pubkey, AdlRound)>,
 }
 
 impl Snapshot {
-    /// Read everything one scan needs: two getProgramAccounts (markets, margin accounts) and
-    /// one getMultipleAccounts (clearinghouse, clock, books, feeds).
+    /// Read everything one scan needs: three getProgramAccounts (markets, margin accounts, ADL
+    /// rounds) and one getMultipleAccounts (clearinghouse, clock, books, feeds).
     pub async fn load<C: Chain>(chain: &C, clearinghouse: &Pubkey) -> ChainResult<Self> {
         let raw_markets = chain.program_accounts(&AccountFilter::markets(clearinghouse)).await?;
         let raw_accounts = chain.program_accounts(&AccountFilter::margin_accounts(clearinghouse)).await?;
+        let raw_rounds = chain.program_accounts(&AccountFilter::adl_rounds(clearinghouse)).await?;
         let markets: Vec<(Pubkey, Market)> = decode_all(&raw_markets);
 
         let ch_data = chain.accounts(&[*clearinghouse, crate::chain::CLOCK_SYSVAR_ID]).await?;
@@ -91,6 +94,7 @@ impl Snapshot {
             clearinghouse: ch,
             markets: views,
             accounts: decode_all(&raw_accounts),
+            adl_rounds: decode_all(&raw_rounds),
         })
     }
 
@@ -101,6 +105,12 @@ impl Snapshot {
 
     pub fn market(&self, index: u16) -> Option<&MarketView> {
         self.markets.iter().find(|m| m.market.index == index)
+    }
+
+    /// `target`'s open ADL round in market `index`, if any.
+    pub fn adl_round(&self, index: u16, target: &Pubkey) -> Option<&AdlRound> {
+        let market = self.market(index)?.keys.key;
+        self.adl_rounds.iter().find(|(_, r)| r.market == market && r.target == *target).map(|(_, r)| r)
     }
 
     pub fn account(&self, key: &Pubkey) -> Option<&MarginAccount> {

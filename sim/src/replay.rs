@@ -10,11 +10,10 @@ use anyhow::{anyhow, bail, Result};
 use bulwark::constants::PRICE_PRECISION;
 use bulwark::controller::orders::{ORDER_TYPE_IMMEDIATE_OR_CANCEL, ORDER_TYPE_POST_ONLY};
 use bulwark::controller::pricing::{in_collateral, MarketPrice};
-use bulwark::events::{AdlFillV1, LiquidationV1};
+use bulwark::events::{AdlFillV1, AdlRoundClosedV1, AdlRoundOpenedV1, BadDebtRecordedV1, LiquidationV1};
 use bulwark::instructions::PriceFeedUpdate;
 use bulwark::math::liquidation::is_liquidatable;
 use bulwark::state::*;
-use bulwark_keeper::plan::Action;
 use bulwark_keeper::{Keeper, KeeperConfig, Metrics};
 use bulwark_sdk::events::decode_events;
 use bulwark_sdk::ix::{self, MarketKeys};
@@ -43,14 +42,36 @@ pub struct LiquidationRecord {
     pub reaction_slots: u64,
 }
 
+/// One ADL episode: a round, from opening to the target flat in the market.
 #[derive(Clone, Debug, Serialize)]
 pub struct AdlRecord {
+    /// The minute the round closed.
     pub minute: usize,
     pub target: String,
     pub fills: u64,
     pub haircut: u64,
-    /// Shortfall this crank added to the episode (0 for a continuation of the same deficit).
+    /// The shortfall the round had to hand out: its `U` at its last (re)start plus what it
+    /// took before that restart.
     pub uncovered: u64,
+    /// Written off when the target ended flat with a debt nobody could pay.
+    pub bad_debt: u64,
+    /// The nomination window, and how often the round restarted at a new price.
+    pub window_slots: u64,
+    pub restarts: u16,
+    /// Slots from the round opening, and from the target first being seen liquidatable (the
+    /// opening when it never was flagged), to the target flat in the market.
+    pub open_to_flat_slots: u64,
+    pub eligible_to_flat_slots: u64,
+}
+
+/// What the replay follows of an open round.
+#[derive(Clone, Copy, Debug, Default)]
+struct RoundProgress {
+    /// Haircuts taken before the last (re)start, and since it.
+    haircut_before_start: u64,
+    haircut_since_start: u64,
+    uncovered_at_start: u64,
+    fills: u64,
 }
 
 /// One point per minute.
@@ -81,6 +102,8 @@ pub struct RunReport {
     pub adl_fills: u64,
     pub haircut_total: u64,
     pub uncovered_total: u64,
+    /// Debts ADL rounds wrote off (the winners' profits could not cover them).
+    pub bad_debt_written_off: u64,
     /// Σ negative equity over accounts at the end, plus debts of flat accounts.
     pub bad_debt: u64,
     pub invariant_checks: u64,
@@ -364,7 +387,15 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         }
     };
     let fx = env
-        .setup_clearinghouse(ClearinghouseOptions { collateral_oracle, timelock_seconds: 0, ..Default::default() })
+        .setup_clearinghouse(ClearinghouseOptions {
+            collateral_oracle,
+            timelock_seconds: 0,
+            waterfall: bulwark::state::WaterfallParams {
+                adl_nomination_slots: scenario.adl_nomination_slots,
+                ..bulwark_tests::default_waterfall()
+            },
+            ..Default::default()
+        })
         .await;
     let markets: Vec<MarketKeys> =
         feeds.iter().enumerate().map(|(i, f)| MarketKeys::new(&fx.key, i as u16, f.key)).collect();
@@ -511,6 +542,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         adl_fills: 0,
         haircut_total: 0,
         uncovered_total: 0,
+        bad_debt_written_off: 0,
         bad_debt: 0,
         invariant_checks: 0,
         invariant_failures: 0,
@@ -527,7 +559,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     };
     let mut first_seen: BTreeMap<Pubkey, u64> = BTreeMap::new();
     let mut episode_cause: BTreeMap<Pubkey, bool> = BTreeMap::new();
-    let mut adl_episodes: BTreeMap<(Pubkey, Pubkey), (u64, u64)> = BTreeMap::new();
+    let mut adl_rounds: BTreeMap<Pubkey, RoundProgress> = BTreeMap::new();
     let buffer = ch.waterfall.liquidation_buffer_bps;
     let mut last_minute = usize::MAX;
     for (i, step) in steps.iter().enumerate() {
@@ -650,35 +682,46 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                     reaction_slots: slot.saturating_sub(first_seen.remove(&liq.margin_account).unwrap_or(slot)),
                 });
             }
-            let fills = decode_events::<AdlFillV1>(&crank.logs);
-            if let Some(first_fill) = fills.first() {
-                let haircut: u64 = fills.iter().map(|f| f.haircut).sum();
-                // New shortfall only: a crank continuing an episode reports what is left of the
-                // earlier crank's uncovered amount after its haircuts, plus any new deficit.
-                let key = (first_fill.target, first_fill.market);
-                let uncovered = first_fill.market_uncovered;
-                let new_shortfall = match adl_episodes.get(&key) {
-                    Some((previous_uncovered, previous_haircut)) => {
-                        uncovered.saturating_sub(previous_uncovered.saturating_sub(*previous_haircut))
-                    }
-                    None => uncovered,
+            // ADL episodes, by round: (re)starts, fills, and the close with any write-off.
+            for opened in decode_events::<AdlRoundOpenedV1>(&crank.logs) {
+                let progress = adl_rounds.entry(opened.round).or_default();
+                progress.haircut_before_start += progress.haircut_since_start;
+                progress.haircut_since_start = 0;
+                progress.uncovered_at_start = opened.uncovered;
+            }
+            for fill in decode_events::<AdlFillV1>(&crank.logs) {
+                let round = bulwark_sdk::pda::adl_round(&fill.market, &fill.target);
+                let progress = adl_rounds.entry(round).or_default();
+                progress.haircut_since_start += fill.haircut;
+                progress.fills += 1;
+            }
+            let written_off = decode_events::<BadDebtRecordedV1>(&crank.logs);
+            for closed in decode_events::<AdlRoundClosedV1>(&crank.logs) {
+                let progress = adl_rounds.remove(&closed.round).unwrap_or_default();
+                let bad_debt: u64 =
+                    written_off.iter().filter(|b| b.margin_account == closed.target).map(|b| b.amount).sum();
+                let uncovered = progress.haircut_before_start + progress.uncovered_at_start;
+                report.uncovered_total += uncovered;
+                report.bad_debt_written_off += bad_debt;
+                let eligible_since = if closed.target_liquidatable_since_slot == 0 {
+                    closed.opened_slot
+                } else {
+                    closed.target_liquidatable_since_slot.min(closed.opened_slot)
                 };
-                adl_episodes.insert(key, (uncovered, haircut));
-                report.uncovered_total += new_shortfall;
                 report.adl.push(AdlRecord {
                     minute: step.minute,
-                    target: first_fill.target.to_string(),
-                    fills: fills.len() as u64,
-                    haircut,
-                    uncovered: new_shortfall,
+                    target: closed.target.to_string(),
+                    fills: progress.fills,
+                    haircut: closed.haircut_total,
+                    uncovered,
+                    bad_debt,
+                    window_slots: scenario.adl_nomination_slots,
+                    restarts: closed.restart_count,
+                    open_to_flat_slots: closed.closed_slot.saturating_sub(closed.opened_slot),
+                    eligible_to_flat_slots: closed.closed_slot.saturating_sub(eligible_since),
                 });
             }
         }
-        // An ADL episode ends when its target leaves the keeper's ADL plan.
-        adl_episodes.retain(|(target, _), _| {
-            journal.plan.iter().any(|a| matches!(a, Action::Adl { target: t, .. } if t == target))
-                || journal.landed.iter().any(|c| matches!(c.action, Action::Adl { target: t, .. } if t == *target))
-        });
         if (i + 1) % scenario.invariant_every_substeps.max(1) == 0 || i + 1 == steps.len() {
             report.invariant_checks += 1;
             let violations = stage.env.invariant_violations(&stage.fx).await;

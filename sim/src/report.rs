@@ -38,6 +38,22 @@ fn rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<String>)> {
         ("ADL fills", col(&|r| r.adl_fills.to_string())),
         ("Σ haircut", col(&|r| atoms(r.haircut_total))),
         ("Σ uncovered shortfall", col(&|r| atoms(r.uncovered_total))),
+        (
+            "ADL rounds (restarts)",
+            col(&|r| format!("{} ({})", r.adl.len(), r.adl.iter().map(|a| a.restarts as u64).sum::<u64>())),
+        ),
+        (
+            "ADL eligible → flat, slots (median / max)",
+            col(&|r| {
+                let mut slots: Vec<u64> = r.adl.iter().map(|a| a.eligible_to_flat_slots).collect();
+                slots.sort_unstable();
+                match (slots.get(slots.len() / 2), slots.last()) {
+                    (Some(median), Some(max)) => format!("{median} / {max}"),
+                    _ => "-".into(),
+                }
+            }),
+        ),
+        ("bad debt written off by ADL", col(&|r| atoms(r.bad_debt_written_off))),
         ("bad debt left", col(&|r| atoms(r.bad_debt))),
         ("invariant checks (failed)", col(&|r| format!("{} ({})", r.invariant_checks, r.invariant_failures))),
         ("transactions (refused)", col(&|r| format!("{} ({})", r.transactions, r.refused_transactions))),
@@ -113,8 +129,11 @@ pub fn markdown(report: &Report) -> String {
     out += "\nLiquidation events count each partial close. An episode of liquidations is *caused by the collateral \
             print* when the account, just before its first one, met maintenance with the collateral valued at its \
             attested redemption rate; its later partial closes share that cause. Amounts are in collateral units. \
-            Σ uncovered shortfall is the deficit insurance could not pay, counted once per ADL episode (target and \
-            market), new deficit only.\n";
+            Σ uncovered shortfall is the deficit insurance could not pay, counted once per ADL round (a target in a \
+            market): the round's shortfall at its last (re)start plus the haircuts it took before that restart. \
+            Each round takes nominations for the scenario's window (`adl_nomination_slots`) before it fills; \
+            *eligible → flat* runs from the slot the target was first seen liquidatable (the round's opening when \
+            it never was flagged) to the slot it was flat in the market.\n";
     if report.runs.iter().any(|r| r.attacker.is_some()) {
         out += "\nThe attacker population: owners with two margin accounts each that trade against each other \
                 (hedged pairs at the fill band's edges, reduce-only included), rest far and absurd orders, jam a \

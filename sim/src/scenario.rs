@@ -25,6 +25,9 @@ pub struct Scenario {
     /// Slots per sub-step (cluster time is the minute split evenly over its sub-steps).
     #[serde(default = "default_slots")]
     pub slots_per_substep: u64,
+    /// Slots an ADL round takes nominations before it fills (the clearinghouse's setting).
+    #[serde(default = "default_adl_nomination_slots")]
+    pub adl_nomination_slots: u64,
     /// Collateral modes to run, each on the same seed: "market", "redemption_aware".
     pub modes: Vec<Mode>,
     /// One or more perps; the first one's minutes drive the clock.
@@ -51,6 +54,9 @@ fn default_walk() -> Walk {
 }
 fn default_slots() -> u64 {
     38
+}
+fn default_adl_nomination_slots() -> u64 {
+    4
 }
 fn default_invariant_every() -> usize {
     4

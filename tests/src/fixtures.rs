@@ -120,6 +120,7 @@ pub fn default_waterfall() -> WaterfallParams {
         book_liquidation_band_bps: 200,
         book_liquidation_reward_bps: 2_000,
         max_fill_deviation_bps: 400,
+        adl_nomination_slots: 0,
     }
 }
 

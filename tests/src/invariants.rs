@@ -12,7 +12,7 @@ use crate::harness::TestEnv;
 
 impl TestEnv {
     /// Panics, naming the broken invariant, unless:
-    /// * collateral vault tokens == Σ account cash + fee pool, where an account's cash is its
+    /// * collateral vault tokens + bad debt written off == Σ account cash + fee pool, where an account's cash is its
     ///   collateral balance plus, per position, its quote and its unsettled funding (realised
     ///   PnL is paid into balances at once, so a closed winner's profit sits in its balance
     ///   while the open losers' side of it sits in their quote);
@@ -20,7 +20,8 @@ impl TestEnv {
     /// * insurance vault tokens == insurance accounting;
     /// * Σ base lots per market == 0, and open interest == Σ long lots;
     /// * resting orders' reserves match the book;
-    /// * no account without a position carries a debt (bad debt is always covered or ADL'd).
+    /// * no account without a position carries a debt (it is covered, ADL'd or written off),
+    ///   and the markets' bad debt sums to the clearinghouse's.
     pub async fn check_invariants(&mut self, fx: &ClearinghouseFixture) {
         let violations = self.invariant_violations(fx).await;
         assert!(violations.is_empty(), "invariants broken:\n{}", violations.join("\n"));
@@ -99,7 +100,17 @@ impl TestEnv {
             }
         }
         check_eq!(sum_balances, ch.total_collateral_balance as i128, "Σ margin balances != clearinghouse total");
-        check_eq!(vault as i128, sum_cash + ch.fee_pool as i128, "collateral vault != Σ account cash + fee pool");
+        // A written-off debt left the accounts but was never paid into the vault.
+        check_eq!(
+            vault as i128 + ch.bad_debt_total as i128,
+            sum_cash + ch.fee_pool as i128,
+            "collateral vault + bad debt != Σ account cash + fee pool"
+        );
+        check_eq!(
+            markets.values().map(|m| m.bad_debt_total as u128).sum::<u128>(),
+            ch.bad_debt_total as u128,
+            "Σ markets' bad debt != clearinghouse bad debt"
+        );
         check_eq!(insurance, ch.insurance_balance, "insurance vault != insurance accounting");
         for (index, market) in &markets {
             check_eq!(base_by_market.get(index).copied().unwrap_or(0), 0, "Σ base lots in market {index} != 0");

@@ -165,6 +165,42 @@ impl Desk {
         out
     }
 
+    /// Open an ADL round on `target` in the desk's market (the test payer pays the rent).
+    pub async fn begin_adl(&mut self, target: &User) -> TxOutcome {
+        let payer = self.env.payer().pubkey();
+        let ix = begin_adl_ix(&payer, &self.fx.key, &self.market, &target.margin_account, &[]);
+        let out = self.env.send(&[ix], &[]).await;
+        self.check().await;
+        out
+    }
+
+    /// Nominate `nominees` to `target`'s round; `remaining` price pairs first when they hold
+    /// other markets.
+    pub async fn nominate(&mut self, target: &User, price_pairs: &[Pubkey], nominees: &[Pubkey]) -> TxOutcome {
+        let payer = self.env.payer().pubkey();
+        let ix = nominate_adl_ix(&payer, &self.fx.key, &self.market, &target.margin_account, price_pairs, nominees);
+        let out = self.env.send(&[ix], &[]).await;
+        self.check().await;
+        out
+    }
+
+    /// Execute `target`'s round against `queued` (the queue's first entries).
+    pub async fn execute_adl(&mut self, target: &User, price_pairs: &[Pubkey], queued: &[Pubkey]) -> TxOutcome {
+        let opener = self.env.payer().pubkey();
+        let ix = execute_adl_ix(&self.fx, &self.market, &target.margin_account, &opener, price_pairs, queued);
+        let out = self.env.send(&[ix], &[]).await;
+        self.check().await;
+        out
+    }
+
+    /// `target`'s open round in the desk's market, if any.
+    pub async fn round(&mut self, target: &User) -> Option<bulwark::state::AdlRound> {
+        use bulwark_sdk::accounts::ProgramAccount;
+        let key = bulwark_sdk::pda::adl_round(&self.market.key, &target.margin_account);
+        let data = self.env.account_data(key).await?;
+        bulwark::state::AdlRound::decode(&data).ok()
+    }
+
     pub async fn update_status(&mut self, user: &User) -> TxOutcome {
         let ix =
             update_liquidation_status_ix(&self.fx.key, &user.margin_account, &[self.market.key, self.market.oracle]);

@@ -124,6 +124,13 @@ pub const MAX_HARD_BAND_GRACE_SECONDS: i64 = 24 * 60 * 60;
 pub const MAX_ATTESTATION_AGE_SECONDS: i64 = 24 * 60 * 60;
 /// Counterparties one `auto_deleverage` may fill against (each is valued in full).
 pub const MAX_ADL_COUNTERPARTIES: usize = 6;
+pub const ADL_ROUND_SEED: &[u8] = b"adl_round";
+/// Winners one ADL round keeps nominated at once (sorted by score); a nomination that ranks
+/// below a full queue's last entry is refused, and a filled entry frees its place.
+pub const ADL_QUEUE_LEN: usize = 16;
+/// Upper bound on an ADL round's nomination window (~1 minute): the target's loss can grow
+/// while the window is open, so it must stay short.
+pub const MAX_ADL_NOMINATION_SLOTS: u64 = 150;
 /// After its cooldown, an unstake request may be claimed for this long at most, then it lapses
 /// (so a staker cannot hold a ready request and leave the moment a payout looms).
 pub const UNSTAKE_CLAIM_WINDOW_SECONDS: i64 = 60 * 60;

@@ -193,4 +193,16 @@ pub enum BulwarkError {
     CollateralPriceFallback,
     #[msg("The winners passed cannot carry this close's share of the shortfall from their profit: pass winners with more profit")]
     AdlShortfallNotAbsorbed,
+    #[msg("The ADL queue is full and this account ranks below its last entry: nominate a higher-ranked winner")]
+    AdlNominationNotRanked,
+    #[msg("The ADL round's nomination window has closed: execute it, or nominate when it reopens")]
+    AdlNominationWindowClosed,
+    #[msg("The ADL round's nomination window is still open: execute after it closes")]
+    AdlNominationWindowOpen,
+    #[msg("ADL runs in rounds on this clearinghouse (nomination window configured): use begin_adl, nominate_adl, execute_adl")]
+    AdlRoundRequired,
+    #[msg("The ADL round belongs to another market, target or clearinghouse")]
+    AdlRoundMismatch,
+    #[msg("Pass the ADL queue's first entries, in the queue's order")]
+    AdlQueueOrder,
 }

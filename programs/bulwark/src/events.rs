@@ -399,3 +399,77 @@ pub struct InsuranceUnstakedV2 {
     pub total_shares: u64,
     pub insurance_balance: u64,
 }
+
+/// An ADL round opened (or restarted at a new price): the frozen price, lots and shortfall,
+/// and the last slot nominations are taken.
+#[event]
+pub struct AdlRoundOpenedV1 {
+    pub clearinghouse: Pubkey,
+    pub market: Pubkey,
+    pub target: Pubkey,
+    pub round: Pubkey,
+    pub price: i64,
+    pub target_lots: i64,
+    /// Whole-account deficit, what insurance pays of it, and this market's share of the rest.
+    pub deficit: u64,
+    pub insurance_pays: u64,
+    pub uncovered: u64,
+    pub window_end_slot: u64,
+    /// 0 when the round first opens; then how many times it restarted.
+    pub restart_count: u16,
+}
+
+/// A winner entered an ADL round's queue at `position` (0: first to pay).
+#[event]
+pub struct AdlNominatedV1 {
+    pub round: Pubkey,
+    pub margin_account: Pubkey,
+    pub score: u128,
+    pub position: u8,
+    pub nominated_by: Pubkey,
+}
+
+/// The queue ran out before the target was flat: nominations are taken again until
+/// `window_end_slot`.
+#[event]
+pub struct AdlWindowReopenedV1 {
+    pub round: Pubkey,
+    pub remaining_lots: u64,
+    pub uncovered_left: u64,
+    pub window_end_slot: u64,
+}
+
+/// An ADL round ended: `reason` 0 = the target is flat in the market, 1 = it is no longer
+/// eligible (healthy again, or insurance can pay).
+#[event]
+pub struct AdlRoundClosedV1 {
+    pub round: Pubkey,
+    pub target: Pubkey,
+    pub reason: u8,
+    pub haircut_total: u64,
+    pub fill_count: u32,
+    pub restart_count: u16,
+    pub opened_slot: u64,
+    pub closed_slot: u64,
+    pub target_liquidatable_since_slot: u64,
+}
+
+/// A flat account's debt that neither its balance, the insurance vault nor the winners'
+/// profits could pay, written off: the clearinghouse's vault holds this much less than it owes.
+#[event]
+pub struct BadDebtRecordedV1 {
+    pub clearinghouse: Pubkey,
+    pub margin_account: Pubkey,
+    pub amount: u64,
+    pub bad_debt_total: u64,
+}
+
+/// A queued winner passed over for now: capped at its profit it would have closed every lot
+/// still open, leaving the rest of the shortfall nowhere to go while other winners are queued.
+/// It stays queued and pays after them.
+#[event]
+pub struct AdlNomineeDeferredV1 {
+    pub round: Pubkey,
+    pub margin_account: Pubkey,
+    pub score: u128,
+}

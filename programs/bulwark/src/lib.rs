@@ -178,6 +178,18 @@ pub mod bulwark {
         instructions::auto_deleverage::handler(ctx, max_base_lots)
     }
 
+    pub fn begin_adl<'info>(ctx: Context<'info, BeginAdl<'info>>) -> Result<()> {
+        instructions::begin_adl::handler(ctx)
+    }
+
+    pub fn nominate_adl<'info>(ctx: Context<'info, NominateAdl<'info>>) -> Result<()> {
+        instructions::nominate_adl::handler(ctx)
+    }
+
+    pub fn execute_adl<'info>(ctx: Context<'info, ExecuteAdl<'info>>) -> Result<()> {
+        instructions::execute_adl::handler(ctx)
+    }
+
     pub fn create_insurance_stake(ctx: Context<CreateInsuranceStake>) -> Result<()> {
         instructions::create_insurance_stake::handler(ctx)
     }

@@ -315,6 +315,10 @@ impl World {
     /// A clearinghouse (no timelock) whose collateral is priced redemption-aware, with
     /// `market_count` markets at $100.
     async fn new(market_count: u16) -> Self {
+        Self::with_waterfall(market_count, default_waterfall()).await
+    }
+
+    async fn with_waterfall(market_count: u16, waterfall: WaterfallParams) -> Self {
         let mut env = TestEnv::new().await;
         // Seeded keys, another seed for each bank: the same addresses, so the same PDA bump
         // searches (about 1,500 CU per extra attempt), on every run, and many of them.
@@ -342,7 +346,7 @@ impl World {
             breaker_window_seconds: 3_600,
             breaker_max_net_outflow_bps: 10_000,
             breaker_min_outflow_allowance: 0,
-            waterfall: default_waterfall(),
+            waterfall,
         };
         let case = "create a clearinghouse with its collateral and insurance vaults (two token accounts)";
         let init = initialize_clearinghouse_ix(&admin.pubkey(), &mint, args);
@@ -922,6 +926,106 @@ async fn deleveraging(fallback: bool) -> Ledger {
     w.finish().await
 }
 
+/// ADL in rounds at the bounds: a target holding 8 markets and 16 resting orders; a full queue
+/// of `ADL_QUEUE_LEN`, its head six winners holding 8 markets each, the rest one market.
+async fn deleveraging_rounds() -> Ledger {
+    const WINDOW: u64 = 2;
+    let waterfall = WaterfallParams { adl_nomination_slots: WINDOW, ..default_waterfall() };
+    let mut w = World::with_waterfall(16, waterfall).await;
+    let dealer_high = w.user(10_000_000 * USD).await;
+    let mut heavy = Vec::new();
+    for k in 0..6 {
+        let counterparty = w.user((10_000 + 1_000 * k as u64) * USD).await;
+        for index in side_markets(k) {
+            w.open(&counterparty, &dealer_high, index, 1).await;
+        }
+        heavy.push(counterparty);
+    }
+    // Ten more winners, short one lot each against the dealer: deep pockets, low scores.
+    let light_count = bulwark::constants::ADL_QUEUE_LEN - heavy.len();
+    let dealer_light = w.user(1_000_000 * USD).await;
+    let mut light = Vec::new();
+    for _ in 0..light_count {
+        let counterparty = w.user(1_000_000 * USD).await;
+        w.open(&counterparty, &dealer_light, 0, -1).await;
+        light.push(counterparty.margin_account);
+    }
+    let target = w.user(700 * USD).await;
+    for index in 1..8 {
+        w.rest(&target, index, SIDE_BID, 900, 1).await;
+    }
+    for counterparty in &heavy {
+        w.rest(counterparty, 0, SIDE_ASK, 1_000, 10).await;
+    }
+    let heavy: Vec<Pubkey> = heavy.iter().map(|c| c.margin_account).collect();
+    let take = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 1_000, 60);
+    let out = w.place("set-up: take six makers", &target, 0, take, &heavy).await;
+    assert_eq!(out.events::<FillV1>().len(), 6);
+    for i in 0..16 {
+        w.rest(&target, 0, SIDE_ASK, 1_100 + i, 1).await;
+    }
+
+    // $80: the target is far more short of zero than the insurance vault holds.
+    w.set_price(0, 80_000_000).await;
+    for index in 0..16 {
+        let usd = w.quotes[index as usize].usd;
+        w.publish(index, usd, true).await;
+    }
+    w.publish(0, 80_000_000, false).await;
+    let payer = w.env.payer().pubkey();
+    let pairs = w.price_pairs(&[target.margin_account], Some(0)).await;
+    let ix = begin_adl_ix(&payer, &w.fx.key, &w.markets[0], &target.margin_account, &pairs);
+    let case = format!(
+        "target holding 8 markets and 16 resting orders, all cancelled; 8 markets priced, 7 as bands; \
+         the round's address created; {} accounts",
+        ix.accounts.len()
+    );
+    let out = w.measure(&case, ix, &[]).await;
+    assert_eq!(cancelled(&out, CANCEL_REASON_LIQUIDATION), 16);
+
+    // The light winners fill the queue's back first; the six heavy ones then enter at its front.
+    for chunk in light.chunks(bulwark::constants::MAX_ADL_COUNTERPARTIES) {
+        let pairs = w.price_pairs(chunk, Some(0)).await;
+        let ix = nominate_adl_ix(&payer, &w.fx.key, &w.markets[0], &target.margin_account, &pairs, chunk);
+        w.send("set-up: nominate the light winners", vec![ix], &[]).await;
+    }
+    let pairs = w.price_pairs(&heavy, Some(0)).await;
+    let ix = nominate_adl_ix(&payer, &w.fx.key, &w.markets[0], &target.margin_account, &pairs, &heavy);
+    let case = format!(
+        "6 winners holding 8 markets each, scored (16 markets priced, 15 as bands), each inserted at the \
+         front of a queue of {light_count}; {} accounts",
+        ix.accounts.len()
+    );
+    let out = w.measure(&case, ix, &[]).await;
+    assert_eq!(out.events::<AdlNominatedV1>().len(), 6);
+
+    w.env.warp(1, WINDOW + 1).await;
+    w.publish_collateral().await;
+    w.republish_markets().await;
+    w.publish(0, 80_000_000, false).await;
+    let round: AdlRound = w.env.load(bulwark_sdk::pda::adl_round(&w.markets[0].key, &target.margin_account)).await;
+    assert_eq!(round.nominee_count as usize, bulwark::constants::ADL_QUEUE_LEN);
+    let queued: Vec<Pubkey> = round.queue()[..6].iter().map(|n| n.margin_account).collect();
+    let mut accounts = vec![target.margin_account];
+    accounts.extend_from_slice(&queued);
+    let mut pairs = w.price_pairs(&accounts, Some(0)).await;
+    pairs.truncate(2 * 15);
+    let ix = execute_adl_ix(&w.fx, &w.markets[0], &target.margin_account, &payer, &pairs, &queued);
+    let case = format!(
+        "6 queued winners holding 8 markets each, scored and filled; 16 markets priced, 15 as bands; the \
+         target closed flat, insurance pays what it holds (one token transfer); the round closed; {} accounts",
+        ix.accounts.len()
+    );
+    let out = w.measure(&case, ix, &[]).await;
+    if out.result.is_ok() {
+        assert_eq!(out.events::<AdlFillV1>().len(), 6);
+        assert_eq!(out.events::<AdlRoundClosedV1>().len(), 1);
+        assert_eq!(out.events::<InsurancePayoutV1>().len(), 1);
+        assert_eq!(w.env.position(&target, &w.markets[0]).await.base_lots, 0, "closed flat");
+    }
+    w.finish().await
+}
+
 /// Cancels, pruning and funding on a full book; the insurance stake's life; parameter changes,
 /// pauses and the remaining account instructions.
 async fn book_and_administration() -> Ledger {
@@ -1271,6 +1375,7 @@ async fn every_instruction_fits_its_compute_budget_in_its_worst_case() {
     ledger.merge(liquidations(STALE_ORDERS).await);
     ledger.merge(deleveraging(false).await);
     ledger.merge(deleveraging(true).await);
+    ledger.merge(deleveraging_rounds().await);
     ledger.merge(book_and_administration().await);
     // The two matching instructions again with fewer stale orders in front: what each costs.
     let mut matching = Vec::new();

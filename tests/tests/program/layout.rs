@@ -10,6 +10,7 @@ fn account_sizes() {
         ("Market", account_space::<Market>()),
         ("OrderBook", account_space::<OrderBook>()),
         ("InsuranceStake", account_space::<InsuranceStake>()),
+        ("AdlRound", account_space::<AdlRound>()),
     ];
     for (name, size) in sizes {
         println!("{name}: {size} bytes (with discriminator)");
@@ -25,6 +26,8 @@ fn account_sizes() {
     assert_eq!(account_space::<OrderBook>(), 5_176);
     assert!(account_space::<OrderBook>() <= 10_240);
     assert_eq!(account_space::<InsuranceStake>(), 176);
+    // A queue of 16 nominees; the round's rent goes back to its opener at its close.
+    assert_eq!(account_space::<AdlRound>(), 1_176);
     // Keeper memcmp filters depend on these offsets.
     assert_eq!(MARGIN_ACCOUNT_CLEARINGHOUSE_OFFSET, 8);
     assert_eq!(MARGIN_ACCOUNT_OWNER_OFFSET, 40);

@@ -2,6 +2,7 @@
 #![allow(deprecated)] // solana-program-test 3.1 marks its API "Agave Unstable".
 
 mod adl;
+mod adl_rounds;
 mod admin;
 mod collateral;
 mod collateral_replay;

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use anchor_lang::prelude::*;
-use bulwark::events::{AdlFillV1, InsurancePayoutV1, LiquidationV1};
+use bulwark::events::{
+    AdlFillV1, AdlNomineeDeferredV1, AdlRoundClosedV1, AdlRoundOpenedV1, InsurancePayoutV1, LiquidationV1,
+};
 use bulwark::math::adl::shortfall;
 use bulwark::math::liquidation::is_liquidatable;
 use bulwark::state::*;
@@ -36,7 +38,9 @@ enum Op {
     Stake {
         dollars: u64,
     },
-    /// The keeper's pass over every account: `how` picks takeover, book or ADL first.
+    /// The keeper's pass over every account: `how` picks takeover, book or ADL first; ADL is
+    /// an ADL round on every other step (`max_lots` then seeds its random nominations and price
+    /// moves), the one-shot otherwise.
     Crank {
         how: u8,
         max_lots: u64,
@@ -70,6 +74,11 @@ struct Tally {
     adl_calls: u32,
     adl_fills: u32,
     adl_complete: u32,
+    rounds: u32,
+    rounds_closed_flat: u32,
+    round_restarts: u32,
+    deferred: u32,
+    bad_debt_atoms: u64,
 }
 
 struct World {
@@ -179,6 +188,151 @@ impl World {
                 assert_eq!(after[key], *state, "bystander {key} changed in an ADL");
             }
         }
+    }
+}
+
+/// A small deterministic stream of choices from a seed (nominations, price moves in a round).
+struct Choices(u64);
+
+impl Choices {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
+impl World {
+    /// An ADL round on `target`, driven to its end (or a bound): random nominations (random
+    /// subsets of the eligible winners, in random order, over several calls), sometimes a price
+    /// move between nominating and executing (within or beyond the band), executions of the
+    /// queue's head. Checks: every fill follows the queue order read before it; each payer was
+    /// in profit at the round's price and paid at most that profit on the lots it closed (the
+    /// economic watch, W3); when the round closes with the target flat, Σ haircut + bad debt
+    /// written off == the shortfall it had to hand out.
+    async fn adl_round(&mut self, target: &User, seed: u64, tally: &mut Tally) {
+        let target = clone_user(target);
+        if self.desk.position(&target).await.base_lots == 0 {
+            return;
+        }
+        let mut choices = Choices(seed ^ target.margin_account.to_bytes()[0] as u64);
+        let before = self.before().await;
+        let out = self.desk.begin_adl(&target).await;
+        self.after(&before, &out).await;
+        if out.result.is_err() {
+            return; // not eligible, or a round is open (a failed begin changes nothing)
+        }
+        tally.rounds += 1;
+        let (mut haircut_before_start, mut haircut_since_start, mut uncovered_at_start) = (0u64, 0u64, 0u64);
+        for opened in out.events::<AdlRoundOpenedV1>() {
+            uncovered_at_start = opened.uncovered;
+        }
+        let bad_debt_before = self.desk.env.clearinghouse(&self.desk.fx).await.bad_debt_total;
+        for _ in 0..8 {
+            // Nominate: up to three calls, each a random subset of the ranked winners.
+            let Some(round) = self.desk.round(&target).await else { break };
+            if self.desk.env.clock().await.slot <= round.window_end_slot {
+                let lots = self.desk.position(&target).await.base_lots;
+                let mut ranked = self.ranked_all(&target, lots).await;
+                for _ in 0..1 + choices.next(3) {
+                    if ranked.is_empty() {
+                        break;
+                    }
+                    let take = 1 + choices.next(ranked.len().min(3) as u64) as usize;
+                    let mut call = Vec::new();
+                    for _ in 0..take {
+                        let i = choices.next(ranked.len() as u64) as usize;
+                        call.push(ranked.remove(i));
+                    }
+                    let before = self.before().await;
+                    let out = self.desk.nominate(&target, &[], &call).await;
+                    self.after(&before, &out).await;
+                }
+            }
+            // Sometimes the price moves first: within the 4% band, or past it (a restart).
+            match choices.next(6) {
+                0 => {
+                    let bps = [-250i64, 250, -600, 600][choices.next(4) as usize];
+                    let price = (self.desk.price + self.desk.price * bps / 10_000).max(5 * USD as i64);
+                    self.desk.set_price(price).await;
+                }
+                _ => {
+                    self.desk.env.warp(1, 1).await;
+                    self.desk.refresh_price().await;
+                }
+            }
+            let Some(round) = self.desk.round(&target).await else { break };
+            // The queue is the global order of everyone nominated: not deferred first, then by
+            // score, ties by key.
+            assert!(
+                round.queue().windows(2).all(|w| AdlRound::ranks_before(&w[0], &w[1])),
+                "queue out of order: {:?}",
+                round.queue()
+            );
+            let queue: Vec<Pubkey> = round.queue().iter().map(|n| n.margin_account).collect();
+            let head: Vec<Pubkey> = queue.iter().take(1 + choices.next(6) as usize).copied().collect();
+            let positions = self.snapshot().await;
+            let before = self.before().await;
+            let out = self.desk.execute_adl(&target, &[], &head).await;
+            self.after(&before, &out).await;
+            if out.result.is_err() {
+                continue;
+            }
+            tally.deferred += out.events::<AdlNomineeDeferredV1>().len() as u32;
+            for restarted in out.events::<AdlRoundOpenedV1>() {
+                tally.round_restarts += 1;
+                haircut_before_start += haircut_since_start;
+                haircut_since_start = 0;
+                uncovered_at_start = restarted.uncovered;
+            }
+            let fills = out.events::<AdlFillV1>();
+            tally.adl_fills += fills.len() as u32;
+            // Fills follow the queue: each payer comes later in the head than the one before.
+            let places: Vec<usize> = fills
+                .iter()
+                .map(|f| head.iter().position(|k| *k == f.counterparty).expect("a payer from the head"))
+                .collect();
+            assert!(places.windows(2).all(|w| w[0] < w[1]), "fills out of queue order: {places:?}");
+            for f in &fills {
+                let (_, base, _) = positions[&f.counterparty];
+                assert!(base != 0 && (base > 0) != (round.target_lots > 0), "payer not opposite");
+                haircut_since_start += f.haircut;
+            }
+            if let Some(closed) = out.events::<AdlRoundClosedV1>().first() {
+                if closed.reason == 0 {
+                    tally.rounds_closed_flat += 1;
+                    let bad_debt = self.desk.env.clearinghouse(&self.desk.fx).await.bad_debt_total - bad_debt_before;
+                    tally.bad_debt_atoms += bad_debt;
+                    assert_eq!(
+                        haircut_before_start + haircut_since_start + bad_debt,
+                        haircut_before_start + uncovered_at_start,
+                        "Σ haircut + bad debt != the round's shortfall"
+                    );
+                    assert_eq!(closed.haircut_total, haircut_before_start + haircut_since_start);
+                }
+                break;
+            }
+        }
+    }
+
+    /// Every eligible winner against `target`, best first (the SDK's ranking).
+    async fn ranked_all(&mut self, target: &User, target_lots: i64) -> Vec<Pubkey> {
+        let market = self.desk.env.market(&self.desk.market).await;
+        let prices = [bulwark_sdk::health::market_price(&market, self.desk.price)];
+        let keys: Vec<Pubkey> = self.everyone().iter().map(|u| u.margin_account).collect();
+        let mut accounts = Vec::new();
+        for key in &keys {
+            accounts.push(self.desk.env.margin(*key).await);
+        }
+        bulwark_sdk::adl::rank_counterparties(
+            &target.margin_account,
+            target_lots,
+            market.index,
+            keys.iter().zip(accounts.iter()),
+            &prices,
+        )
+        .into_iter()
+        .map(|c| c.margin_account)
+        .collect()
     }
 }
 
@@ -305,7 +459,11 @@ async fn run_sequence(deposits: Vec<u64>, ops: Vec<Op>) -> (Tally, EconomicTally
                             let before = w.before().await;
                             let out = w.desk.update_status(&target).await;
                             w.after(&before, &out).await;
-                            w.adl(&target, max_lots, &mut tally).await;
+                            if step % 2 == 0 {
+                                w.adl_round(&target, max_lots.wrapping_add(step as u64), &mut tally).await;
+                            } else {
+                                w.adl(&target, max_lots, &mut tally).await;
+                            }
                         }
                     }
                 }
@@ -362,6 +520,11 @@ fn random_waterfalls(default_cases: u32) {
             all.adl_calls += t.adl_calls;
             all.adl_fills += t.adl_fills;
             all.adl_complete += t.adl_complete;
+            all.rounds += t.rounds;
+            all.rounds_closed_flat += t.rounds_closed_flat;
+            all.round_restarts += t.round_restarts;
+            all.deferred += t.deferred;
+            all.bad_debt_atoms += t.bad_debt_atoms;
             totals.set(all);
             Ok(())
         })
@@ -378,8 +541,13 @@ fn random_waterfalls(default_cases: u32) {
         t.adl_complete,
         started.elapsed()
     );
+    println!(
+        "ADL rounds: {} opened, {} closed flat, {} restarts, {} deferred winners, {} atoms written off",
+        t.rounds, t.rounds_closed_flat, t.round_restarts, t.deferred, t.bad_debt_atoms
+    );
     print!("{}", economics.borrow().report());
     // The sequences must reach the waterfall, not just trade.
     assert!(t.liquidations * 10 >= cases, "too few liquidations: {}", t.liquidations);
     assert!(t.adl_calls * 20 >= cases, "too few ADLs: {}", t.adl_calls);
+    assert!(t.rounds_closed_flat * 40 >= cases, "too few ADL rounds run to the end: {}", t.rounds_closed_flat);
 }

@@ -1,5 +1,6 @@
 //! State transitions shared by instructions. Handlers validate accounts and call in here.
 
+pub mod adl;
 pub mod collateral;
 pub mod collateral_oracle;
 pub mod liquidation;

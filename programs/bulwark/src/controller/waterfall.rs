@@ -4,7 +4,7 @@
 use anchor_lang::prelude::*;
 
 use crate::error::BulwarkError;
-use crate::events::{emit_event, InsurancePayoutV1, LiquidationStatusV1};
+use crate::events::{emit_event, BadDebtRecordedV1, InsurancePayoutV1, LiquidationStatusV1};
 use crate::math::adl::shortfall;
 use crate::math::liquidation::is_liquidatable;
 use crate::math::margin::Health;
@@ -99,8 +99,31 @@ pub fn cover_flat_deficit(
     key: Pubkey,
     account: &mut MarginAccount,
 ) -> Result<u64> {
+    Ok(settle_flat_debt(clearinghouse_key, clearinghouse, None, key, account)?.0)
+}
+
+/// `cover_flat_deficit` for the end of an ADL round, the one place a debt may outlast every
+/// payer: what insurance cannot pay is written off as bad debt on the clearinghouse and
+/// `market` (never taken from anyone's principal). Returns (insurance payout, written off).
+pub fn cover_flat_deficit_or_write_off(
+    clearinghouse_key: Pubkey,
+    clearinghouse: &mut Clearinghouse,
+    market: &mut Market,
+    key: Pubkey,
+    account: &mut MarginAccount,
+) -> Result<(u64, u64)> {
+    settle_flat_debt(clearinghouse_key, clearinghouse, Some(market), key, account)
+}
+
+fn settle_flat_debt(
+    clearinghouse_key: Pubkey,
+    clearinghouse: &mut Clearinghouse,
+    write_off_in: Option<&mut Market>,
+    key: Pubkey,
+    account: &mut MarginAccount,
+) -> Result<(u64, u64)> {
     if !is_flat(account) {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let mut payout: u64 = 0;
     for i in 0..account.positions.len() {
@@ -115,20 +138,39 @@ pub fn cover_flat_deficit(
         account.positions[i].quote_entry = 0;
     }
     if payout == 0 {
-        return Ok(0);
+        return Ok((0, 0));
+    }
+    let mut written_off = 0;
+    if let Some(market) = write_off_in {
+        written_off = payout.saturating_sub(clearinghouse.insurance_balance);
+        if written_off > 0 {
+            payout -= written_off;
+            clearinghouse.bad_debt_total =
+                clearinghouse.bad_debt_total.safe_add(written_off).map_err(crate::math_err)?;
+            market.bad_debt_total = market.bad_debt_total.safe_add(written_off).map_err(crate::math_err)?;
+            emit_event(BadDebtRecordedV1 {
+                clearinghouse: clearinghouse_key,
+                margin_account: key,
+                amount: written_off,
+                bad_debt_total: clearinghouse.bad_debt_total,
+            });
+        }
+    }
+    account.status_flags &= !ACCOUNT_FLAG_BANKRUPT;
+    if payout == 0 {
+        return Ok((0, written_off));
     }
     require!(payout <= clearinghouse.insurance_balance, BulwarkError::InsufficientInsurance);
     clearinghouse.insurance_balance -= payout;
     clearinghouse.insurance_paid_total =
         clearinghouse.insurance_paid_total.safe_add(payout).map_err(crate::math_err)?;
-    account.status_flags &= !ACCOUNT_FLAG_BANKRUPT;
     emit_event(InsurancePayoutV1 {
         clearinghouse: clearinghouse_key,
         margin_account: key,
         amount: payout,
         insurance_balance_after: clearinghouse.insurance_balance,
     });
-    Ok(payout)
+    Ok((payout, written_off))
 }
 
 /// Add the net change of the touched accounts' balances to the clearinghouse total.

@@ -2,22 +2,19 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::constants::MAX_ADL_COUNTERPARTIES;
-use crate::controller::market::record_open_interest;
-use crate::controller::orders::cancel_orders;
-use crate::controller::position::{fill_account, find_position, settle_funding};
-use crate::controller::pricing::{
-    health, health_for_liquidation, load_prices_with_market, perp_spec, with_exact_price, ActionPricing,
+use crate::controller::adl::{
+    assess_winner, fill_against_winner, market_shortfall, AdlCursor, AdlFillContext, WinnerFill,
 };
+use crate::controller::orders::cancel_orders;
+use crate::controller::position::{find_position, settle_funding};
+use crate::controller::pricing::{health_for_liquidation, load_prices_with_market, perp_spec, ActionPricing};
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{
     adl_eligibility, book_balance_change, cover_flat_deficit, update_liquidation_status,
 };
 use crate::error::BulwarkError;
-use crate::events::{emit_event, AdlCounterpartySkippedV1, AdlFillV1, AdlHaircutCappedV1, CANCEL_REASON_LIQUIDATION};
-use crate::math::adl::{adl_score, capped_haircut, haircut_for_fill, profit_on_fill, shortfall, uncovered_for_market};
-use crate::math::liquidation::marginal_close_value;
-use crate::math::perp::base_value;
-use crate::math::safe::{to_u64, SafeMath};
+use crate::events::CANCEL_REASON_LIQUIDATION;
+use crate::math::adl::haircut_for_fill;
 use crate::state::{
     Clearinghouse, MarginAccount, Market, OrderBook, MARKET_STATUS_ACTIVE, MARKET_STATUS_REDUCE_ONLY,
     MARKET_STATUS_SETTLING,
@@ -45,7 +42,8 @@ pub struct AutoDeleverage<'info> {
     // counterparty holds, then the counterparties' margin accounts in non-increasing ADL score.
 }
 
-/// Permissionless auto-deleveraging (DESIGN.md §7.3). Closes up to `max_base_lots` (0: all)
+/// Permissionless one-shot auto-deleveraging (DESIGN.md §7.3), for clearinghouses with no
+/// nomination window (`AdlRoundRequired` otherwise: see `begin_adl`). Closes up to `max_base_lots` (0: all)
 /// of the target's position against the counterparties passed, at the oracle price moved
 /// against them by exactly the deficit insurance cannot pay, `P ± U/q`. The program recomputes
 /// every counterparty's score and requires them eligible and in non-increasing order; one that
@@ -64,6 +62,10 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
     let payout = {
         let mut ch = ctx.accounts.clearinghouse.load_mut()?;
         require!(!ch.is_paused(), BulwarkError::ClearinghousePaused);
+        // With a nomination window configured the order of payers is contested in rounds; the
+        // one-shot, where the caller alone picks the winners, is only for clearinghouses
+        // without one.
+        require!(ch.waterfall.adl_nomination_slots == 0, BulwarkError::AdlRoundRequired);
         let mut market = ctx.accounts.market.load_mut()?;
         require!(
             matches!(market.status, MARKET_STATUS_ACTIVE | MARKET_STATUS_REDUCE_ONLY | MARKET_STATUS_SETTLING),
@@ -106,35 +108,25 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
             cancel_orders(market_key, target_key, &mut target, &market, &mut book, None, CANCEL_REASON_LIQUIDATION)?;
         }
 
-        let spec = perp_spec(&market);
-        // U is what the fills, all at `price`, must carry: this market valued at exactly that
-        // price (its band's favourable end, right for judging eligibility, would understate
-        // the deficit the close realises and leave insurance short by the difference); the
-        // target's other markets stay read in its favour.
-        let at_fill_price = with_exact_price(&prices, market.index, price);
-        let split = shortfall(health_for_liquidation(&target, &at_fill_price)?.equity, ch.insurance_balance);
         let target_is_long = target_lots > 0;
-        let mut remaining_lots = target_lots.unsigned_abs();
-        // This market's share of the shortfall, by notional: a small position elsewhere is not
-        // made to carry a large loss here.
-        let mut notional_here = 0i128;
-        let mut notional_total = 0i128;
-        for position in target.open_positions() {
-            let Some(p) = prices.iter().find(|m| m.index == position.market_index) else { continue };
-            let notional = base_value(position.base_lots, p.price, &p.spec).map_err(crate::math_err)?.abs();
-            notional_total = notional_total.safe_add(notional).map_err(crate::math_err)?;
-            if position.market_index == market.index {
-                notional_here = notional;
-            }
-        }
-        let market_uncovered =
-            uncovered_for_market(split.uncovered, notional_here, notional_total).map_err(crate::math_err)?;
-        let mut uncovered_left = market_uncovered;
+        let share = market_shortfall(&target, market.index, price, &prices, ch.insurance_balance)?;
+        let context = AdlFillContext {
+            clearinghouse: clearinghouse_key,
+            market: market_key,
+            target: target_key,
+            price,
+            spec: perp_spec(&market),
+            target_is_long,
+            shortfall: share,
+        };
+        let remaining_lots = target_lots.unsigned_abs();
+        let to_fill = if max_base_lots == 0 { remaining_lots } else { max_base_lots.min(remaining_lots) };
+        let mut cursor = AdlCursor { remaining_lots, uncovered_left: share.market_uncovered, to_fill };
         // What would be left had every winner paid its whole share: a capped winner's shortfall
         // may move on to the winners after it in this call, never to lots left for later calls
         // (a cranker could otherwise pile U onto the last lots until no winner can close them).
-        let mut uncovered_left_uncapped = market_uncovered;
-        let mut to_fill = if max_base_lots == 0 { remaining_lots } else { max_base_lots.min(remaining_lots) };
+        let mut uncovered_left_uncapped = share.market_uncovered;
+        let mut uncapped_remaining_lots = remaining_lots;
         let mut previous_score = u128::MAX;
         let mut filled_any = false;
 
@@ -146,96 +138,36 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
             require_keys_eq!(counterparty.clearinghouse, clearinghouse_key, BulwarkError::ClearinghouseMismatch);
             let balance_before = counterparty.collateral_balance as i128;
             let slot = find_position(&counterparty, market.index).ok_or(BulwarkError::AdlCounterpartyNoPosition)?;
-            let lots = counterparty.positions[slot].base_lots;
-            require!(lots != 0, BulwarkError::AdlCounterpartyNoPosition);
-            require!((lots > 0) != target_is_long, BulwarkError::AdlCounterpartySameSide);
             settle_funding(&mut counterparty, slot, &market)?;
-            balance_change += counterparty.collateral_balance as i128 - balance_before;
-            let balance_before = counterparty.collateral_balance as i128;
-
             // Score exactly as the keeper does: PnL% of this position × the account's leverage.
-            let position = counterparty.positions[slot];
-            let value = base_value(lots, price, &spec).map_err(crate::math_err)?;
-            let upnl = value.safe_add(position.quote_entry as i128).map_err(crate::math_err)?;
-            require!(upnl > 0, BulwarkError::AdlCounterpartyNotInProfit);
-            let counterparty_health = health(&counterparty, &prices)?;
-            let score = adl_score(upnl, position.quote_entry as i128, value.abs(), counterparty_health.equity);
-            require!(score <= previous_score, BulwarkError::AdlCounterpartyOutOfOrder);
-            previous_score = score;
-            if to_fill == 0 {
+            let standing = assess_winner(&counterparty, market.index, target_is_long, price, &context.spec, &prices)?;
+            require!(standing.score <= previous_score, BulwarkError::AdlCounterpartyOutOfOrder);
+            previous_score = standing.score;
+            if cursor.to_fill == 0 {
+                balance_change += counterparty.collateral_balance as i128 - balance_before;
                 continue; // checked, but the needed size is already filled
             }
-
-            let n = to_fill.min(lots.unsigned_abs());
-            let share = haircut_for_fill(uncovered_left, n, remaining_lots).map_err(crate::math_err)?;
-            let oracle_quote = marginal_close_value(target_lots.signum() * remaining_lots as i64, n, price, &spec)
-                .map_err(crate::math_err)? as u128;
-            // A winner pays from its profit on the lots it closes, never from principal, and a
-            // short target never buys back below zero: what the cap leaves stays in the
-            // shortfall for the fills after this one.
-            let profit_cap = profit_on_fill(upnl, n, lots.unsigned_abs()).map_err(crate::math_err)?;
-            let haircut = capped_haircut(share, profit_cap, oracle_quote, target_is_long);
-            // A long target sells above the oracle value, a short one buys below it.
-            let quote = if target_is_long {
-                oracle_quote.safe_add(haircut).map_err(crate::math_err)?
-            } else {
-                oracle_quote.safe_sub(haircut).map_err(crate::math_err)?
-            };
-            let quote = to_u64(quote as i128).map_err(crate::math_err)?;
-            let counterparty_fill = if target_is_long { n as i64 } else { -(n as i64) };
-
-            // Its equity after paying: value change of its position at the oracle minus cash.
-            let value_after = base_value(lots + counterparty_fill, price, &spec).map_err(crate::math_err)?;
-            let cash = if counterparty_fill > 0 { -(quote as i128) } else { quote as i128 };
-            let equity_after = counterparty_health.equity + (value_after - value) + cash;
-            if equity_after < 0 {
-                emit_event(AdlCounterpartySkippedV1 { target: target_key, counterparty: *info.key, score });
-                continue;
+            let outcome = fill_against_winner(
+                &context,
+                &mut market,
+                &mut target,
+                target_slot,
+                *info.key,
+                &mut counterparty,
+                &standing,
+                &mut cursor,
+            )?;
+            if let WinnerFill::Filled { lots, .. } = outcome {
+                uncovered_left_uncapped -= haircut_for_fill(uncovered_left_uncapped, lots, uncapped_remaining_lots)
+                    .map_err(crate::math_err)?;
+                uncapped_remaining_lots -= lots;
+                counterparty.last_active_slot = clock.slot;
+                filled_any = true;
             }
-
-            let target_fill = fill_account(&mut target, target_slot, -counterparty_fill, quote, 0)?;
-            let their_fill = fill_account(&mut counterparty, slot, counterparty_fill, quote, 0)?;
-            record_open_interest(&mut market, target_fill.base_lots_before, target_fill.base_lots_after)?;
-            record_open_interest(&mut market, their_fill.base_lots_before, their_fill.base_lots_after)?;
-            counterparty.last_active_slot = clock.slot;
             balance_change += counterparty.collateral_balance as i128 - balance_before;
-
-            if haircut < share {
-                emit_event(AdlHaircutCappedV1 {
-                    target: target_key,
-                    counterparty: *info.key,
-                    share: to_u64(share as i128).map_err(crate::math_err)?,
-                    haircut: to_u64(haircut as i128).map_err(crate::math_err)?,
-                    profit_on_fill: to_u64(profit_cap as i128).map_err(crate::math_err)?,
-                });
-            }
-            uncovered_left -= haircut;
-            uncovered_left_uncapped -=
-                haircut_for_fill(uncovered_left_uncapped, n, remaining_lots).map_err(crate::math_err)?;
-            remaining_lots -= n;
-            to_fill -= n;
-            filled_any = true;
-            let haircut = to_u64(haircut as i128).map_err(crate::math_err)?;
-            market.adl_fill_count = market.adl_fill_count.safe_add(1).map_err(crate::math_err)?;
-            market.adl_haircut_total = market.adl_haircut_total.safe_add(haircut).map_err(crate::math_err)?;
-            emit_event(AdlFillV1 {
-                clearinghouse: clearinghouse_key,
-                market: market_key,
-                target: target_key,
-                counterparty: *info.key,
-                base_lots: -counterparty_fill,
-                oracle_price: price,
-                quote,
-                haircut,
-                score,
-                deficit: to_u64(split.deficit as i128).map_err(crate::math_err)?,
-                insurance_pays: to_u64(split.insurance_pays as i128).map_err(crate::math_err)?,
-                uncovered: to_u64(split.uncovered as i128).map_err(crate::math_err)?,
-                market_uncovered: to_u64(market_uncovered as i128).map_err(crate::math_err)?,
-            });
         }
         require!(filled_any, BulwarkError::AdlNoFill);
-        require!(uncovered_left <= uncovered_left_uncapped, BulwarkError::AdlShortfallNotAbsorbed);
+        require!(cursor.uncovered_left <= uncovered_left_uncapped, BulwarkError::AdlShortfallNotAbsorbed);
 
         let payout = cover_flat_deficit(clearinghouse_key, &mut ch, target_key, &mut target)?;
         balance_change += target.collateral_balance as i128;

@@ -3,6 +3,7 @@
 #![allow(ambiguous_glob_reexports)]
 
 pub mod auto_deleverage;
+pub mod begin_adl;
 pub mod cancel_order;
 pub mod close_margin_account;
 pub mod create_insurance_stake;
@@ -10,10 +11,12 @@ pub mod create_margin_account;
 pub mod create_market;
 pub mod create_price_feed;
 pub mod deposit;
+pub mod execute_adl;
 pub mod initialize_clearinghouse;
 pub mod liquidate_against_book;
 pub mod liquidate_takeover;
 pub mod market_status;
+pub mod nominate_adl;
 pub mod param_changes;
 pub mod place_order;
 pub mod refresh_collateral_price;
@@ -29,6 +32,7 @@ pub mod update_price_feed;
 pub mod withdraw;
 
 pub use auto_deleverage::*;
+pub use begin_adl::*;
 pub use cancel_order::*;
 pub use close_margin_account::*;
 pub use create_insurance_stake::*;
@@ -36,10 +40,12 @@ pub use create_margin_account::*;
 pub use create_market::*;
 pub use create_price_feed::*;
 pub use deposit::*;
+pub use execute_adl::*;
 pub use initialize_clearinghouse::*;
 pub use liquidate_against_book::*;
 pub use liquidate_takeover::*;
 pub use market_status::*;
+pub use nominate_adl::*;
 pub use param_changes::*;
 pub use place_order::*;
 pub use refresh_collateral_price::*;

@@ -81,6 +81,13 @@ pub fn capped_haircut(share: u128, profit_on_fill: u128, oracle_value: u128, tar
     }
 }
 
+/// Whether `price` lies more than `max_deviation_bps` from `reference`: an ADL round fills at
+/// its frozen price only while the oracle stays within this band of it.
+pub fn outside_band(reference: i64, price: i64, max_deviation_bps: u32) -> bool {
+    let deviation = (price as i128 - reference as i128).unsigned_abs();
+    deviation * 10_000 > reference.unsigned_abs() as u128 * max_deviation_bps as u128
+}
+
 /// The ADL close price of the whole position for display and the SDK: `P ± U/q` in collateral
 /// atoms per lot relative to the oracle value (`oracle_value` = the position's value at P).
 /// Against shorts (a long target) the price rises; against longs it falls.
@@ -160,6 +167,17 @@ mod tests {
     fn close_value_moves_against_counterparties() {
         assert_eq!(adl_close_value(10_000, 700, true), 10_700);
         assert_eq!(adl_close_value(10_000, 700, false), 9_300);
+    }
+
+    #[test]
+    fn the_round_band_is_inclusive_and_symmetric() {
+        // 4% of 100.000000 is 4.000000.
+        assert!(!outside_band(100_000_000, 104_000_000, 400));
+        assert!(!outside_band(100_000_000, 96_000_000, 400));
+        assert!(outside_band(100_000_000, 104_000_001, 400));
+        assert!(outside_band(100_000_000, 95_999_999, 400));
+        assert!(!outside_band(i64::MAX, i64::MAX, 0), "no overflow at the edges");
+        assert!(outside_band(1, i64::MAX, 10_000));
     }
 
     #[test]

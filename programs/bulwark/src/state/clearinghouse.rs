@@ -1,8 +1,8 @@
 use anchor_lang::prelude::*;
 
 use crate::constants::{
-    BPS_DENOMINATOR, MAX_ADL_GRACE_SLOTS, MAX_BOOK_LIQUIDATION_BAND_BPS, MAX_FILL_DEVIATION_BPS,
-    MAX_LIQUIDATION_BUFFER_BPS, MAX_UNSTAKE_COOLDOWN_SECONDS, MIN_ADL_GRACE_SLOTS,
+    BPS_DENOMINATOR, MAX_ADL_GRACE_SLOTS, MAX_ADL_NOMINATION_SLOTS, MAX_BOOK_LIQUIDATION_BAND_BPS,
+    MAX_FILL_DEVIATION_BPS, MAX_LIQUIDATION_BUFFER_BPS, MAX_UNSTAKE_COOLDOWN_SECONDS, MIN_ADL_GRACE_SLOTS,
 };
 use crate::error::BulwarkError;
 use crate::math::circuit_breaker::{BreakerParams, BreakerWindow};
@@ -81,8 +81,11 @@ pub struct WaterfallParams {
     pub book_liquidation_reward_bps: u32,
     /// Every fill, of any order, is within oracle ± this band.
     pub max_fill_deviation_bps: u32,
+    /// How long an ADL round takes nominations before it fills (0: same slot only, which lets
+    /// the opener alone nominate, so the one-shot `auto_deleverage` is allowed only then).
+    pub adl_nomination_slots: u64,
 }
-const_assert_size!(WaterfallParams, 40);
+const_assert_size!(WaterfallParams, 48);
 
 impl WaterfallParams {
     pub fn validate(&self) -> Result<()> {
@@ -92,7 +95,8 @@ impl WaterfallParams {
             && self.liquidation_buffer_bps <= MAX_LIQUIDATION_BUFFER_BPS
             && (1..=MAX_BOOK_LIQUIDATION_BAND_BPS).contains(&self.book_liquidation_band_bps)
             && self.book_liquidation_reward_bps <= BPS_DENOMINATOR as u32
-            && (1..=MAX_FILL_DEVIATION_BPS).contains(&self.max_fill_deviation_bps);
+            && (1..=MAX_FILL_DEVIATION_BPS).contains(&self.max_fill_deviation_bps)
+            && self.adl_nomination_slots <= MAX_ADL_NOMINATION_SLOTS;
         require!(ok, BulwarkError::InvalidParameter);
         Ok(())
     }
@@ -182,7 +186,10 @@ pub struct Clearinghouse {
     pub markets_paused_since_unix: i64,
     pub paused_market_count: u16,
     pub padding2: [u8; 6],
-    pub reserved: [u8; 152],
+    /// Deficits neither insurance nor winners' profits could pay, written off, all-time: the
+    /// collateral vault holds this much less than the balances and fee pool it owes.
+    pub bad_debt_total: u64,
+    pub reserved: [u8; 136],
 }
 const_assert_size!(Clearinghouse, 1080);
 
@@ -234,6 +241,7 @@ mod tests {
             book_liquidation_band_bps: 200,
             book_liquidation_reward_bps: 2_000,
             max_fill_deviation_bps: 400,
+            adl_nomination_slots: 4,
         }
     }
 

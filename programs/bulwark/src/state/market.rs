@@ -81,9 +81,11 @@ pub struct Market {
     /// Samples (at distinct times) since funding last accrued.
     pub funding_samples: u32,
     pub padding2: [u8; 4],
-    pub reserved: [u8; 80],
+    /// Deficits written off in this market, all-time (`BadDebtRecordedV1`).
+    pub bad_debt_total: u64,
+    pub reserved: [u8; 72],
 }
-const_assert_size!(Market, 64 + 104 + 88 + 16 + 8 * 9 + 8 + 24 + 24 + 80);
+const_assert_size!(Market, 64 + 104 + 88 + 16 + 8 * 9 + 8 + 24 + 24 + 8 + 72);
 
 impl Market {
     pub fn is_tradable(&self) -> bool {

@@ -1,6 +1,7 @@
 //! Account layouts. Every account is zero-copy `#[repr(C)]` Pod with explicit padding,
 //! reserved bytes for upgrades and a compile-time size assertion.
 
+pub mod adl_round;
 pub mod clearinghouse;
 pub mod insurance_stake;
 pub mod margin_account;
@@ -10,6 +11,7 @@ pub mod order_book;
 pub mod param_change;
 pub mod price_feed;
 
+pub use adl_round::*;
 pub use clearinghouse::*;
 pub use insurance_stake::*;
 pub use margin_account::*;
