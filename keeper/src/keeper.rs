@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::config::KeeperConfig;
 use crate::metrics::Metrics;
-use crate::plan::{plan_with, Action, ActionKey, Avoid, PlanOptions};
+use crate::plan::{plan_for, plan_with, Action, ActionKey, Avoid, PlanOptions};
 use crate::snapshot::Snapshot;
 
 /// How one crank ended.
@@ -329,7 +329,11 @@ impl<C: Chain> Keeper<C> {
                     scan_current = true;
                 }
                 let key = action.key();
-                match plan_with(&snapshot, &self.plan_options(), &avoid).into_iter().find(|a| a.key() == key) {
+                let fresh = match action.target() {
+                    Some(target) => plan_for(&snapshot, &self.plan_options(), &avoid, &target),
+                    None => plan_with(&snapshot, &self.plan_options(), &avoid),
+                };
+                match fresh.into_iter().find(|a| a.key() == key) {
                     Some(fresh) => action = fresh,
                     None => continue, // no longer needed
                 }
@@ -377,7 +381,7 @@ impl<C: Chain> Keeper<C> {
                         }
                         _ => {}
                     }
-                    let next = plan_with(&snapshot, &self.plan_options(), &avoid)
+                    let next = plan_for(&snapshot, &self.plan_options(), &avoid, &target)
                         .into_iter()
                         .find(|a| a.target() == Some(target));
                     match next {
@@ -399,7 +403,8 @@ impl<C: Chain> Keeper<C> {
                 }
                 snapshot = self.scan().await?;
                 scan_current = true;
-                let next = plan_with(&snapshot, &self.plan_options(), &avoid)
+                let target = action.target().unwrap_or_default();
+                let next = plan_for(&snapshot, &self.plan_options(), &avoid, &target)
                     .into_iter()
                     .find(|a| matches!(a, Action::AdlExecute { .. }) && a.key() == key);
                 match next {

@@ -150,6 +150,18 @@ impl Metrics {
             .collect()
     }
 
+    /// Failures by reason, from the exposition (sorted by reason).
+    pub fn failures_by_reason(&self) -> Vec<(String, u64)> {
+        self.render()
+            .lines()
+            .filter_map(|l| l.strip_prefix("bulwark_keeper_tx_failures_total{reason=\""))
+            .filter_map(|l| {
+                let (name, rest) = l.split_once("\"}")?;
+                Some((name.to_string(), rest.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
     /// Failures of every reason.
     pub fn total_failures(&self) -> u64 {
         self.failure_count.load(Ordering::Relaxed)

@@ -172,11 +172,37 @@ pub fn plan(snapshot: &Snapshot, options: &PlanOptions) -> Vec<Action> {
 
 /// `plan`, routing around what `avoid` names.
 pub fn plan_with(snapshot: &Snapshot, options: &PlanOptions, avoid: &Avoid) -> Vec<Action> {
+    let (mut actions, stale_clocks) = plan_accounts(snapshot, options, avoid, None);
+    actions.extend(plan_upkeep(snapshot));
+    actions.extend(stale_clocks);
+    actions
+}
+
+/// What `plan_with` would do about one account (its liquidation, status, ADL rounds) alone:
+/// the re-plan after a crank lands, without ranking every other target again.
+pub fn plan_for(snapshot: &Snapshot, options: &PlanOptions, avoid: &Avoid, target: &Pubkey) -> Vec<Action> {
+    let (mut actions, stale_clocks) = plan_accounts(snapshot, options, avoid, Some(target));
+    actions.extend(stale_clocks);
+    actions
+}
+
+/// The risk actions (ADL first) and the status updates of accounts healthy again, for every
+/// account or only `only`.
+fn plan_accounts(
+    snapshot: &Snapshot,
+    options: &PlanOptions,
+    avoid: &Avoid,
+    only: Option<&Pubkey>,
+) -> (Vec<Action>, Vec<Action>) {
     let prices = snapshot.prices();
     let buffer = snapshot.clearinghouse.waterfall.liquidation_buffer_bps;
     let mut risk = Vec::new();
     let mut stale_clocks = Vec::new();
-    for (key, account) in &snapshot.accounts {
+    let accounts: Vec<&(Pubkey, MarginAccount)> = match only {
+        Some(key) => snapshot.accounts.iter().filter(|(k, _)| k == key).collect(),
+        None => snapshot.accounts.iter().collect(),
+    };
+    for (key, account) in accounts {
         let Some(h) = health(account, &prices) else { continue };
         // The program's own test: below maintenance, or flagged and not yet back to the buffer.
         let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
@@ -198,7 +224,7 @@ pub fn plan_with(snapshot: &Snapshot, options: &PlanOptions, avoid: &Avoid) -> V
     // Every round whose window has closed is executed, whatever the target's state now: the
     // program fills it, restarts it at a new price, reopens its window or closes it.
     for (_, round) in &snapshot.adl_rounds {
-        if snapshot.clock.slot > round.window_end_slot {
+        if snapshot.clock.slot > round.window_end_slot && only.is_none_or(|k| *k == round.target) {
             if let Some(action) = plan_execute(snapshot, round) {
                 risk.push(action);
             }
@@ -206,9 +232,7 @@ pub fn plan_with(snapshot: &Snapshot, options: &PlanOptions, avoid: &Avoid) -> V
     }
     // Deepest trouble first: ADL before liquidation.
     risk.sort_by_key(|a| !a.is_adl());
-    risk.extend(plan_upkeep(snapshot));
-    risk.extend(stale_clocks);
-    risk
+    (risk, stale_clocks)
 }
 
 /// `(market index, base lots)` of each open position, largest notional first.
@@ -243,7 +267,7 @@ fn plan_unhealthy(
     let adl_ok = adl_eligibility(
         health.equity,
         health.meets_maintenance(),
-        ch.insurance_balance,
+        ch.insurance_available(),
         account.liquidatable_since_slot,
         account.liquidatable_seen_slot,
         ch.waterfall.adl_grace_slots,
@@ -251,7 +275,7 @@ fn plan_unhealthy(
     )
     .is_ok();
     let positions = positions_by_notional(account, prices);
-    let insurance_short = shortfall(health.equity, ch.insurance_balance).uncovered > 0;
+    let insurance_short = shortfall(health.equity, ch.insurance_available()).uncovered > 0;
     if adl_ok && insurance_short {
         return plan_adl(snapshot, options, avoid, key, account, prices, &positions);
     }
@@ -332,7 +356,7 @@ fn nominations(
         Some(r) => (r.price, r.remaining_lots, r.uncovered_left as u128),
         None => {
             let prices = snapshot.prices();
-            let insurance = snapshot.clearinghouse.insurance_balance;
+            let insurance = snapshot.clearinghouse.insurance_available();
             let Ok(share) = market_shortfall(target, market_index, market_price.price, &prices, insurance) else {
                 return Vec::new();
             };
@@ -366,15 +390,17 @@ fn nominations(
     let full_floor = (queue.len() >= ADL_QUEUE_LEN).then(|| queue.last().map(|n| n.score.get())).flatten();
     let mut chosen = Vec::new();
     for candidate in ranked {
-        if chosen.len() >= MAX_ADL_COUNTERPARTIES || queued(&candidate.margin_account) {
-            continue;
-        }
-        if full_floor.is_some_and(|floor| candidate.score <= floor) {
-            break; // ranked, so no later one enters either
-        }
         let needed = covered < remaining;
         let defends = defended_score.is_some_and(|d| candidate.score > d);
-        if !needed && !defends {
+        // Ranked: once nothing is needed and nobody left ranks above a defended account, or a
+        // full queue would refuse the rest, or one call's worth is chosen, stop.
+        if chosen.len() >= MAX_ADL_COUNTERPARTIES
+            || (!needed && !defends)
+            || full_floor.is_some_and(|floor| candidate.score <= floor)
+        {
+            break;
+        }
+        if queued(&candidate.margin_account) {
             continue;
         }
         chosen.push(candidate.margin_account);

@@ -37,7 +37,7 @@ pub struct StakeView {
 pub fn stake_view(stake: &InsuranceStake, clearinghouse: &Clearinghouse, now: i64) -> MathResult<StakeView> {
     let mut stake = *stake;
     stake.sync_epoch(clearinghouse.insurance_share_epoch);
-    let (balance, total) = (clearinghouse.insurance_balance, clearinghouse.insurance_total_shares);
+    let (balance, total) = (clearinghouse.insurance_available(), clearinghouse.insurance_total_shares);
     let request = if stake.unstake_request_shares == 0 {
         UnstakeState::None
     } else if now < stake.unstake_available_unix {
@@ -62,7 +62,7 @@ pub fn stake_view(stake: &InsuranceStake, clearinghouse: &Clearinghouse, now: i6
 /// Shares a stake of `amount` would get now (`None`: refused), as `stake_insurance` prices it,
 /// including a new share epoch's locked shares.
 pub fn quote_stake(clearinghouse: &Clearinghouse, amount: u64) -> MathResult<Option<StakeQuote>> {
-    stake_quote(amount, clearinghouse.insurance_balance, clearinghouse.insurance_total_shares)
+    stake_quote(amount, clearinghouse.insurance_available(), clearinghouse.insurance_total_shares)
 }
 
 #[cfg(test)]

@@ -93,7 +93,11 @@ impl Snapshot {
             },
             clearinghouse: ch,
             markets: views,
-            accounts: decode_all(&raw_accounts),
+            accounts: {
+                let mut accounts: Vec<(Pubkey, MarginAccount)> = decode_all(&raw_accounts);
+                accounts.sort_by(|a, b| a.0.cmp(&b.0));
+                accounts
+            },
             adl_rounds: decode_all(&raw_rounds),
         })
     }
@@ -114,7 +118,11 @@ impl Snapshot {
     }
 
     pub fn account(&self, key: &Pubkey) -> Option<&MarginAccount> {
-        self.accounts.iter().find(|(k, _)| k == key).map(|(_, a)| a)
+        // `load` sorts the accounts by key; a snapshot built otherwise falls back to a scan.
+        match self.accounts.binary_search_by(|(k, _)| k.cmp(key)) {
+            Ok(i) => Some(&self.accounts[i].1),
+            Err(_) => self.accounts.iter().find(|(k, _)| k == key).map(|(_, a)| a),
+        }
     }
 
     /// The markets `key`'s margin account holds (position slots, in slot order); empty when it

@@ -2,6 +2,7 @@
 //! traders, market makers, insurance stakers and the keeper, in each collateral-oracle mode.
 
 pub mod attacker;
+pub mod policies;
 pub mod replay;
 pub mod report;
 pub mod rng;

@@ -59,7 +59,8 @@ async fn replay_main() -> Result<()> {
     let (scenario, base) = Scenario::load(&path)?;
     let available = count_minutes(&scenario, &base)?.saturating_sub(scenario.start_minute);
     let steps_per_run = scenario.minutes.unwrap_or(usize::MAX).min(available) * scenario.substeps;
-    let bar = ProgressBar::new((steps_per_run * scenario.modes.len()) as u64);
+    let planned = scenario.runs();
+    let bar = ProgressBar::new((steps_per_run * planned.len()) as u64);
     bar.set_style(
         ProgressStyle::with_template("{msg:>18} [{bar:40}] {pos}/{len} sub-steps, {elapsed}")
             .unwrap()
@@ -69,16 +70,17 @@ async fn replay_main() -> Result<()> {
     {
         // The natively-run program logs straight to stdout; keep the terminal for the report.
         let _quiet = gag::Gag::stdout().ok();
-        for mode in &scenario.modes {
-            bar.set_message(mode.label());
-            let run = replay::run(&scenario, &base, *mode, &|| bar.inc(1)).await?;
-            runs.push(run);
+        for run in &planned {
+            let mode = run.modes[0];
+            bar.set_message(run.run_label.clone().unwrap_or_else(|| mode.label().to_string()));
+            runs.push(replay::run(run, &base, mode, &|| bar.inc(1)).await?);
         }
     }
     bar.finish_and_clear();
     let report = report::Report { scenario: &scenario.name, seed: scenario.seed, machine: machine(), runs: &runs };
     println!("Bulwark replay: {} (seed {})\n", scenario.name, scenario.seed);
     print!("{}", report::table(&runs));
+    print!("{}", report::policy_table(&runs));
     report::write(&out, &report)?;
     println!("\nreport: {}/report.md, report.json, price.png, insurance.png, collateral.png", out.display());
     Ok(())

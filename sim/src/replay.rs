@@ -65,8 +65,12 @@ pub struct AdlRecord {
 }
 
 /// What the replay follows of an open round.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct RoundProgress {
+    /// The market's positions when the round first opened, for the peer policies.
+    state: Option<crate::policies::AdlState>,
+    /// (counterparty, lots, haircut) of every fill.
+    charges: crate::policies::Charges,
     /// Haircuts taken before the last (re)start, and since it.
     haircut_before_start: u64,
     haircut_since_start: u64,
@@ -91,7 +95,7 @@ pub struct SeriesPoint {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
-    pub mode: &'static str,
+    pub mode: String,
     pub minutes: usize,
     pub accounts: usize,
     pub liquidations: Vec<LiquidationRecord>,
@@ -102,6 +106,8 @@ pub struct RunReport {
     pub adl_fills: u64,
     pub haircut_total: u64,
     pub uncovered_total: u64,
+    /// Bulwark's ADL and every peer policy on the same episodes (`policies`), summed.
+    pub policies: Vec<crate::policies::PolicyOutcome>,
     /// Debts ADL rounds wrote off (the winners' profits could not cover them).
     pub bad_debt_written_off: u64,
     /// Σ negative equity over accounts at the end, plus debts of flat accounts.
@@ -117,6 +123,8 @@ pub struct RunReport {
     pub keeper_failures: u64,
     /// The program errors behind the keeper's lost races (state changed since its scan).
     pub keeper_lost_races_by_error: Vec<(String, u64)>,
+    /// The keeper's failures by reason, program errors by name.
+    pub keeper_failures_by_reason: Vec<(String, u64)>,
     pub wall_seconds: f64,
     pub series: Vec<SeriesPoint>,
     /// The attacker population's figures, when the scenario has one.
@@ -352,6 +360,45 @@ impl Stage {
     }
 }
 
+/// The market's positions as the program saw them when a round opened: every other account's
+/// position there, valued at the round's price.
+fn adl_state(
+    snapshot: &bulwark_sdk::snapshot::Snapshot,
+    stage: &Stage,
+    opened: &AdlRoundOpenedV1,
+) -> Option<crate::policies::AdlState> {
+    let view = snapshot.markets.iter().find(|m| m.keys.key == opened.market)?;
+    let index = view.market.index;
+    let spec = bulwark::controller::pricing::perp_spec(&view.market);
+    let prices = bulwark::controller::pricing::with_exact_price(&snapshot.prices(), index, opened.price);
+    let lot_value = bulwark::math::perp::base_value(1, opened.price, &spec).ok()?;
+    let makers: Vec<Pubkey> = stage.makers.iter().map(|m| m.margin_account).collect();
+    let holders = snapshot
+        .accounts
+        .iter()
+        .filter(|(key, _)| *key != opened.target)
+        .filter_map(|(key, account)| {
+            let p = account.open_positions().find(|p| p.market_index == index && p.base_lots != 0)?;
+            let equity = bulwark_sdk::health::health(account, &prices).ok()?.equity;
+            Some(crate::policies::Holder {
+                key: key.to_bytes(),
+                lots: p.base_lots,
+                quote_entry: p.quote_entry,
+                equity,
+                maker: makers.contains(key),
+            })
+        })
+        .collect();
+    Some(crate::policies::AdlState {
+        lot_value,
+        target_lots: opened.target_lots,
+        deficit: opened.deficit as u128,
+        uncovered: opened.uncovered as u128,
+        holders,
+        seed: opened.window_end_slot,
+    })
+}
+
 /// Run `scenario` in `mode`. `progress` is called once per sub-step.
 pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progress: &dyn Fn()) -> Result<RunReport> {
     let started = Instant::now();
@@ -390,9 +437,16 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         .setup_clearinghouse(ClearinghouseOptions {
             collateral_oracle,
             timelock_seconds: 0,
-            waterfall: bulwark::state::WaterfallParams {
-                adl_nomination_slots: scenario.adl_nomination_slots,
-                ..bulwark_tests::default_waterfall()
+            waterfall: {
+                let defaults = bulwark_tests::default_waterfall();
+                let (fill_band, book_band) =
+                    scenario.bands_bps.unwrap_or((defaults.max_fill_deviation_bps, defaults.book_liquidation_band_bps));
+                bulwark::state::WaterfallParams {
+                    adl_nomination_slots: scenario.adl_nomination_slots,
+                    max_fill_deviation_bps: fill_band,
+                    book_liquidation_band_bps: book_band,
+                    ..defaults
+                }
             },
             ..Default::default()
         })
@@ -531,7 +585,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
 
     // ---- the night ---------------------------------------------------------------------------
     let mut report = RunReport {
-        mode: mode.label(),
+        mode: scenario.run_label.clone().unwrap_or_else(|| mode.label().to_string()),
         minutes: steps.last().map(|s| s.minute + 1).unwrap_or(0),
         accounts: stage.fx.margin_accounts.len(),
         liquidations: vec![],
@@ -542,6 +596,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         adl_fills: 0,
         haircut_total: 0,
         uncovered_total: 0,
+        policies: vec![],
         bad_debt_written_off: 0,
         bad_debt: 0,
         invariant_checks: 0,
@@ -553,6 +608,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         keeper_lost_races: 0,
         keeper_failures: 0,
         keeper_lost_races_by_error: vec![],
+        keeper_failures_by_reason: vec![],
         wall_seconds: 0.0,
         series: vec![],
         attacker: None,
@@ -684,7 +740,11 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
             }
             // ADL episodes, by round: (re)starts, fills, and the close with any write-off.
             for opened in decode_events::<AdlRoundOpenedV1>(&crank.logs) {
+                let state = adl_state(&snapshot, &stage, &opened);
                 let progress = adl_rounds.entry(opened.round).or_default();
+                if progress.state.is_none() {
+                    progress.state = state;
+                }
                 progress.haircut_before_start += progress.haircut_since_start;
                 progress.haircut_since_start = 0;
                 progress.uncovered_at_start = opened.uncovered;
@@ -694,14 +754,44 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                 let progress = adl_rounds.entry(round).or_default();
                 progress.haircut_since_start += fill.haircut;
                 progress.fills += 1;
+                progress.charges.push((
+                    fill.counterparty.to_bytes(),
+                    fill.base_lots.unsigned_abs(),
+                    fill.haircut as u128,
+                ));
             }
             let written_off = decode_events::<BadDebtRecordedV1>(&crank.logs);
+            let filled_now: Vec<Pubkey> = decode_events::<AdlFillV1>(&crank.logs).iter().map(|f| f.target).collect();
             for closed in decode_events::<AdlRoundClosedV1>(&crank.logs) {
                 let progress = adl_rounds.remove(&closed.round).unwrap_or_default();
                 let bad_debt: u64 =
                     written_off.iter().filter(|b| b.margin_account == closed.target).map(|b| b.amount).sum();
-                let uncovered = progress.haircut_before_start + progress.uncovered_at_start;
+                // A round that closed the target by its own last fill had its whole shortfall to
+                // hand out; one that ended otherwise (the target healthy again, or closed by a
+                // liquidation once insurance could pay) handed out only what it took.
+                let closed_by_fill = closed.reason == 0 && filled_now.contains(&closed.target);
+                let uncovered = if closed_by_fill {
+                    progress.haircut_before_start + progress.uncovered_at_start
+                } else {
+                    progress.haircut_before_start + progress.haircut_since_start
+                };
+                if progress.fills == 0 {
+                    continue; // no ADL happened: not an episode
+                }
                 report.uncovered_total += uncovered;
+                if let Some(mut state) = progress.state.clone() {
+                    // Every policy answers for the same shortfall the round handed out.
+                    state.uncovered = uncovered as u128;
+                    let mut outcomes =
+                        vec![crate::policies::outcome(crate::policies::BULWARK, &state, &progress.charges)];
+                    outcomes.extend(crate::policies::peers(&state));
+                    for o in outcomes {
+                        match report.policies.iter_mut().find(|p| p.policy == o.policy) {
+                            Some(total) => total.add(&o),
+                            None => report.policies.push(o),
+                        }
+                    }
+                }
                 report.bad_debt_written_off += bad_debt;
                 let eligible_since = if closed.target_liquidatable_since_slot == 0 {
                     closed.opened_slot
@@ -786,6 +876,19 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     report.refused_transactions = stage.refused;
     report.keeper_failures = keeper.metrics.total_failures();
     report.keeper_lost_races_by_error = keeper.metrics.lost_races_by_error();
+    report.keeper_failures_by_reason = keeper
+        .metrics
+        .failures_by_reason()
+        .into_iter()
+        .map(|(reason, n)| {
+            let named = reason
+                .strip_prefix("program_error_")
+                .and_then(|code| code.parse().ok())
+                .and_then(bulwark_sdk::errors::program_error)
+                .map(|e| e.name.clone());
+            (named.unwrap_or(reason), n)
+        })
+        .collect();
     report.wall_seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -130,7 +130,9 @@ pub fn markdown(report: &Report) -> String {
             print* when the account, just before its first one, met maintenance with the collateral valued at its \
             attested redemption rate; its later partial closes share that cause. Amounts are in collateral units. \
             Σ uncovered shortfall is the deficit insurance could not pay, counted once per ADL round (a target in a \
-            market): the round's shortfall at its last (re)start plus the haircuts it took before that restart. \
+            market) that filled: the round's shortfall at its last (re)start plus the haircuts it took before that \
+            restart, or only what it took when it ended without closing the target (healthy again, or closed by a \
+            liquidation once insurance could pay). \
             Each round takes nominations for the scenario's window (`adl_nomination_slots`) before it fills; \
             *eligible → flat* runs from the slot the target was first seen liquidatable (the round's opening when \
             it never was flagged) to the slot it was flat in the market.\n";
@@ -177,15 +179,100 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     for r in report.runs {
+        if !r.policies.is_empty() {
+            out += &format!("\n### ADL policies on this run's episodes ({})\n\n", r.mode);
+            out += &policy_markdown(r);
+        }
+    }
+    if report.runs.iter().any(|r| !r.policies.is_empty()) {
+        out += POLICY_NOTE;
+    }
+    for r in report.runs {
         let lost: Vec<String> = r.keeper_lost_races_by_error.iter().map(|(e, n)| format!("{e} {n}")).collect();
         if !lost.is_empty() {
             out += &format!("\nKeeper lost races ({}): {}.\n", r.mode, lost.join(", "));
+        }
+        let failed: Vec<String> = r.keeper_failures_by_reason.iter().map(|(e, n)| format!("{e} {n}")).collect();
+        if !failed.is_empty() {
+            out += &format!("\nKeeper failures ({}): {}.\n", r.mode, failed.join(", "));
         }
         if let Some(f) = &r.first_invariant_failure {
             out += &format!("\nFirst invariant failure ({}): {f}\n", r.mode);
         }
     }
     out += "\nPlots: `price.png` (price path, liquidation and ADL markers), `insurance.png`, `collateral.png`.\n";
+    out
+}
+
+const POLICY_NOTE: &str = "\nEach ADL episode (a round, from its opening to the target flat) is replayed \
+    under every policy on the state the program saw when the round opened: every open position in the market \
+    at the round's price, the target's deficit `D` and the shortfall insurance could not pay `U`. *Over-cut* \
+    is what a policy takes beyond `U` (negative: `U` left unpaid); *principal* is what it takes beyond the \
+    profit of the lots it closes (or of the whole position when it closes none); *≤ 2x* counts touched \
+    accounts at two times leverage or less. Definitions and sources: `sim/src/policies.rs`.\n";
+
+/// One row per policy: the run's episodes summed.
+fn policy_rows(r: &RunReport) -> Vec<[String; 8]> {
+    r.policies
+        .iter()
+        .map(|p| {
+            [
+                p.policy.to_string(),
+                atoms(p.taken as u64),
+                signed_atoms(p.over_cut as i64),
+                p.accounts_touched.to_string(),
+                p.touched_at_most_2x.to_string(),
+                atoms(p.principal_beyond_profit as u64),
+                p.losers_or_flat_charged.to_string(),
+                atoms(p.makers_lost as u64),
+            ]
+        })
+        .collect()
+}
+
+const POLICY_HEADER: [&str; 8] =
+    ["policy", "taken", "over-cut", "accounts", "≤ 2x", "principal", "losers charged", "makers lost"];
+
+fn policy_markdown(r: &RunReport) -> String {
+    let mut out = format!("| {} |\n|---|{}\n", POLICY_HEADER.join(" | "), "---:|".repeat(POLICY_HEADER.len() - 1));
+    for row in policy_rows(r) {
+        out += &format!("| {} |\n", row.join(" | "));
+    }
+    out
+}
+
+/// The policy table for the terminal, one block per run that had an ADL episode.
+pub fn policy_table(runs: &[RunReport]) -> String {
+    let mut out = String::new();
+    for r in runs.iter().filter(|r| !r.policies.is_empty()) {
+        let rows = policy_rows(r);
+        let widths: Vec<usize> = (0..POLICY_HEADER.len())
+            .map(|i| {
+                rows.iter()
+                    .map(|row| row[i].chars().count())
+                    .chain([POLICY_HEADER[i].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        out += &format!("\nADL policies on the {} run's {} episode(s):\n", r.mode, r.adl.len());
+        let line = |cells: Vec<String>| {
+            cells
+                .iter()
+                .enumerate()
+                .map(
+                    |(i, c)| if i == 0 { format!("{c:<w$}", w = widths[0]) } else { format!("{c:>w$}", w = widths[i]) },
+                )
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        out += &line(POLICY_HEADER.iter().map(|h| h.to_string()).collect());
+        out.push('\n');
+        for row in rows {
+            out += &line(row.to_vec());
+            out.push('\n');
+        }
+    }
     out
 }
 
@@ -209,7 +296,8 @@ fn register_font() -> bool {
     false
 }
 
-const COLORS: [RGBColor; 2] = [RGBColor(200, 40, 40), RGBColor(30, 90, 200)];
+const COLORS: [RGBColor; 4] =
+    [RGBColor(200, 40, 40), RGBColor(30, 90, 200), RGBColor(20, 140, 60), RGBColor(140, 60, 170)];
 
 /// One line per run of `value` against the minute.
 fn line_chart(
@@ -251,7 +339,7 @@ fn line_chart(
         let series = chart.draw_series(LineSeries::new(r.series.iter().map(|p| (p.minute as f64, value(p))), color))?;
         if text {
             let c = *color;
-            series.label(r.mode).legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
+            series.label(r.mode.clone()).legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
         }
     }
     if text {

@@ -44,6 +44,77 @@ pub struct Scenario {
     /// replay (none when absent).
     #[serde(default)]
     pub attacker: Option<AttackerSpec>,
+    /// Further runs after the modes, each the scenario with its risk settings changed (e.g.
+    /// thin insurance and high leverage, so bankruptcies outrun insurance and ADL cuts).
+    #[serde(default)]
+    pub stress: Vec<StressRun>,
+    /// The report's name for a run (set on the copy a stress run replays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_label: Option<String>,
+    /// The waterfall's bands for a run, when not the defaults (set by a stress run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bands_bps: Option<(u32, u32)>,
+}
+
+/// A run of the scenario with other risk settings; every field left out keeps the scenario's.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StressRun {
+    pub label: String,
+    pub mode: Mode,
+    pub leverage: Option<[f64; 2]>,
+    /// Applied to every market.
+    pub initial_margin_bps: Option<u32>,
+    pub maintenance_margin_bps: Option<u32>,
+    pub liquidation_fee_bps: Option<u32>,
+    /// Fill band and book-liquidation band of the waterfall (both must sit under maintenance).
+    pub max_fill_deviation_bps: Option<u32>,
+    pub book_liquidation_band_bps: Option<u32>,
+    pub stakers: Option<usize>,
+    /// Whole collateral units per staker.
+    pub stake: Option<u64>,
+}
+
+impl Scenario {
+    /// The scenario a stress run replays: its overrides applied, in its mode, under its label.
+    pub fn stressed(&self, run: &StressRun) -> Scenario {
+        let mut s = self.clone();
+        s.modes = vec![run.mode];
+        s.stress.clear();
+        s.run_label = Some(run.label.clone());
+        for m in &mut s.markets {
+            m.initial_margin_bps = run.initial_margin_bps.unwrap_or(m.initial_margin_bps);
+            m.maintenance_margin_bps = run.maintenance_margin_bps.unwrap_or(m.maintenance_margin_bps);
+            m.liquidation_fee_bps = run.liquidation_fee_bps.unwrap_or(m.liquidation_fee_bps);
+        }
+        s.population.leverage = run.leverage.unwrap_or(s.population.leverage);
+        s.population.stakers = run.stakers.unwrap_or(s.population.stakers);
+        s.population.stake = run.stake.unwrap_or(s.population.stake);
+        if run.max_fill_deviation_bps.is_some() || run.book_liquidation_band_bps.is_some() {
+            let defaults = bulwark_tests::default_waterfall();
+            s.bands_bps = Some((
+                run.max_fill_deviation_bps.unwrap_or(defaults.max_fill_deviation_bps),
+                run.book_liquidation_band_bps.unwrap_or(defaults.book_liquidation_band_bps),
+            ));
+        }
+        s
+    }
+
+    /// Every run in order: one per mode, then the stress runs, each as the scenario it replays.
+    pub fn runs(&self) -> Vec<Scenario> {
+        let mut runs: Vec<Scenario> = self
+            .modes
+            .iter()
+            .map(|mode| {
+                let mut s = self.clone();
+                s.modes = vec![*mode];
+                s.stress.clear();
+                s
+            })
+            .collect();
+        runs.extend(self.stress.iter().map(|r| self.stressed(r)));
+        runs
+    }
 }
 
 fn default_substeps() -> usize {
@@ -372,6 +443,13 @@ impl Scenario {
         for a in &self.attestations {
             if parse_price(&a.rate)? <= 0 {
                 bail!("attested redemption rate must be positive");
+            }
+        }
+        for run in &self.stress {
+            if let Some([low, high]) = run.leverage {
+                if low <= 0.0 || high < low {
+                    bail!("stress run {}: leverage range must be positive and ordered", run.label);
+                }
             }
         }
         if let Some(a) = &self.attacker {

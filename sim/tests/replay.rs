@@ -122,3 +122,44 @@ async fn check() {
     // The price-driven liquidations are the same accounts in both modes up to the wick.
     assert!(aware.liquidations.len() < market.liquidations.len());
 }
+
+/// The crash hour with thin insurance and 15–35x leverage: bankruptcies outrun insurance, so
+/// ADL rounds cut winners — exactly the uncovered shortfall, from profit only, with nothing
+/// written off — while every peer policy, replayed on the same episodes, takes more or charges
+/// the wrong accounts.
+#[test]
+fn with_thin_insurance_adl_cuts_exactly_the_uncovered_shortfall_and_peers_cut_more() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-short.toml");
+                let (scenario, base) = Scenario::load(&path).unwrap();
+                let stressed = scenario.stressed(&scenario.stress[0]);
+                let run = replay::run(&stressed, &base, stressed.modes[0], &|| {}).await.unwrap();
+                assert_eq!(run.mode, "market_35x_thin_insurance");
+                assert_eq!(run.invariant_failures, 0, "{:?}", run.first_invariant_failure);
+                assert!(run.uncovered_total > 0, "insurance runs short");
+                assert_eq!(run.haircut_total, run.uncovered_total, "Σ haircut == Σ uncovered shortfall, to the atom");
+                assert_eq!((run.bad_debt_written_off, run.bad_debt, run.keeper_failures), (0, 0, 0));
+                for episode in &run.adl {
+                    assert_eq!(episode.haircut + episode.bad_debt, episode.uncovered, "{episode:?}");
+                }
+                let bulwark = &run.policies[0];
+                assert_eq!(bulwark.policy, bulwark_sim::policies::BULWARK);
+                assert_eq!(
+                    (bulwark.over_cut, bulwark.principal_beyond_profit, bulwark.losers_or_flat_charged),
+                    (0, 0, 0)
+                );
+                assert_eq!(bulwark.taken, run.haircut_total as u128);
+                let by_name = |name: &str| run.policies.iter().find(|p| p.policy.starts_with(name)).unwrap();
+                // Queues at the bankruptcy price ignore insurance: they over-cut by what it paid.
+                assert!(by_name("ranked queue at bankruptcy").over_cut > 0);
+                assert!(by_name("ranked queue, whole").over_cut >= by_name("ranked queue at bankruptcy").over_cut);
+                assert!(by_name("socialized").losers_or_flat_charged > 0, "socialization charges losers");
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -17,7 +17,8 @@ impl TestEnv {
     ///   PnL is paid into balances at once, so a closed winner's profit sits in its balance
     ///   while the open losers' side of it sits in their quote);
     /// * the clearinghouse's total equals Σ collateral balances;
-    /// * insurance vault tokens == insurance accounting;
+    /// * insurance vault tokens == insurance accounting, and what open ADL rounds set aside of
+    ///   it is the sum of their shares, never more than the balance;
     /// * Σ base lots per market == 0, and open interest == Σ long lots;
     /// * resting orders' reserves match the book;
     /// * no account without a position carries a debt (it is covered, ADL'd or written off),
@@ -112,6 +113,18 @@ impl TestEnv {
             "Σ markets' bad debt != clearinghouse bad debt"
         );
         check_eq!(insurance, ch.insurance_balance, "insurance vault != insurance accounting");
+        // What open ADL rounds set aside is exactly the sum of their promises, and held.
+        let rounds =
+            match self.chain().program_accounts(&bulwark_sdk::accounts::AccountFilter::adl_rounds(&fx.key)).await {
+                Ok(raw) => bulwark_sdk::accounts::decode_all::<bulwark::state::AdlRound>(&raw),
+                Err(e) => return vec![format!("could not read the ADL rounds: {e}")],
+            };
+        check_eq!(
+            rounds.iter().map(|(_, r)| r.insurance_pays as u128).sum::<u128>(),
+            ch.insurance_reserved as u128,
+            "insurance reserved != Σ open ADL rounds' insurance share"
+        );
+        check!(ch.insurance_reserved <= ch.insurance_balance, "insurance reserved beyond the balance");
         for (index, market) in &markets {
             check_eq!(base_by_market.get(index).copied().unwrap_or(0), 0, "Σ base lots in market {index} != 0");
             check_eq!(

@@ -410,7 +410,8 @@ pub struct AdlRoundOpenedV1 {
     pub round: Pubkey,
     pub price: i64,
     pub target_lots: i64,
-    /// Whole-account deficit, what insurance pays of it, and this market's share of the rest.
+    /// Whole-account deficit, and this market's shares (by notional) of what insurance pays
+    /// of it (set aside for the round) and of the rest, `U`.
     pub deficit: u64,
     pub insurance_pays: u64,
     pub uncovered: u64,

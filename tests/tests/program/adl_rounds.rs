@@ -301,3 +301,129 @@ async fn nominations_that_cannot_pay_are_refused_by_name() {
     assert!(again.result.is_err());
     assert_eq!(queue(&desk.round(&alice).await.unwrap()), vec![carol.margin_account]);
 }
+
+/// Alice and Dan, each long 50 from $100 on $500, are $150 short at $87; insurance holds $100.
+/// Two rounds open at once: the first sets the $100 aside (U = $50), so the second cannot count
+/// on it too (U = $150). Nothing is written off: the winners pay $200, insurance $100.
+#[tokio::test]
+async fn two_rounds_at_once_do_not_count_the_same_insurance() {
+    let mut desk = desk_with_rounds(no_fees()).await;
+    let staker = desk.user(0).await;
+    desk.env.stake_insurance(&desk.fx, &staker, 100 * USD).await.ok();
+    let bob = desk.user(10_000 * USD).await;
+    let erin = desk.user(10_000 * USD).await;
+    let alice = desk.user(500 * USD).await;
+    let dan = desk.user(500 * USD).await;
+    desk.trade(&bob, &alice, SIDE_ASK, 100, 50).await;
+    desk.trade(&erin, &dan, SIDE_ASK, 100, 50).await;
+    desk.set_price(87_000_000).await;
+    assert_eq!(desk.health(&alice).await.equity, -150 * USD as i128);
+    assert_eq!(desk.insurance().await, 100 * USD);
+
+    let first = desk.begin_adl(&alice).await.ok();
+    let opened = &first.events::<AdlRoundOpenedV1>()[0];
+    assert_eq!((opened.insurance_pays, opened.uncovered), (100 * USD, 50 * USD));
+    let second = desk.begin_adl(&dan).await.ok();
+    let opened = &second.events::<AdlRoundOpenedV1>()[0];
+    assert_eq!((opened.insurance_pays, opened.uncovered), (0, 150 * USD), "the $100 is set aside for Alice");
+    let ch = desk.env.clearinghouse(&desk.fx).await;
+    assert_eq!((ch.insurance_balance, ch.insurance_reserved, ch.insurance_available()), (100 * USD, 100 * USD, 0));
+    // Nor can a staker take the promised insurance out meanwhile: its shares are worth nothing
+    // until the round closes.
+    desk.nominate(&alice, &[], &[bob.margin_account]).await.ok();
+    desk.nominate(&dan, &[], &[erin.margin_account]).await.ok();
+    close_window(&mut desk).await;
+
+    // Dan's round closes first: Erin pays his whole $150; insurance pays nothing.
+    let out = desk.execute_adl(&dan, &[], &[erin.margin_account]).await.ok();
+    assert_eq!(out.events::<AdlFillV1>()[0].haircut, 150 * USD);
+    assert!(out.events::<InsurancePayoutV1>().is_empty());
+    // Alice's: Bob pays $50 and the $100 set aside pays the rest.
+    let out = desk.execute_adl(&alice, &[], &[bob.margin_account]).await.ok();
+    assert_eq!(out.events::<AdlFillV1>()[0].haircut, 50 * USD);
+    assert_eq!(out.events::<InsurancePayoutV1>()[0].amount, 100 * USD);
+    let ch = desk.env.clearinghouse(&desk.fx).await;
+    assert_eq!((ch.insurance_balance, ch.insurance_reserved, ch.bad_debt_total), (0, 0, 0));
+    assert_eq!((desk.balance(&alice).await, desk.balance(&dan).await), (0, 0));
+}
+
+#[tokio::test]
+async fn a_queued_winner_cannot_be_passed_over_by_leaving_its_other_market_out() {
+    let (mut desk, alice, bob, carol) = two_winners_one_thin().await;
+    // Carol also holds one lot in a second market.
+    let second = desk.env.setup_market(&mut desk.fx, no_fees(), 100).await;
+    let mm = desk.user(100_000 * USD).await;
+    desk.env.place(&desk.fx, &mm, &second, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 1), &[]).await.ok();
+    let args = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 100, 1);
+    let remaining = [desk.market.key, desk.market.oracle, mm.margin_account];
+    desk.env.place(&desk.fx, &carol, &second, args, &remaining).await.ok();
+    let pairs = [second.key, second.oracle];
+    desk.begin_adl(&alice).await.ok();
+    desk.nominate(&alice, &pairs, &[carol.margin_account, bob.margin_account]).await.ok();
+    close_window(&mut desk).await;
+    desk.env.publish(&second.feed, 100_000_000, 0, true, 0).await;
+
+    // Without Carol's other market the call fails: it does not skip her onto Bob.
+    let out = desk.execute_adl(&alice, &[], &[carol.margin_account, bob.margin_account]).await;
+    out.expect_err(BulwarkError::MissingMarketAccount);
+    assert_eq!(desk.round(&alice).await.unwrap().nominee_count, 2);
+    // With it, Carol pays first, as ranked.
+    let out = desk.execute_adl(&alice, &pairs, &[carol.margin_account, bob.margin_account]).await.ok();
+    let fills = out.events::<AdlFillV1>();
+    assert_eq!((fills[0].counterparty, fills[0].haircut), (carol.margin_account, 25 * USD));
+    assert_eq!((fills[1].counterparty, fills[1].haircut), (bob.margin_account, 125 * USD));
+}
+
+#[tokio::test]
+async fn a_winner_grown_after_its_nomination_closes_only_the_lots_it_was_scored_with() {
+    let (mut desk, alice, bob, _carol) = two_winners_one_thin().await;
+    desk.begin_adl(&alice).await.ok();
+    desk.nominate(&alice, &[], &[bob.margin_account]).await.ok();
+    assert_eq!(desk.round(&alice).await.unwrap().queue()[0].lots, 50);
+    // Bob sells 30 more after being scored.
+    let mm = desk.user(100_000 * USD).await;
+    desk.trade(&bob, &mm, SIDE_ASK, 88, 30).await;
+    assert_eq!(desk.position(&bob).await.base_lots, -80);
+    close_window(&mut desk).await;
+    let out = desk.execute_adl(&alice, &[], &[bob.margin_account]).await.ok();
+    // 50 of Alice's 100 lots for ⌊150 × 50/100⌋ = $75; the other 50 wait for nominations.
+    let fill = &out.events::<AdlFillV1>()[0];
+    assert_eq!((fill.base_lots, fill.haircut), (-50, 75 * USD));
+    let reopened = &out.events::<AdlWindowReopenedV1>()[0];
+    assert_eq!((reopened.remaining_lots, reopened.uncovered_left), (50, 75 * USD));
+    assert_eq!(desk.position(&bob).await.base_lots, -30);
+}
+
+#[tokio::test]
+async fn a_queued_winner_that_closed_its_account_is_passed_over() {
+    let (mut desk, alice, bob, carol) = two_winners_one_thin().await;
+    desk.begin_adl(&alice).await.ok();
+    desk.nominate(&alice, &[], &[carol.margin_account, bob.margin_account]).await.ok();
+    // Carol buys her 50 lots back, takes her money out and closes her account.
+    let mm = desk.user(100_000 * USD).await;
+    desk.trade(&mm, &carol, SIDE_ASK, 89, 50).await;
+    let cash = desk.balance(&carol).await;
+    let withdraw = with_remaining(
+        withdraw_ix(
+            &carol.owner.pubkey(),
+            &desk.fx.key,
+            &carol.margin_account,
+            &desk.fx.collateral_vault,
+            &carol.token_account,
+            cash,
+        ),
+        &[],
+    );
+    let owner = carol.owner.insecure_clone();
+    desk.env.send(&[withdraw], &[&owner]).await.ok();
+    let close = close_margin_account_ix(&owner.pubkey(), &desk.fx.key, &carol.margin_account, &owner.pubkey());
+    desk.env.send(&[close], &[&owner]).await.ok();
+    assert!(desk.env.account_data(carol.margin_account).await.is_none());
+    close_window(&mut desk).await;
+
+    // The queue's head is gone: passed over, and Bob pays his share for 50 lots.
+    let out = desk.execute_adl(&alice, &[], &[carol.margin_account, bob.margin_account]).await.ok();
+    assert_eq!(out.events::<AdlCounterpartySkippedV1>()[0].counterparty, carol.margin_account);
+    let fill = &out.events::<AdlFillV1>()[0];
+    assert_eq!((fill.counterparty, fill.base_lots, fill.haircut), (bob.margin_account, -50, 75 * USD));
+}

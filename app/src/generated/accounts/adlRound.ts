@@ -88,7 +88,11 @@ export type AdlRound = {
   uncoveredLeft: bigint;
   /** Haircuts taken in this round, all restarts included. */
   haircutTotal: bigint;
-  /** The target's whole deficit at (re)start, and what insurance was to pay of it. */
+  /**
+   * The target's whole deficit at (re)start, and what insurance is to pay of this market's
+   * share of it (set aside in the clearinghouse's `insurance_reserved` while the round is
+   * open).
+   */
   deficit: bigint;
   insurancePays: bigint;
   /** Fills made in this round. */
@@ -130,7 +134,11 @@ export type AdlRoundArgs = {
   uncoveredLeft: number | bigint;
   /** Haircuts taken in this round, all restarts included. */
   haircutTotal: number | bigint;
-  /** The target's whole deficit at (re)start, and what insurance was to pay of it. */
+  /**
+   * The target's whole deficit at (re)start, and what insurance is to pay of this market's
+   * share of it (set aside in the clearinghouse's `insurance_reserved` while the round is
+   * open).
+   */
   deficit: number | bigint;
   insurancePays: number | bigint;
   /** Fills made in this round. */
@@ -264,5 +272,5 @@ export async function fetchAllMaybeAdlRound(
 }
 
 export function getAdlRoundSize(): number {
-  return 1176;
+  return 1304;
 }

@@ -149,6 +149,11 @@ export type Clearinghouse = {
    * collateral vault holds this much less than the balances and fee pool it owes.
    */
   badDebtTotal: bigint;
+  /**
+   * Part of `insurance_balance` promised to open ADL rounds (each round's `insurance_pays`):
+   * nothing else may spend it, and no staker may take it out.
+   */
+  insuranceReserved: bigint;
   reserved: ReadonlyUint8Array;
 };
 
@@ -221,6 +226,11 @@ export type ClearinghouseArgs = {
    * collateral vault holds this much less than the balances and fee pool it owes.
    */
   badDebtTotal: number | bigint;
+  /**
+   * Part of `insurance_balance` promised to open ADL rounds (each round's `insurance_pays`):
+   * nothing else may spend it, and no staker may take it out.
+   */
+  insuranceReserved: number | bigint;
   reserved: ReadonlyUint8Array;
 };
 
@@ -263,7 +273,8 @@ export function getClearinghouseEncoder(): FixedSizeEncoder<ClearinghouseArgs> {
       ["pausedMarketCount", getU16Encoder()],
       ["padding2", fixEncoderSize(getBytesEncoder(), 6)],
       ["badDebtTotal", getU64Encoder()],
-      ["reserved", fixEncoderSize(getBytesEncoder(), 136)],
+      ["insuranceReserved", getU64Encoder()],
+      ["reserved", fixEncoderSize(getBytesEncoder(), 128)],
     ]),
     (value) => ({ ...value, discriminator: CLEARINGHOUSE_DISCRIMINATOR }),
   );
@@ -307,7 +318,8 @@ export function getClearinghouseDecoder(): FixedSizeDecoder<Clearinghouse> {
     ["pausedMarketCount", getU16Decoder()],
     ["padding2", fixDecoderSize(getBytesDecoder(), 6)],
     ["badDebtTotal", getU64Decoder()],
-    ["reserved", fixDecoderSize(getBytesDecoder(), 136)],
+    ["insuranceReserved", getU64Decoder()],
+    ["reserved", fixDecoderSize(getBytesDecoder(), 128)],
   ]);
 }
 

@@ -16,6 +16,8 @@ import {
   getBytesEncoder,
   getStructDecoder,
   getStructEncoder,
+  getU64Decoder,
+  getU64Encoder,
   getU8Decoder,
   getU8Encoder,
   type Address,
@@ -39,8 +41,13 @@ export type AdlNominee = {
   marginAccount: Address;
   score: PodU128;
   /**
-   * 1: passed over once because, capped at its profit, it would have closed every lot still
-   * open and left the rest of `U` nowhere to go; it now pays after every other entry.
+   * Its position's size when scored: a fill never closes more of it (a position grown after
+   * the nomination keeps the rank it was scored with only for the lots it had).
+   */
+  lots: bigint;
+  /**
+   * 1: passed over once because, capped at its profit, the winners queued after it could
+   * close every lot still open; it now pays after every other entry.
    */
   deferred: number;
   padding: ReadonlyUint8Array;
@@ -50,8 +57,13 @@ export type AdlNomineeArgs = {
   marginAccount: Address;
   score: PodU128Args;
   /**
-   * 1: passed over once because, capped at its profit, it would have closed every lot still
-   * open and left the rest of `U` nowhere to go; it now pays after every other entry.
+   * Its position's size when scored: a fill never closes more of it (a position grown after
+   * the nomination keeps the rank it was scored with only for the lots it had).
+   */
+  lots: number | bigint;
+  /**
+   * 1: passed over once because, capped at its profit, the winners queued after it could
+   * close every lot still open; it now pays after every other entry.
    */
   deferred: number;
   padding: ReadonlyUint8Array;
@@ -61,6 +73,7 @@ export function getAdlNomineeEncoder(): FixedSizeEncoder<AdlNomineeArgs> {
   return getStructEncoder([
     ["marginAccount", getAddressEncoder()],
     ["score", getPodU128Encoder()],
+    ["lots", getU64Encoder()],
     ["deferred", getU8Encoder()],
     ["padding", fixEncoderSize(getBytesEncoder(), 7)],
   ]);
@@ -70,6 +83,7 @@ export function getAdlNomineeDecoder(): FixedSizeDecoder<AdlNominee> {
   return getStructDecoder([
     ["marginAccount", getAddressDecoder()],
     ["score", getPodU128Decoder()],
+    ["lots", getU64Decoder()],
     ["deferred", getU8Decoder()],
     ["padding", fixDecoderSize(getBytesDecoder(), 7)],
   ]);

@@ -31,7 +31,10 @@ export type AdlRoundOpenedV1 = {
   round: Address;
   price: bigint;
   targetLots: bigint;
-  /** Whole-account deficit, what insurance pays of it, and this market's share of the rest. */
+  /**
+   * Whole-account deficit, and this market's shares (by notional) of what insurance pays
+   * of it (set aside for the round) and of the rest, `U`.
+   */
   deficit: bigint;
   insurancePays: bigint;
   uncovered: bigint;
@@ -47,7 +50,10 @@ export type AdlRoundOpenedV1Args = {
   round: Address;
   price: number | bigint;
   targetLots: number | bigint;
-  /** Whole-account deficit, what insurance pays of it, and this market's share of the rest. */
+  /**
+   * Whole-account deficit, and this market's shares (by notional) of what insurance pays
+   * of it (set aside for the round) and of the rest, `U`.
+   */
   deficit: number | bigint;
   insurancePays: number | bigint;
   uncovered: number | bigint;

@@ -17,14 +17,15 @@ use crate::math::adl::{
 use crate::math::liquidation::marginal_close_value;
 use crate::math::perp::{base_value, PerpSpec};
 use crate::math::safe::{to_u64, SafeMath};
-use crate::state::{AdlRound, MarginAccount, Market};
+use crate::state::{AdlRound, Clearinghouse, MarginAccount, Market};
 
 /// What a market's close must carry: the whole account's deficit at the fill price, what
-/// insurance pays of it, and this market's share of the rest, `U`.
+/// insurance pays of it, this market's share of the rest, `U`, and of what insurance pays.
 #[derive(Clone, Copy, Debug)]
 pub struct MarketShortfall {
     pub split: Shortfall,
     pub market_uncovered: u128,
+    pub market_insurance_pays: u128,
 }
 
 /// The target's shortfall with `market_index` valued at exactly `price`, where every fill
@@ -53,7 +54,9 @@ pub fn market_shortfall(
     }
     let market_uncovered =
         uncovered_for_market(split.uncovered, notional_here, notional_total).map_err(crate::math_err)?;
-    Ok(MarketShortfall { split, market_uncovered })
+    let market_insurance_pays =
+        uncovered_for_market(split.insurance_pays, notional_here, notional_total).map_err(crate::math_err)?;
+    Ok(MarketShortfall { split, market_uncovered, market_insurance_pays })
 }
 
 /// A winner's standing against the target at `price` (its funding already settled).
@@ -82,17 +85,43 @@ pub fn assess_winner(
     spec: &PerpSpec,
     prices: &[MarketPrice],
 ) -> Result<Winner> {
-    let slot = find_position(account, market_index).ok_or(BulwarkError::AdlCounterpartyNoPosition)?;
+    match standing_of(account, market_index, target_is_long, price, spec, prices)? {
+        Ok(winner) => Ok(winner),
+        Err(reason) => Err(reason.into()),
+    }
+}
+
+/// `assess_winner`, telling apart what disqualifies the account (the inner error: no
+/// position, the target's side, no profit) from what fails the instruction (a market of the
+/// account not priced, arithmetic): a queued winner that no longer qualifies is passed over,
+/// but nobody can be passed over by leaving its markets out.
+pub fn standing_of(
+    account: &MarginAccount,
+    market_index: u16,
+    target_is_long: bool,
+    price: i64,
+    spec: &PerpSpec,
+    prices: &[MarketPrice],
+) -> Result<core::result::Result<Winner, BulwarkError>> {
+    let Some(slot) = find_position(account, market_index) else {
+        return Ok(Err(BulwarkError::AdlCounterpartyNoPosition));
+    };
     let position = account.positions[slot];
     let lots = position.base_lots;
-    require!(lots != 0, BulwarkError::AdlCounterpartyNoPosition);
-    require!((lots > 0) != target_is_long, BulwarkError::AdlCounterpartySameSide);
+    if lots == 0 {
+        return Ok(Err(BulwarkError::AdlCounterpartyNoPosition));
+    }
+    if (lots > 0) == target_is_long {
+        return Ok(Err(BulwarkError::AdlCounterpartySameSide));
+    }
     let value = base_value(lots, price, spec).map_err(crate::math_err)?;
     let upnl = value.safe_add(position.quote_entry as i128).map_err(crate::math_err)?;
-    require!(upnl > 0, BulwarkError::AdlCounterpartyNotInProfit);
+    if upnl <= 0 {
+        return Ok(Err(BulwarkError::AdlCounterpartyNotInProfit));
+    }
     let equity = health(account, prices)?.equity;
     let score = adl_score(upnl, position.quote_entry as i128, value.abs(), equity);
-    Ok(Winner { slot, lots, upnl, value, equity, score })
+    Ok(Ok(Winner { slot, lots, upnl, value, equity, score }))
 }
 
 /// Where a close stands between fills.
@@ -126,11 +155,10 @@ pub enum WinnerFill {
     Skipped,
 }
 
-/// Whether the winner, paid at its profit cap, would close every lot still open: then the
-/// part of its share it cannot pay would be left with no lots to carry it.
-pub fn capped_on_last_lots(context: &AdlFillContext, standing: &Winner, cursor: &AdlCursor) -> Result<bool> {
-    let n = cursor.to_fill.min(standing.lots.unsigned_abs());
-    if n == 0 || n < cursor.remaining_lots {
+/// Whether the winner's share for closing `n` lots would be capped at its profit (or, against
+/// a short target, at the lots' value).
+pub fn capped_at(context: &AdlFillContext, standing: &Winner, cursor: &AdlCursor, n: u64) -> Result<bool> {
+    if n == 0 {
         return Ok(false);
     }
     let share = haircut_for_fill(cursor.uncovered_left, n, cursor.remaining_lots).map_err(crate::math_err)?;
@@ -147,6 +175,8 @@ pub fn capped_on_last_lots(context: &AdlFillContext, standing: &Winner, cursor: 
 /// a short target, at their value (a winner pays from profit, never principal; the target
 /// never buys back below zero). What the cap leaves stays in `uncovered_left` for the fills
 /// after it. A winner that would end below zero equity is skipped with its event.
+/// `max_lots` bounds the lots closed (a round passes what the winners after a capped one
+/// cannot take).
 #[allow(clippy::too_many_arguments)]
 pub fn fill_against_winner(
     context: &AdlFillContext,
@@ -157,8 +187,9 @@ pub fn fill_against_winner(
     winner: &mut MarginAccount,
     standing: &Winner,
     cursor: &mut AdlCursor,
+    max_lots: u64,
 ) -> Result<WinnerFill> {
-    let n = cursor.to_fill.min(standing.lots.unsigned_abs());
+    let n = cursor.to_fill.min(standing.lots.unsigned_abs()).min(max_lots);
     if n == 0 {
         return Ok(WinnerFill::Skipped);
     }
@@ -231,6 +262,18 @@ pub fn fill_against_winner(
     Ok(WinnerFill::Filled { lots: n, share, haircut })
 }
 
+/// Set aside what insurance will pay of a round's deficit (its `insurance_pays`).
+pub fn reserve_insurance(clearinghouse: &mut Clearinghouse, shortfall: &MarketShortfall) -> Result<()> {
+    let pays = to_u64(shortfall.market_insurance_pays as i128).map_err(crate::math_err)?;
+    clearinghouse.insurance_reserved = clearinghouse.insurance_reserved.safe_add(pays).map_err(crate::math_err)?;
+    Ok(())
+}
+
+/// Give back what `round` had set aside (at its close, or before a restart sets it again).
+pub fn release_insurance(clearinghouse: &mut Clearinghouse, round: &AdlRound) {
+    clearinghouse.insurance_reserved = clearinghouse.insurance_reserved.saturating_sub(round.insurance_pays);
+}
+
 /// (Re)start `round` at `price`: freeze the target's lots and this market's `U`, empty the
 /// queue and open the nomination window. Scores from an earlier price mean nothing at this one.
 #[allow(clippy::too_many_arguments)]
@@ -249,7 +292,7 @@ pub fn start_round(
     round.uncovered = to_u64(shortfall.market_uncovered as i128).map_err(crate::math_err)?;
     round.uncovered_left = round.uncovered;
     round.deficit = to_u64(shortfall.split.deficit as i128).map_err(crate::math_err)?;
-    round.insurance_pays = to_u64(shortfall.split.insurance_pays as i128).map_err(crate::math_err)?;
+    round.insurance_pays = to_u64(shortfall.market_insurance_pays as i128).map_err(crate::math_err)?;
     round.window_end_slot = slot.safe_add(window_slots).map_err(crate::math_err)?;
     round.clear_queue();
     emit_event(AdlRoundOpenedV1 {

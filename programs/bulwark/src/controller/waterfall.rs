@@ -81,7 +81,7 @@ pub fn update_liquidation_status(
 pub fn require_coverable(clearinghouse: &Clearinghouse, health: &Health) -> Result<()> {
     if health.equity < 0 {
         require!(
-            health.equity.unsigned_abs() <= clearinghouse.insurance_balance as u128,
+            health.equity.unsigned_abs() <= clearinghouse.insurance_available() as u128,
             BulwarkError::InsufficientInsurance
         );
     }
@@ -142,7 +142,7 @@ fn settle_flat_debt(
     }
     let mut written_off = 0;
     if let Some(market) = write_off_in {
-        written_off = payout.saturating_sub(clearinghouse.insurance_balance);
+        written_off = payout.saturating_sub(clearinghouse.insurance_available());
         if written_off > 0 {
             payout -= written_off;
             clearinghouse.bad_debt_total =
@@ -160,7 +160,7 @@ fn settle_flat_debt(
     if payout == 0 {
         return Ok((0, written_off));
     }
-    require!(payout <= clearinghouse.insurance_balance, BulwarkError::InsufficientInsurance);
+    require!(payout <= clearinghouse.insurance_available(), BulwarkError::InsufficientInsurance);
     clearinghouse.insurance_balance -= payout;
     clearinghouse.insurance_paid_total =
         clearinghouse.insurance_paid_total.safe_add(payout).map_err(crate::math_err)?;

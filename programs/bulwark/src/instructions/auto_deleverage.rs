@@ -97,7 +97,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         adl_eligibility(
             target_health.equity,
             target_health.meets_maintenance(),
-            ch.insurance_balance,
+            ch.insurance_available(),
             target.liquidatable_since_slot,
             target.liquidatable_seen_slot,
             ch.waterfall.adl_grace_slots,
@@ -109,7 +109,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
         }
 
         let target_is_long = target_lots > 0;
-        let share = market_shortfall(&target, market.index, price, &prices, ch.insurance_balance)?;
+        let share = market_shortfall(&target, market.index, price, &prices, ch.insurance_available())?;
         let context = AdlFillContext {
             clearinghouse: clearinghouse_key,
             market: market_key,
@@ -156,6 +156,7 @@ pub fn handler<'info>(ctx: Context<'info, AutoDeleverage<'info>>, max_base_lots:
                 &mut counterparty,
                 &standing,
                 &mut cursor,
+                u64::MAX,
             )?;
             if let WinnerFill::Filled { lots, .. } = outcome {
                 uncovered_left_uncapped -= haircut_for_fill(uncovered_left_uncapped, lots, uncapped_remaining_lots)

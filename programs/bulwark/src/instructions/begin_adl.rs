@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::constants::ADL_ROUND_SEED;
-use crate::controller::adl::{market_shortfall, start_round};
+use crate::controller::adl::{market_shortfall, reserve_insurance, start_round};
 use crate::controller::orders::cancel_orders;
 use crate::controller::position::{find_position, settle_funding};
 use crate::controller::pricing::{health_for_liquidation, load_prices_with_market, ActionPricing};
@@ -78,7 +78,7 @@ pub fn handler<'info>(ctx: Context<'info, BeginAdl<'info>>) -> Result<()> {
     adl_eligibility(
         target_health.equity,
         target_health.meets_maintenance(),
-        ch.insurance_balance,
+        ch.insurance_available(),
         target.liquidatable_since_slot,
         target.liquidatable_seen_slot,
         ch.waterfall.adl_grace_slots,
@@ -88,7 +88,9 @@ pub fn handler<'info>(ctx: Context<'info, BeginAdl<'info>>) -> Result<()> {
         let mut book = ctx.accounts.order_book.load_mut()?;
         cancel_orders(market_key, target_key, &mut target, &market, &mut book, None, CANCEL_REASON_LIQUIDATION)?;
     }
-    let shortfall = market_shortfall(&target, market.index, price, &prices, ch.insurance_balance)?;
+    let shortfall = market_shortfall(&target, market.index, price, &prices, ch.insurance_available())?;
+    // What insurance will pay of this deficit is set aside now: rounds open at once must not
+    // each count on the same balance.
 
     let mut round = ctx.accounts.round.load_init()?;
     round.clearinghouse = clearinghouse_key;
@@ -98,5 +100,6 @@ pub fn handler<'info>(ctx: Context<'info, BeginAdl<'info>>) -> Result<()> {
     round.opened_slot = clock.slot;
     round.target_liquidatable_since_slot = target.liquidatable_since_slot;
     round.bump = ctx.bumps.round;
+    reserve_insurance(&mut ch, &shortfall)?;
     start_round(&mut round, round_key, target_lots, price, &shortfall, clock.slot, ch.waterfall.adl_nomination_slots)
 }

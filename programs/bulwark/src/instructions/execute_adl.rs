@@ -3,8 +3,8 @@ use anchor_spl::token::{Token, TokenAccount};
 
 use crate::constants::MAX_ADL_COUNTERPARTIES;
 use crate::controller::adl::{
-    assess_winner, capped_on_last_lots, fill_against_winner, market_shortfall, reopen_window, start_round, AdlCursor,
-    AdlFillContext, WinnerFill,
+    capped_at, fill_against_winner, market_shortfall, release_insurance, reopen_window, reserve_insurance, standing_of,
+    start_round, AdlCursor, AdlFillContext, WinnerFill,
 };
 use crate::controller::orders::cancel_orders;
 use crate::controller::position::{find_position, settle_funding};
@@ -120,10 +120,12 @@ pub fn handler<'info>(ctx: Context<'info, ExecuteAdl<'info>>) -> Result<()> {
             settle_funding(&mut target, target_slot, &market)?;
             let target_lots = target.positions[target_slot].base_lots;
             let target_health = health_for_liquidation(&target, &prices)?;
+            // The insurance this round set aside counts for it, not against it.
+            let for_round = ch.insurance_available().saturating_add(round.insurance_pays);
             let eligible = adl_eligibility(
                 target_health.equity,
                 target_health.meets_maintenance(),
-                ch.insurance_balance,
+                for_round,
                 target.liquidatable_since_slot,
                 target.liquidatable_seen_slot,
                 ch.waterfall.adl_grace_slots,
@@ -136,8 +138,10 @@ pub fn handler<'info>(ctx: Context<'info, ExecuteAdl<'info>>) -> Result<()> {
                 step = RoundStep::Close(ADL_ROUND_CLOSED_NOT_ELIGIBLE);
             } else if target_lots != expected_lots
                 || outside_band(round.price, price, ch.waterfall.max_fill_deviation_bps)
+                || (round.deficit > 0 && target_health.equity >= 0)
             {
-                // The frozen price or size no longer describes the close: start again from now.
+                // The frozen price, size or deficit no longer describes the close (a deficit gone at
+                // today's price must not be paid by insurance or winners): start again from now.
                 let mut book = ctx.accounts.order_book.load_mut()?;
                 cancel_orders(
                     market_key,
@@ -148,7 +152,9 @@ pub fn handler<'info>(ctx: Context<'info, ExecuteAdl<'info>>) -> Result<()> {
                     None,
                     CANCEL_REASON_LIQUIDATION,
                 )?;
-                let shortfall = market_shortfall(&target, market.index, price, &prices, ch.insurance_balance)?;
+                release_insurance(&mut ch, &round);
+                let shortfall = market_shortfall(&target, market.index, price, &prices, ch.insurance_available())?;
+                reserve_insurance(&mut ch, &shortfall)?;
                 round.restart_count = round.restart_count.saturating_add(1);
                 start_round(&mut round, round_key, target_lots, price, &shortfall, clock.slot, window_slots)?;
             } else if round.nominee_count == 0 {
@@ -178,6 +184,10 @@ pub fn handler<'info>(ctx: Context<'info, ExecuteAdl<'info>>) -> Result<()> {
             step = RoundStep::Close(ADL_ROUND_CLOSED_FLAT);
         }
 
+        if let RoundStep::Close(_) = step {
+            // Its share of insurance is paid now (when the target is flat) or goes back.
+            release_insurance(&mut ch, &round);
+        }
         let (payout, _) =
             cover_flat_deficit_or_write_off(clearinghouse_key, &mut ch, &mut market, target_key, &mut target)?;
         balance_change += target.collateral_balance as i128;
@@ -253,9 +263,10 @@ fn fill_from_queue<'info>(
             split: Shortfall {
                 deficit: round.deficit as u128,
                 insurance_pays: round.insurance_pays as u128,
-                uncovered: (round.deficit as u128).saturating_sub(round.insurance_pays as u128),
+                uncovered: round.uncovered as u128,
             },
             market_uncovered: round.uncovered as u128,
+            market_insurance_pays: round.insurance_pays as u128,
         },
     };
     let at_round_price = with_exact_price(prices, market.index, round.price);
@@ -275,31 +286,50 @@ fn fill_from_queue<'info>(
             kept.push(entry);
             continue;
         }
-        let loader = AccountLoader::<MarginAccount>::try_from(info)?;
+        // Queued at nomination; anything may have changed since. Whoever no longer qualifies,
+        // or closed its account, is passed over, never a reason to stop the close.
+        let Ok(loader) = AccountLoader::<MarginAccount>::try_from(info) else {
+            emit_event(AdlCounterpartySkippedV1 { target: target_key, counterparty: *info.key, score: 0 });
+            continue;
+        };
         let mut winner = loader.load_mut()?;
         let balance_before = winner.collateral_balance as i128;
-        // Queued at nomination; anything may have changed since. Whoever no longer qualifies
-        // is passed over, never a reason to stop the close.
         let standing = match find_position(&winner, market.index) {
             Some(slot) => {
                 settle_funding(&mut winner, slot, market)?;
-                assess_winner(&winner, market.index, target_is_long, round.price, &context.spec, &at_round_price).ok()
+                // Pricing errors fail the call: nobody is passed over by leaving its markets out.
+                standing_of(&winner, market.index, target_is_long, round.price, &context.spec, &at_round_price)?.ok()
             }
             None => None,
         };
         let outcome = match standing {
             Some(standing) => {
-                let others_pay_first = round.queue()[i + 1..].iter().any(|n| n.deferred == 0);
-                if entry.deferred == 0 && others_pay_first && capped_on_last_lots(&context, &standing, &cursor)? {
-                    emit_event(AdlNomineeDeferredV1 {
-                        round: round_key,
-                        margin_account: *info.key,
-                        score: standing.score,
-                    });
-                    kept.push(AdlNominee { deferred: 1, ..entry });
-                    deferred_now = true;
-                    *balance_change += winner.collateral_balance as i128 - balance_before;
-                    continue;
+                // Never more lots than it held when it was scored.
+                let lots = standing.lots.unsigned_abs().min(entry.lots);
+                let n = cursor.to_fill.min(lots);
+                // A capped winner closes only the lots the winners queued after it cannot take:
+                // what it cannot pay then carries to as many lots as possible, never onto a few.
+                let mut max_lots = u64::MAX;
+                if capped_at(&context, &standing, &cursor, n)? {
+                    let lots_after: u64 = round.queue()[i + 1..]
+                        .iter()
+                        .filter(|q| q.deferred == 0)
+                        .fold(0u64, |total, q| total.saturating_add(q.lots));
+                    max_lots = cursor.remaining_lots.saturating_sub(lots_after);
+                    if max_lots == 0 && entry.deferred == 0 {
+                        emit_event(AdlNomineeDeferredV1 {
+                            round: round_key,
+                            margin_account: *info.key,
+                            score: standing.score,
+                        });
+                        kept.push(AdlNominee { deferred: 1, ..entry });
+                        deferred_now = true;
+                        *balance_change += winner.collateral_balance as i128 - balance_before;
+                        continue;
+                    }
+                    if entry.deferred != 0 {
+                        max_lots = u64::MAX; // last in line: it takes what is left
+                    }
                 }
                 fill_against_winner(
                     &context,
@@ -310,6 +340,7 @@ fn fill_from_queue<'info>(
                     &mut winner,
                     &standing,
                     &mut cursor,
+                    max_lots.min(lots),
                 )?
             }
             None => {

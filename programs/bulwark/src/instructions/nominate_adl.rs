@@ -68,7 +68,12 @@ pub fn handler<'info>(ctx: Context<'info, NominateAdl<'info>>) -> Result<()> {
         let slot = find_position(&nominee, market.index).ok_or(BulwarkError::AdlCounterpartyNoPosition)?;
         settle_funding(&mut nominee, slot, &market)?;
         let standing = assess_winner(&nominee, market.index, target_is_long, round.price, &spec, &at_round_price)?;
-        let entry = AdlNominee { margin_account: *info.key, score: PodU128::new(standing.score), ..Default::default() };
+        let entry = AdlNominee {
+            margin_account: *info.key,
+            score: PodU128::new(standing.score),
+            lots: standing.lots.unsigned_abs(),
+            ..Default::default()
+        };
         round.insert(entry)?;
         let position = round.queue().iter().position(|n| n.margin_account == *info.key).unwrap_or(0);
         emit_event(AdlNominatedV1 {

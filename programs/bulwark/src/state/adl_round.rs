@@ -28,12 +28,15 @@ impl PodU128 {
 pub struct AdlNominee {
     pub margin_account: Pubkey,
     pub score: PodU128,
-    /// 1: passed over once because, capped at its profit, it would have closed every lot still
-    /// open and left the rest of `U` nowhere to go; it now pays after every other entry.
+    /// Its position's size when scored: a fill never closes more of it (a position grown after
+    /// the nomination keeps the rank it was scored with only for the lots it had).
+    pub lots: u64,
+    /// 1: passed over once because, capped at its profit, the winners queued after it could
+    /// close every lot still open; it now pays after every other entry.
     pub deferred: u8,
     pub padding: [u8; 7],
 }
-const_assert_size!(AdlNominee, 56);
+const_assert_size!(AdlNominee, 64);
 
 /// One ADL of one target in one market, run as a contest: the price, the lots and the
 /// shortfall are frozen when the round opens; anyone may nominate winners while the window is
@@ -66,7 +69,9 @@ pub struct AdlRound {
     pub uncovered_left: u64,
     /// Haircuts taken in this round, all restarts included.
     pub haircut_total: u64,
-    /// The target's whole deficit at (re)start, and what insurance was to pay of it.
+    /// The target's whole deficit at (re)start, and what insurance is to pay of this market's
+    /// share of it (set aside in the clearinghouse's `insurance_reserved` while the round is
+    /// open).
     pub deficit: u64,
     pub insurance_pays: u64,
     /// Fills made in this round.
@@ -79,7 +84,7 @@ pub struct AdlRound {
     pub nominees: [AdlNominee; ADL_QUEUE_LEN],
     pub reserved: [u8; 48],
 }
-const_assert_size!(AdlRound, 32 * 4 + 8 * 11 + 8 + 56 * ADL_QUEUE_LEN + 48);
+const_assert_size!(AdlRound, 32 * 4 + 8 * 11 + 8 + 64 * ADL_QUEUE_LEN + 48);
 
 impl AdlRound {
     pub fn queue(&self) -> &[AdlNominee] {

@@ -189,11 +189,20 @@ pub struct Clearinghouse {
     /// Deficits neither insurance nor winners' profits could pay, written off, all-time: the
     /// collateral vault holds this much less than the balances and fee pool it owes.
     pub bad_debt_total: u64,
-    pub reserved: [u8; 136],
+    /// Part of `insurance_balance` promised to open ADL rounds (each round's `insurance_pays`):
+    /// nothing else may spend it, and no staker may take it out.
+    pub insurance_reserved: u64,
+    pub reserved: [u8; 128],
 }
 const_assert_size!(Clearinghouse, 1080);
 
 impl Clearinghouse {
+    /// Insurance not promised to an open ADL round: what payouts, new rounds and stakers'
+    /// share values may count on.
+    pub fn insurance_available(&self) -> u64 {
+        self.insurance_balance.saturating_sub(self.insurance_reserved)
+    }
+
     /// Seeds (without the bump) the clearinghouse PDA signs with.
     pub fn seed_parts(&self) -> (Pubkey, Pubkey, [u8; 2], [u8; 1]) {
         (self.creator, self.collateral_mint, self.id.to_le_bytes(), [self.bump])
