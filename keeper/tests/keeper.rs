@@ -681,3 +681,58 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     stream.read_to_string(&mut response).await.unwrap();
     response
 }
+
+#[tokio::test]
+async fn a_defending_keeper_nominates_the_winners_ranked_above_its_own_account() {
+    let waterfall = WaterfallParams { adl_nomination_slots: 3, ..default_waterfall() };
+    let options = ClearinghouseOptions { timelock_seconds: 0, waterfall, ..Default::default() };
+    let params = MarketParams { taker_fee_bps: 0, maker_fee_bps: 0, ..simple_market_params() };
+    let mut desk = Desk::with_options(params, options).await;
+    let attacker = desk.user(0).await;
+    // Alice buys 100 lots at $100 from Bob (deep pockets, 0.09x); Carol sells 50 to Dave at $95.
+    let bob = desk.user(100_000 * USD).await;
+    let dave = desk.user(10_000 * USD).await;
+    let carol = desk.user(600 * USD).await;
+    let alice = desk.user(1_000 * USD).await;
+    desk.trade(&bob, &alice, SIDE_ASK, 100, 100).await;
+    desk.set_price(95_000_000).await;
+    desk.trade(&carol, &dave, SIDE_ASK, 95, 50).await;
+    // $88.50: Alice is $150 short with no insurance. Carol (up $6.50 a lot at 4.8x) ranks above
+    // Bob (up $11.50 a lot at 0.09x); Bob alone could close all 100 lots.
+    desk.set_price(88_500_000).await;
+    assert_eq!(desk.health(&alice).await.equity, -150 * USD as i128);
+
+    // A cranker opens the round naming Bob alone.
+    let opener = keeper(desk.env.chain(), config(&desk.fx), &attacker);
+    let snapshot = opener.scan().await.unwrap();
+    let begin = Action::AdlBegin { target: alice.margin_account, market_index: 0, nominees: vec![bob.margin_account] };
+    assert_eq!(opener.execute(&snapshot, &begin).await, Outcome::Landed);
+
+    // A keeper that is not defending anyone sees Bob cover every lot: nothing to nominate.
+    let snapshot = opener.scan().await.unwrap();
+    let plain = bulwark_keeper::plan::PlanOptions {
+        keeper_account: attacker.margin_account,
+        takeover: false,
+        defend_owner: None,
+    };
+    assert!(plan(&snapshot, &plain).iter().all(|a| !matches!(a, Action::AdlNominate { .. })));
+    // Bob's own keeper, defending, nominates Carol, who ranks above him.
+    let mut c = config(&desk.fx);
+    c.defend = true;
+    let mut defender = keeper(desk.env.chain(), c, &bob);
+    assert_eq!(defender.margin_account, bob.margin_account);
+    let report = defender.run_cycle().await.unwrap();
+    assert_eq!(report.failed, 0);
+    let queue: Vec<Pubkey> = desk.round(&alice).await.unwrap().queue().iter().map(|n| n.margin_account).collect();
+    assert_eq!(queue, vec![carol.margin_account, bob.margin_account]);
+
+    // After the window Carol pays first: ⌊150 × 50/100⌋ = $75 for her 50 lots, Bob $75 for 50.
+    desk.env.warp(1, 4).await;
+    desk.refresh_price().await;
+    defender.run_cycle().await.unwrap();
+    assert_eq!(desk.position(&alice).await.base_lots, 0);
+    assert_eq!((desk.position(&carol).await.base_lots, desk.position(&bob).await.base_lots), (0, -50));
+    let market = desk.env.market(&desk.market).await;
+    assert_eq!((market.adl_fill_count, market.adl_haircut_total, market.bad_debt_total), (2, 150 * USD, 0));
+    desk.check().await;
+}

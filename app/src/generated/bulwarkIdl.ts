@@ -224,4 +224,6 @@ export const IDL_ERRORS: readonly IdlError[] = [
     { code: 6092, name: "AdlRoundRequired", msg: "ADL runs in rounds on this clearinghouse (nomination window configured): use begin_adl, nominate_adl, execute_adl" },
     { code: 6093, name: "AdlRoundMismatch", msg: "The ADL round belongs to another market, target or clearinghouse" },
     { code: 6094, name: "AdlQueueOrder", msg: "Pass the ADL queue's first entries, in the queue's order" },
+    { code: 6095, name: "InsuranceReservedForAdl", msg: "Insurance is set aside for open ADL rounds: claim the unstake after they close" },
+    { code: 6096, name: "AdlRoundOpen", msg: "This account has an open ADL round: execute it until it closes" },
 ];

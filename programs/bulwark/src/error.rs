@@ -205,4 +205,8 @@ pub enum BulwarkError {
     AdlRoundMismatch,
     #[msg("Pass the ADL queue's first entries, in the queue's order")]
     AdlQueueOrder,
+    #[msg("Insurance is set aside for open ADL rounds: claim the unstake after they close")]
+    InsuranceReservedForAdl,
+    #[msg("This account has an open ADL round: execute it until it closes")]
+    AdlRoundOpen,
 }

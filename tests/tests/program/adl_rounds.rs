@@ -320,6 +320,10 @@ async fn two_rounds_at_once_do_not_count_the_same_insurance() {
     assert_eq!(desk.health(&alice).await.equity, -150 * USD as i128);
     assert_eq!(desk.insurance().await, 100 * USD);
 
+    // The staker asks to leave now (a one-hour cooldown).
+    let owner = staker.owner.insecure_clone();
+    let shares = desk.env.insurance_stake(&desk.fx, &owner).await.shares;
+    desk.env.send(&[request_unstake_ix(&owner.pubkey(), &desk.fx.key, shares)], &[&owner]).await.ok();
     let first = desk.begin_adl(&alice).await.ok();
     let opened = &first.events::<AdlRoundOpenedV1>()[0];
     assert_eq!((opened.insurance_pays, opened.uncovered), (100 * USD, 50 * USD));
@@ -328,8 +332,11 @@ async fn two_rounds_at_once_do_not_count_the_same_insurance() {
     assert_eq!((opened.insurance_pays, opened.uncovered), (0, 150 * USD), "the $100 is set aside for Alice");
     let ch = desk.env.clearinghouse(&desk.fx).await;
     assert_eq!((ch.insurance_balance, ch.insurance_reserved, ch.insurance_available()), (100 * USD, 100 * USD, 0));
-    // Nor can a staker take the promised insurance out meanwhile: its shares are worth nothing
-    // until the round closes.
+    // Nor can the staker take the promised insurance out: after the cooldown, its claim waits.
+    desk.env.warp(3_600, 2).await;
+    desk.refresh_price().await;
+    let claim = unstake_insurance_ix(&owner.pubkey(), &desk.fx, &staker.token_account);
+    desk.env.send(&[claim], &[&owner]).await.expect_err(BulwarkError::InsuranceReservedForAdl);
     desk.nominate(&alice, &[], &[bob.margin_account]).await.ok();
     desk.nominate(&dan, &[], &[erin.margin_account]).await.ok();
     close_window(&mut desk).await;
@@ -426,4 +433,35 @@ async fn a_queued_winner_that_closed_its_account_is_passed_over() {
     assert_eq!(out.events::<AdlCounterpartySkippedV1>()[0].counterparty, carol.margin_account);
     let fill = &out.events::<AdlFillV1>()[0];
     assert_eq!((fill.counterparty, fill.base_lots, fill.haircut), (bob.margin_account, -50, 75 * USD));
+}
+
+#[tokio::test]
+async fn a_target_with_an_open_round_cannot_close_its_account_until_the_round_closes() {
+    let (mut desk, alice, _bob, _carol) = two_winners_one_thin().await;
+    desk.begin_adl(&alice).await.ok();
+    // Alice recovers: $2,000 more, she sells her 100 lots to a bidder at $88 and withdraws all.
+    desk.env.deposit(&desk.fx, &alice, 2_000 * USD).await.ok();
+    let mm = desk.user(100_000 * USD).await;
+    desk.trade(&mm, &alice, SIDE_BID, 88, 100).await;
+    assert_eq!(desk.position(&alice).await.base_lots, 0);
+    let owner = alice.owner.insecure_clone();
+    let cash = desk.balance(&alice).await;
+    let withdraw = withdraw_ix(
+        &owner.pubkey(),
+        &desk.fx.key,
+        &alice.margin_account,
+        &desk.fx.collateral_vault,
+        &alice.token_account,
+        cash,
+    );
+    desk.env.send(&[with_remaining(withdraw, &[])], &[&owner]).await.ok();
+    let clearinghouse = desk.fx.key;
+    let close = || close_margin_account_ix(&owner.pubkey(), &clearinghouse, &alice.margin_account, &owner.pubkey());
+    desk.env.send(&[close()], &[&owner]).await.expect_err(BulwarkError::AdlRoundOpen);
+    // Anyone executes the round: the target is flat, the round closes, then so may the account.
+    close_window(&mut desk).await;
+    let out = desk.execute_adl(&alice, &[], &[]).await.ok();
+    assert_eq!(out.events::<AdlRoundClosedV1>()[0].reason, 0);
+    desk.env.send(&[close()], &[&owner]).await.ok();
+    assert!(desk.env.account_data(alice.margin_account).await.is_none());
 }

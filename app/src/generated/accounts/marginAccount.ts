@@ -81,6 +81,12 @@ export type MarginAccount = {
    * the grace period: an account nobody looked at may have recovered in between.
    */
   liquidatableSeenSlot: bigint;
+  /**
+   * ADL rounds open on this account (at most one): while one is, it cannot be closed, and
+   * no second round opens on it, so its insurance is set aside once.
+   */
+  openAdlRounds: number;
+  padding2: ReadonlyUint8Array;
   reserved: ReadonlyUint8Array;
 };
 
@@ -105,6 +111,12 @@ export type MarginAccountArgs = {
    * the grace period: an account nobody looked at may have recovered in between.
    */
   liquidatableSeenSlot: number | bigint;
+  /**
+   * ADL rounds open on this account (at most one): while one is, it cannot be closed, and
+   * no second round opens on it, so its insurance is set aside once.
+   */
+  openAdlRounds: number;
+  padding2: ReadonlyUint8Array;
   reserved: ReadonlyUint8Array;
 };
 
@@ -125,7 +137,9 @@ export function getMarginAccountEncoder(): FixedSizeEncoder<MarginAccountArgs> {
       ["liquidatableSinceSlot", getU64Encoder()],
       ["positions", getArrayEncoder(getPerpPositionEncoder(), { size: 8 })],
       ["liquidatableSeenSlot", getU64Encoder()],
-      ["reserved", fixEncoderSize(getBytesEncoder(), 120)],
+      ["openAdlRounds", getU8Encoder()],
+      ["padding2", fixEncoderSize(getBytesEncoder(), 7)],
+      ["reserved", fixEncoderSize(getBytesEncoder(), 112)],
     ]),
     (value) => ({ ...value, discriminator: MARGIN_ACCOUNT_DISCRIMINATOR }),
   );
@@ -147,7 +161,9 @@ export function getMarginAccountDecoder(): FixedSizeDecoder<MarginAccount> {
     ["liquidatableSinceSlot", getU64Decoder()],
     ["positions", getArrayDecoder(getPerpPositionDecoder(), { size: 8 })],
     ["liquidatableSeenSlot", getU64Decoder()],
-    ["reserved", fixDecoderSize(getBytesDecoder(), 120)],
+    ["openAdlRounds", getU8Decoder()],
+    ["padding2", fixDecoderSize(getBytesDecoder(), 7)],
+    ["reserved", fixDecoderSize(getBytesDecoder(), 112)],
   ]);
 }
 

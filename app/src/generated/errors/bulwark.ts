@@ -204,6 +204,10 @@ export const BULWARK_ERROR__ADL_ROUND_REQUIRED = 0x17cc; // 6092
 export const BULWARK_ERROR__ADL_ROUND_MISMATCH = 0x17cd; // 6093
 /** AdlQueueOrder: Pass the ADL queue's first entries, in the queue's order */
 export const BULWARK_ERROR__ADL_QUEUE_ORDER = 0x17ce; // 6094
+/** InsuranceReservedForAdl: Insurance is set aside for open ADL rounds: claim the unstake after they close */
+export const BULWARK_ERROR__INSURANCE_RESERVED_FOR_ADL = 0x17cf; // 6095
+/** AdlRoundOpen: This account has an open ADL round: execute it until it closes */
+export const BULWARK_ERROR__ADL_ROUND_OPEN = 0x17d0; // 6096
 
 export type BulwarkError =
   | typeof BULWARK_ERROR__ACCOUNT_NOT_LIQUIDATABLE
@@ -218,6 +222,7 @@ export type BulwarkError =
   | typeof BULWARK_ERROR__ADL_NOMINATION_WINDOW_OPEN
   | typeof BULWARK_ERROR__ADL_QUEUE_ORDER
   | typeof BULWARK_ERROR__ADL_ROUND_MISMATCH
+  | typeof BULWARK_ERROR__ADL_ROUND_OPEN
   | typeof BULWARK_ERROR__ADL_ROUND_REQUIRED
   | typeof BULWARK_ERROR__ADL_SHORTFALL_NOT_ABSORBED
   | typeof BULWARK_ERROR__ADL_TARGET_HEALTHY
@@ -239,6 +244,7 @@ export type BulwarkError =
   | typeof BULWARK_ERROR__INSUFFICIENT_INSURANCE
   | typeof BULWARK_ERROR__INSURANCE_CAN_COVER
   | typeof BULWARK_ERROR__INSURANCE_FIRST_STAKE_TOO_SMALL
+  | typeof BULWARK_ERROR__INSURANCE_RESERVED_FOR_ADL
   | typeof BULWARK_ERROR__INSURANCE_STAKE_TOO_SMALL
   | typeof BULWARK_ERROR__INSURANCE_VAULT_DEPLETED
   | typeof BULWARK_ERROR__INVALID_MAKER_ACCOUNT
@@ -317,6 +323,7 @@ if (process.env["NODE_ENV"] !== "production") {
     [BULWARK_ERROR__ADL_NOMINATION_WINDOW_OPEN]: `The ADL round's nomination window is still open: execute after it closes`,
     [BULWARK_ERROR__ADL_QUEUE_ORDER]: `Pass the ADL queue's first entries, in the queue's order`,
     [BULWARK_ERROR__ADL_ROUND_MISMATCH]: `The ADL round belongs to another market, target or clearinghouse`,
+    [BULWARK_ERROR__ADL_ROUND_OPEN]: `This account has an open ADL round: execute it until it closes`,
     [BULWARK_ERROR__ADL_ROUND_REQUIRED]: `ADL runs in rounds on this clearinghouse (nomination window configured): use begin_adl, nominate_adl, execute_adl`,
     [BULWARK_ERROR__ADL_SHORTFALL_NOT_ABSORBED]: `The winners passed cannot carry this close's share of the shortfall from their profit: pass winners with more profit`,
     [BULWARK_ERROR__ADL_TARGET_HEALTHY]: `ADL target meets its maintenance requirement`,
@@ -338,6 +345,7 @@ if (process.env["NODE_ENV"] !== "production") {
     [BULWARK_ERROR__INSUFFICIENT_INSURANCE]: `The deficit exceeds the insurance vault: the account is ADL-eligible`,
     [BULWARK_ERROR__INSURANCE_CAN_COVER]: `The insurance vault can cover this deficit: liquidate instead`,
     [BULWARK_ERROR__INSURANCE_FIRST_STAKE_TOO_SMALL]: `The first stake of a share epoch must exceed the locked insurance shares it pays for`,
+    [BULWARK_ERROR__INSURANCE_RESERVED_FOR_ADL]: `Insurance is set aside for open ADL rounds: claim the unstake after they close`,
     [BULWARK_ERROR__INSURANCE_STAKE_TOO_SMALL]: `Stake is worth less than one insurance share`,
     [BULWARK_ERROR__INSURANCE_VAULT_DEPLETED]: `The insurance vault is depleted: its shares are worthless and cannot be diluted`,
     [BULWARK_ERROR__INVALID_MAKER_ACCOUNT]: `Remaining account is not a margin account of this clearinghouse`,

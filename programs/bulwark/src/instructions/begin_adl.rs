@@ -68,6 +68,8 @@ pub fn handler<'info>(ctx: Context<'info, BeginAdl<'info>>) -> Result<()> {
         &clock,
         ActionPricing::LIQUIDATION,
     )?;
+    // One round per account at a time: its insurance share is computed and set aside once.
+    require!(target.open_adl_rounds == 0, BulwarkError::AdlRoundOpen);
     let target_slot = find_position(&target, market.index).ok_or(BulwarkError::NoPositionInMarket)?;
     let target_lots = target.positions[target_slot].base_lots;
     require!(target_lots != 0, BulwarkError::NoPositionInMarket);
@@ -100,6 +102,7 @@ pub fn handler<'info>(ctx: Context<'info, BeginAdl<'info>>) -> Result<()> {
     round.opened_slot = clock.slot;
     round.target_liquidatable_since_slot = target.liquidatable_since_slot;
     round.bump = ctx.bumps.round;
+    target.open_adl_rounds = 1;
     reserve_insurance(&mut ch, &shortfall)?;
     start_round(&mut round, round_key, target_lots, price, &shortfall, clock.slot, ch.waterfall.adl_nomination_slots)
 }

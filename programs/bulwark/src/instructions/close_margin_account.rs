@@ -26,6 +26,7 @@ pub fn handler(ctx: Context<CloseMarginAccount>) -> Result<()> {
     {
         let account = ctx.accounts.margin_account.load()?;
         require!(account.is_empty(), BulwarkError::MarginAccountNotEmpty);
+        require!(account.open_adl_rounds == 0, BulwarkError::AdlRoundOpen);
     }
     let mut ch = ctx.accounts.clearinghouse.load_mut()?;
     ch.margin_account_count = ch.margin_account_count.saturating_sub(1);

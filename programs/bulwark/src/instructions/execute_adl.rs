@@ -9,7 +9,7 @@ use crate::controller::adl::{
 use crate::controller::orders::cancel_orders;
 use crate::controller::position::{find_position, settle_funding};
 use crate::controller::pricing::{
-    health_for_liquidation, load_prices_with_market, perp_spec, with_exact_price, ActionPricing,
+    health_for_liquidation, load_prices_with_market, perp_spec, with_exact_price, ActionPricing, MarketPrice,
 };
 use crate::controller::vault::settle_insurance_flows;
 use crate::controller::waterfall::{
@@ -138,7 +138,7 @@ pub fn handler<'info>(ctx: Context<'info, ExecuteAdl<'info>>) -> Result<()> {
                 step = RoundStep::Close(ADL_ROUND_CLOSED_NOT_ELIGIBLE);
             } else if target_lots != expected_lots
                 || outside_band(round.price, price, ch.waterfall.max_fill_deviation_bps)
-                || (round.deficit > 0 && target_health.equity >= 0)
+                || (round.deficit > 0 && deficit_gone(&target, market.index, price, &prices)?)
             {
                 // The frozen price, size or deficit no longer describes the close (a deficit gone at
                 // today's price must not be paid by insurance or winners): start again from now.
@@ -187,6 +187,7 @@ pub fn handler<'info>(ctx: Context<'info, ExecuteAdl<'info>>) -> Result<()> {
         if let RoundStep::Close(_) = step {
             // Its share of insurance is paid now (when the target is flat) or goes back.
             release_insurance(&mut ch, &round);
+            target.open_adl_rounds = 0;
         }
         let (payout, _) =
             cover_flat_deficit_or_write_off(clearinghouse_key, &mut ch, &mut market, target_key, &mut target)?;
@@ -225,6 +226,12 @@ pub fn handler<'info>(ctx: Context<'info, ExecuteAdl<'info>>) -> Result<()> {
     )
 }
 
+/// Whether the target has no deficit at `price` (this market exact, as the round's shortfall
+/// is measured, so a banded price cannot make it flip on every call).
+fn deficit_gone(target: &MarginAccount, market_index: u16, price: i64, prices: &[MarketPrice]) -> Result<bool> {
+    Ok(health_for_liquidation(target, &with_exact_price(prices, market_index, price))?.equity >= 0)
+}
+
 /// Fill the target against the queue's first entries, which `queued` must name in order; each
 /// leaves the queue, filled or skipped, except one deferred (capped at its profit, it would
 /// close every lot left while other winners are queued: it pays after them). Updates the
@@ -240,7 +247,7 @@ fn fill_from_queue<'info>(
     target_slot: usize,
     round: &mut AdlRound,
     queued: &'info [AccountInfo<'info>],
-    prices: &[crate::controller::pricing::MarketPrice],
+    prices: &[MarketPrice],
     balance_change: &mut i128,
     slot: u64,
 ) -> Result<()> {

@@ -31,7 +31,7 @@ pub fn handler(ctx: Context<RequestUnstake>, shares: u64) -> Result<()> {
     require!(shares > 0 && shares <= stake.shares, BulwarkError::InvalidUnstakeRequest);
     stake.unstake_request_shares = shares;
     stake.unstake_request_value =
-        redeem_amount(shares, ch.insurance_available(), ch.insurance_total_shares).map_err(crate::math_err)?;
+        redeem_amount(shares, ch.insurance_balance, ch.insurance_total_shares).map_err(crate::math_err)?;
     stake.unstake_available_unix = now.safe_add(cooldown).map_err(crate::math_err)?;
     stake.unstake_claim_deadline_unix =
         stake.unstake_available_unix.safe_add(unstake_claim_window_seconds(cooldown)).map_err(crate::math_err)?;

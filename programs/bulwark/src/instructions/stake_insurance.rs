@@ -43,11 +43,10 @@ pub fn handler(ctx: Context<StakeInsurance>, amount: u64) -> Result<()> {
         }
         let mut stake = ctx.accounts.insurance_stake.load_mut()?;
         stake.sync_epoch(ch.insurance_share_epoch);
-        let quote =
-            stake_quote(amount, ch.insurance_available(), ch.insurance_total_shares).map_err(crate::math_err)?;
+        let quote = stake_quote(amount, ch.insurance_balance, ch.insurance_total_shares).map_err(crate::math_err)?;
         let quote = match quote {
             Some(q) => q,
-            None if ch.insurance_total_shares > 0 && ch.insurance_available() == 0 => {
+            None if ch.insurance_total_shares > 0 && ch.insurance_balance == 0 => {
                 return err!(BulwarkError::InsuranceVaultDepleted)
             }
             None if ch.insurance_total_shares == 0 => return err!(BulwarkError::InsuranceFirstStakeTooSmall),

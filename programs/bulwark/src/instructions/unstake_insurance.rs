@@ -50,9 +50,15 @@ pub fn handler(ctx: Context<UnstakeInsurance>) -> Result<()> {
         // most the shares' value now, so the vault and the other stakers' value cover it.
         let request_value = stake.unstake_request_value;
         let claim_value =
-            redeem_amount(shares, ch.insurance_available(), ch.insurance_total_shares).map_err(crate::math_err)?;
-        let amount = unstake_claim_amount(request_value, shares, ch.insurance_available(), ch.insurance_total_shares)
+            redeem_amount(shares, ch.insurance_balance, ch.insurance_total_shares).map_err(crate::math_err)?;
+        let amount = unstake_claim_amount(request_value, shares, ch.insurance_balance, ch.insurance_total_shares)
             .map_err(crate::math_err)?;
+        // Insurance set aside for open ADL rounds is owed: a claim whose value would need any of
+        // it waits until they close (the shares keep their value, nothing is burnt for less).
+        let from_available =
+            unstake_claim_amount(request_value, shares, ch.insurance_available(), ch.insurance_total_shares)
+                .map_err(crate::math_err)?;
+        require!(from_available >= amount, BulwarkError::InsuranceReservedForAdl);
         stake.shares -= shares;
         stake.clear_unstake_request();
         ch.insurance_total_shares -= shares;

@@ -92,9 +92,13 @@ pub struct MarginAccount {
     /// healthy). The ADL grace clock counts only while sightings are no further apart than
     /// the grace period: an account nobody looked at may have recovered in between.
     pub liquidatable_seen_slot: u64,
-    pub reserved: [u8; 120],
+    /// ADL rounds open on this account (at most one): while one is, it cannot be closed, and
+    /// no second round opens on it, so its insurance is set aside once.
+    pub open_adl_rounds: u8,
+    pub padding2: [u8; 7],
+    pub reserved: [u8; 112],
 }
-const_assert_size!(MarginAccount, 32 * 3 + 8 + 8 + 8 + 8 + 56 * MAX_POSITIONS + 8 + 120);
+const_assert_size!(MarginAccount, 32 * 3 + 8 + 8 + 8 + 8 + 56 * MAX_POSITIONS + 8 + 8 + 112);
 
 impl MarginAccount {
     pub fn is_owner_or_delegate(&self, signer: &Pubkey) -> bool {
