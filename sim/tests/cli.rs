@@ -1,5 +1,5 @@
 //! The binary end to end: `bulwark-sim replay` on the short scenario writes the table, the
-//! markdown and JSON reports and the three plots.
+//! policy table, the markdown and JSON reports and the three plots.
 
 use std::process::Command;
 
@@ -18,13 +18,23 @@ fn replay_command_writes_the_report_and_plots() {
     // A newcomer's terminal shows the progress bar and the report, not the runtime's logs.
     let debug_lines = stderr.lines().chain(stdout.lines()).filter(|l| l.contains(" DEBUG ")).count();
     assert_eq!(debug_lines, 0, "runtime logs with no RUST_LOG set:\n{}", &stderr[..stderr.len().min(2_000)]);
-    for line in ["caused by the collateral print", "bad debt left", "redemption_aware", "wall time"] {
+    for line in [
+        "caused by the collateral print",
+        "bad debt left",
+        "redemption_aware",
+        "market_35x_thin_insurance",
+        "ADL policies on the market_35x_thin_insurance run",
+        "wall time",
+    ] {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
     }
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["runs"].as_array().unwrap().len(), 2);
-    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("| bad debt left | 0.00 | 0.00 |"));
+    // Both collateral modes and the thin-insurance stress run.
+    assert_eq!(report["runs"].as_array().unwrap().len(), 3);
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(markdown.contains("| bad debt left | 0.00 | 0.00 | 0.00 |"), "{markdown}");
+    assert!(markdown.contains("| Bulwark (what the program did) |"), "{markdown}");
     for png in ["price.png", "insurance.png", "collateral.png"] {
         let bytes = std::fs::read(out.join(png)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{png}");

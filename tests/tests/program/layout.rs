@@ -27,7 +27,7 @@ fn account_sizes() {
     assert!(account_space::<OrderBook>() <= 10_240);
     assert_eq!(account_space::<InsuranceStake>(), 176);
     // A queue of 16 nominees; the round's rent goes back to its opener at its close.
-    assert_eq!(account_space::<AdlRound>(), 1_176);
+    assert_eq!(account_space::<AdlRound>(), 1_304);
     // Keeper memcmp filters depend on these offsets.
     assert_eq!(MARGIN_ACCOUNT_CLEARINGHOUSE_OFFSET, 8);
     assert_eq!(MARGIN_ACCOUNT_OWNER_OFFSET, 40);
