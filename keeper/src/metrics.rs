@@ -26,6 +26,23 @@ pub struct ActionLabel {
     pub action: String,
 }
 
+/// The crank actions (`Action::name`), each a `cranks_landed_total` series from start-up.
+pub const CRANK_ACTIONS: [&str; 8] = [
+    "liquidate_takeover",
+    "liquidate_against_book",
+    "update_liquidation_status",
+    "begin_adl",
+    "nominate_adl",
+    "execute_adl",
+    "update_funding",
+    "prune_expired_orders",
+];
+
+/// The failure reasons that are not a program error (`program_error_<code>` series appear when
+/// first seen), each a `tx_failures_total` series from start-up.
+pub const FAILURE_REASONS: [&str; 6] =
+    ["transport", "timeout", "blockhash_expired", "rejected", "transaction_error", "too_large"];
+
 /// What the keeper has done, for `/metrics`. Counters only count this keeper's own landed
 /// transactions (from their events), never another keeper's.
 pub struct Metrics {
@@ -76,6 +93,13 @@ impl Metrics {
             lost_count: AtomicU64::new(0),
             registry: Registry::default(),
         };
+        // Every series a dashboard alerts on exists from start-up, at 0.
+        for action in CRANK_ACTIONS {
+            let _ = m.cranks_landed.get_or_create(&ActionLabel { action: action.to_string() });
+        }
+        for reason in FAILURE_REASONS {
+            let _ = m.tx_failures.get_or_create(&Reason { reason: reason.to_string() });
+        }
         registry.register("liquidations", "Liquidations landed by this keeper", m.liquidations.clone());
         registry.register("adl_fills", "ADL fills landed by this keeper", m.adl_fills.clone());
         registry.register(
@@ -147,6 +171,7 @@ impl Metrics {
                 let (name, rest) = l.split_once("\"}")?;
                 Some((name.to_string(), rest.trim().parse().ok()?))
             })
+            .filter(|(_, n): &(String, u64)| *n > 0)
             .collect()
     }
 
@@ -159,6 +184,7 @@ impl Metrics {
                 let (name, rest) = l.split_once("\"}")?;
                 Some((name.to_string(), rest.trim().parse().ok()?))
             })
+            .filter(|(_, n): &(String, u64)| *n > 0)
             .collect()
     }
 
@@ -211,4 +237,26 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(metrics)).with_graceful_shutdown(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_an_alert_needs_is_there_from_start_up_at_zero() {
+        let text = Metrics::new(60).render();
+        for line in [
+            "bulwark_keeper_cranks_landed_total{action=\"execute_adl\"} 0",
+            "bulwark_keeper_cranks_landed_total{action=\"liquidate_against_book\"} 0",
+            "bulwark_keeper_tx_failures_total{reason=\"transport\"} 0",
+            "bulwark_keeper_tx_failures_total{reason=\"timeout\"} 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        let m = Metrics::new(60);
+        assert!(m.failures_by_reason().is_empty(), "zero series are not failures");
+        m.fail("timeout");
+        assert_eq!(m.failures_by_reason(), vec![("timeout".to_string(), 1)]);
+    }
 }
