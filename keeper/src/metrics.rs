@@ -164,22 +164,20 @@ impl Metrics {
 
     /// Lost races by program error, from the exposition (sorted by name).
     pub fn lost_races_by_error(&self) -> Vec<(String, u64)> {
-        self.render()
-            .lines()
-            .filter_map(|l| l.strip_prefix("bulwark_keeper_lost_races_total{reason=\""))
-            .filter_map(|l| {
-                let (name, rest) = l.split_once("\"}")?;
-                Some((name.to_string(), rest.trim().parse().ok()?))
-            })
-            .filter(|(_, n): &(String, u64)| *n > 0)
-            .collect()
+        self.nonzero_by_reason("lost_races")
     }
 
     /// Failures by reason, from the exposition (sorted by reason).
     pub fn failures_by_reason(&self) -> Vec<(String, u64)> {
+        self.nonzero_by_reason("tx_failures")
+    }
+
+    /// The non-zero series of a counter family labelled by `reason`.
+    fn nonzero_by_reason(&self, family: &str) -> Vec<(String, u64)> {
+        let prefix = format!("bulwark_keeper_{family}_total{{reason=\"");
         self.render()
             .lines()
-            .filter_map(|l| l.strip_prefix("bulwark_keeper_tx_failures_total{reason=\""))
+            .filter_map(|l| l.strip_prefix(prefix.as_str()))
             .filter_map(|l| {
                 let (name, rest) = l.split_once("\"}")?;
                 Some((name.to_string(), rest.trim().parse().ok()?))
