@@ -2,6 +2,8 @@
 //! traders, market makers, insurance stakers and the keeper, in each collateral-oracle mode.
 
 pub mod attacker;
+pub mod cause;
+pub mod hyperliquid;
 pub mod policies;
 pub mod replay;
 pub mod report;

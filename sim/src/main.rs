@@ -23,6 +23,10 @@ enum Command {
         /// Where the report goes.
         #[arg(long, default_value = "target/replay")]
         out: PathBuf,
+        /// Show the bank's and the program's logs (RUST_LOG, default `info`) instead of only
+        /// the progress bar and the report.
+        #[arg(long)]
+        verbose: bool,
     },
 }
 
@@ -40,22 +44,24 @@ fn machine() -> String {
 }
 
 fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let Command::Replay { verbose, .. } = &cli.command;
     // solana-program-test turns its runtime's DEBUG logging on unless RUST_LOG says otherwise:
     // a replay would print hundreds of thousands of lines over the progress bar and report.
     // Quiet by default; RUST_LOG still chooses. Set before any other thread exists.
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "error");
+        std::env::set_var("RUST_LOG", if *verbose { "info" } else { "error" });
     }
     // The bank and the replay are deep futures; give them room.
     std::thread::Builder::new()
         .stack_size(256 << 20)
-        .spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(replay_main()))?
+        .spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(replay_main(cli)))?
         .join()
         .map_err(|_| anyhow::anyhow!("the replay thread panicked"))?
 }
 
-async fn replay_main() -> Result<()> {
-    let Command::Replay { scenario: path, out } = Cli::parse().command;
+async fn replay_main(cli: Cli) -> Result<()> {
+    let Command::Replay { scenario: path, out, verbose } = cli.command;
     let (scenario, base) = Scenario::load(&path)?;
     let available = count_minutes(&scenario, &base)?.saturating_sub(scenario.start_minute);
     let steps_per_run = scenario.minutes.unwrap_or(usize::MAX).min(available) * scenario.substeps;
@@ -69,7 +75,7 @@ async fn replay_main() -> Result<()> {
     let mut runs = Vec::new();
     {
         // The natively-run program logs straight to stdout; keep the terminal for the report.
-        let _quiet = gag::Gag::stdout().ok();
+        let _quiet = if verbose { None } else { gag::Gag::stdout().ok() };
         for run in &planned {
             let mode = run.modes[0];
             bar.set_message(run.run_label.clone().unwrap_or_else(|| mode.label().to_string()));
@@ -82,7 +88,12 @@ async fn replay_main() -> Result<()> {
     print!("{}", report::table(&runs));
     print!("{}", report::policy_table(&runs));
     report::write(&out, &report)?;
-    println!("\nreport: {}/report.md, report.json, price.png, insurance.png, collateral.png", out.display());
+    let plots = if runs.iter().any(|r| !r.policies.is_empty()) {
+        "price.png, insurance.png, collateral.png, overcut.png, waves.png"
+    } else {
+        "price.png, insurance.png, collateral.png"
+    };
+    println!("\nreport: {}/report.md, report.json, {plots}", out.display());
     Ok(())
 }
 

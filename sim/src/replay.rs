@@ -62,6 +62,9 @@ pub struct AdlRecord {
     /// opening when it never was flagged), to the target flat in the market.
     pub open_to_flat_slots: u64,
     pub eligible_to_flat_slots: u64,
+    /// What each policy takes in this episode (Bulwark's first); empty when the round's
+    /// opening state was not seen.
+    pub taken_by_policy: Vec<(String, u64)>,
 }
 
 /// What the replay follows of an open round.
@@ -126,6 +129,8 @@ pub struct RunReport {
     /// The keeper's failures by reason, program errors by name.
     pub keeper_failures_by_reason: Vec<(String, u64)>,
     pub wall_seconds: f64,
+    /// Series replayed with their last price carried over minutes they have no row for.
+    pub carried: Vec<CarriedSeries>,
     pub series: Vec<SeriesPoint>,
     /// The attacker population's figures, when the scenario has one.
     pub attacker: Option<AttackReport>,
@@ -160,26 +165,48 @@ fn usd(x: i64) -> f64 {
     x as f64 / PRICE_PRECISION as f64
 }
 
+/// A series that had no row for some of the replayed minutes: its last price was carried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CarriedSeries {
+    pub series: String,
+    /// Minutes replayed at a carried price.
+    pub minutes: usize,
+    /// The series' last row at or before the replay's last minute.
+    pub last_row_unix: i64,
+}
+
 /// The walk of every minute. The first market's minutes drive the clock; every other series is
-/// aligned to them by timestamp (a missing minute repeats the series' last candle).
-fn steps(scenario: &Scenario, markets: &[Vec<Candle>], collateral: &[Candle]) -> Result<Vec<Step>> {
+/// aligned to them by timestamp. A minute a series has no row for (a gap, or past its end) is
+/// flat at the last close before it, and counted in the returned list.
+fn steps(
+    scenario: &Scenario,
+    markets: &[Vec<Candle>],
+    collateral: &[Candle],
+) -> Result<(Vec<Step>, Vec<CarriedSeries>)> {
     let driver = markets[0].get(scenario.start_minute..).unwrap_or(&[]);
     let minutes = scenario.minutes.unwrap_or(driver.len()).min(driver.len());
     let attest = |minute: usize| -> Result<(i64, bool, i64)> {
         let a = scenario.attestations.iter().rev().find(|a| a.minute <= minute).expect("validated: starts at 0");
         Ok((parse_price(&a.rate)?, a.redemption_enabled, parse_price(&a.reserve_ratio)?))
     };
-    // For each other series, its candle at or before each driver minute.
-    let aligned = |series: &[Candle]| -> Vec<Candle> {
+    // For each other series, its candle for each driver minute, and how many were carried.
+    let aligned = |series: &[Candle]| -> (Vec<Candle>, usize, i64) {
         let mut out = Vec::with_capacity(minutes);
+        let mut carried = 0;
         let mut i = 0;
         for m in driver.iter().take(minutes) {
             while i + 1 < series.len() && series[i + 1].unix <= m.unix {
                 i += 1;
             }
-            out.push(series[i]);
+            let c = series[i];
+            if c.unix == m.unix {
+                out.push(c);
+            } else {
+                carried += 1;
+                out.push(Candle { unix: m.unix, open: c.close, high: c.close, low: c.close, close: c.close });
+            }
         }
-        out
+        (out, carried, series[i].unix)
     };
     if let Some(start) = driver.first() {
         for series in markets.iter().map(|m| &m[..]).chain([collateral]) {
@@ -188,8 +215,18 @@ fn steps(scenario: &Scenario, markets: &[Vec<Candle>], collateral: &[Candle]) ->
             }
         }
     }
-    let others: Vec<Vec<Candle>> = markets.iter().map(|m| aligned(m)).collect();
-    let collateral = aligned(collateral);
+    let names = scenario.markets.iter().map(|m| m.symbol.as_str()).chain([scenario.collateral.symbol.as_str()]);
+    let mut carried = Vec::new();
+    let mut all: Vec<Vec<Candle>> = Vec::new();
+    for (name, series) in names.zip(markets.iter().map(|m| &m[..]).chain([collateral])) {
+        let (candles, minutes, last_row_unix) = aligned(series);
+        if minutes > 0 {
+            carried.push(CarriedSeries { series: name.to_string(), minutes, last_row_unix });
+        }
+        all.push(candles);
+    }
+    let collateral = all.pop().expect("the collateral series is last");
+    let others = all;
     let mut out = Vec::new();
     for (minute, candle) in driver.iter().take(minutes).enumerate() {
         let paths: Vec<Vec<i64>> = others.iter().map(|c| walk(&c[minute], scenario.walk, scenario.substeps)).collect();
@@ -204,7 +241,7 @@ fn steps(scenario: &Scenario, markets: &[Vec<Candle>], collateral: &[Candle]) ->
             });
         }
     }
-    Ok(out)
+    Ok((out, carried))
 }
 
 pub(crate) struct Stage {
@@ -405,7 +442,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     let market_candles: Vec<Vec<Candle>> =
         scenario.markets.iter().map(|m| load_candles(&base.join(&m.csv))).collect::<Result<_>>()?;
     let collateral_candles = load_candles(&base.join(&scenario.collateral.csv))?;
-    let steps = steps(scenario, &market_candles, &collateral_candles)?;
+    let (steps, carried) = steps(scenario, &market_candles, &collateral_candles)?;
     let first = steps.first().ok_or_else(|| anyhow!("no minutes to replay"))?;
     let pop = &scenario.population;
     let mut rng = Rng::new(scenario.seed);
@@ -610,11 +647,12 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         keeper_lost_races_by_error: vec![],
         keeper_failures_by_reason: vec![],
         wall_seconds: 0.0,
+        carried,
         series: vec![],
         attacker: None,
     };
     let mut first_seen: BTreeMap<Pubkey, u64> = BTreeMap::new();
-    let mut episode_cause: BTreeMap<Pubkey, bool> = BTreeMap::new();
+    let mut causes = crate::cause::CauseTracker::default();
     let mut adl_rounds: BTreeMap<Pubkey, RoundProgress> = BTreeMap::new();
     let buffer = ch.waterfall.liquidation_buffer_bps;
     let mut last_minute = usize::MAX;
@@ -705,28 +743,17 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
             } else {
                 first_seen.remove(key);
             }
-            if !flagged {
-                episode_cause.remove(key);
-            }
+            causes.observe(*key, account, &fair, buffer);
         }
         for crank in &journal.landed {
             for liq in decode_events::<LiquidationV1>(&crank.logs) {
                 let account = snapshot
                     .account(&liq.margin_account)
                     .ok_or_else(|| anyhow!("liquidated account {} not in the scan", liq.margin_account))?;
-                // An episode's cause is decided at its first liquidation: would the account have
-                // been below maintenance with the collateral valued at the redemption rate? Its
-                // later partial closes (flagged, under the buffer) share that cause.
-                let caused_by_print = match episode_cause.get(&liq.margin_account) {
-                    Some(cause) => *cause,
-                    None => {
-                        let h = bulwark_sdk::health::health(account, &fair)
-                            .map_err(|e| anyhow!("fair health of {}: {e}", liq.margin_account))?;
-                        let cause = h.meets_maintenance();
-                        episode_cause.insert(liq.margin_account, cause);
-                        cause
-                    }
-                };
+                // Decided at the episode's first liquidation (see `cause`).
+                let caused_by_print = causes
+                    .liquidation(liq.margin_account, account, &fair, buffer)
+                    .map_err(|e| anyhow!("{}: {e}", liq.margin_account))?;
                 let market_position = stage.markets.iter().position(|k| k.key == liq.market);
                 report.liquidations.push(LiquidationRecord {
                     minute: step.minute,
@@ -779,6 +806,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                     continue; // no ADL happened: not an episode
                 }
                 report.uncovered_total += uncovered;
+                let mut taken_by_policy = Vec::new();
                 if let Some(mut state) = progress.state.clone() {
                     // Every policy answers for the same shortfall the round handed out.
                     state.uncovered = uncovered as u128;
@@ -786,6 +814,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                         vec![crate::policies::outcome(crate::policies::BULWARK, &state, &progress.charges)];
                     outcomes.extend(crate::policies::peers(&state));
                     for o in outcomes {
+                        taken_by_policy.push((o.policy.to_string(), o.taken as u64));
                         match report.policies.iter_mut().find(|p| p.policy == o.policy) {
                             Some(total) => total.add(&o),
                             None => report.policies.push(o),
@@ -809,6 +838,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                     restarts: closed.restart_count,
                     open_to_flat_slots: closed.closed_slot.saturating_sub(closed.opened_slot),
                     eligible_to_flat_slots: closed.closed_slot.saturating_sub(eligible_since),
+                    taken_by_policy,
                 });
             }
         }

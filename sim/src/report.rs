@@ -24,6 +24,28 @@ fn signed_atoms(x: i64) -> String {
     format!("{:.2}", x as f64 / 1e6)
 }
 
+/// `12,345,678.90`.
+fn dollars(x: f64) -> String {
+    let cents = (x * 100.0).round() as i128;
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped}.{:02}", cents % 100)
+}
+
+/// `2025-10-10 21:20` from unix seconds.
+fn utc_text(unix: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => format!("{}-{:02}-{:02} {:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute()),
+        Err(_) => unix.to_string(),
+    }
+}
+
 /// Rows of the summary: (figure, value per run).
 fn rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<String>)> {
     let col = |f: &dyn Fn(&RunReport) -> String| runs.iter().map(f).collect::<Vec<_>>();
@@ -127,8 +149,11 @@ pub fn markdown(report: &Report) -> String {
         out.push('\n');
     }
     out += "\nLiquidation events count each partial close. An episode of liquidations is *caused by the collateral \
-            print* when the account, just before its first one, met maintenance with the collateral valued at its \
-            attested redemption rate; its later partial closes share that cause. Amounts are in collateral units. \
+            print* when the account, just before its first one, would not have been liquidatable with the \
+            collateral valued at its attested redemption rate, by the program's own test: under maintenance, or \
+            flagged and under the buffer, with the flag the account would carry at that valuation (set once a scan \
+            saw it under maintenance there); its later partial closes share that cause (`sim/src/cause.rs`). \
+            Amounts are in collateral units. \
             Σ uncovered shortfall is the deficit insurance could not pay, counted once per ADL round (a target in a \
             market) that filled: the round's shortfall at its last (re)start plus the haircuts it took before that \
             restart, or only what it took when it ended without closing the target (healthy again, or closed by a \
@@ -179,6 +204,18 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     for r in report.runs {
+        for c in &r.carried {
+            out += &format!(
+                "\nCarried ({}): the {} series has no row for {} of the replayed minutes; each replayed at its last \
+                 price before it (the series' last row used is {} UTC).\n",
+                r.mode,
+                c.series,
+                c.minutes,
+                utc_text(c.last_row_unix)
+            );
+        }
+    }
+    for r in report.runs {
         if !r.policies.is_empty() {
             out += &format!("\n### ADL policies on this run's episodes ({})\n\n", r.mode);
             out += &policy_markdown(r);
@@ -186,6 +223,18 @@ pub fn markdown(report: &Report) -> String {
     }
     if report.runs.iter().any(|r| !r.policies.is_empty()) {
         out += POLICY_NOTE;
+        let (needed, taken) = crate::hyperliquid::totals();
+        out += &format!(
+            "\nFor reference, Hyperliquid's real ADL on 10 October 2025 — their night, not this replay: over {} \
+             waves it took ${} from winners where ${} was needed, {:.2}× (over-cut ${}). Per-wave figures and \
+             source: `sim/src/hyperliquid.rs`; plotted beside this replay's episodes in `overcut.png` and \
+             `waves.png`.\n",
+            crate::hyperliquid::WAVES.len(),
+            dollars(taken),
+            dollars(needed),
+            taken / needed,
+            dollars(taken - needed)
+        );
     }
     for r in report.runs {
         let lost: Vec<String> = r.keeper_lost_races_by_error.iter().map(|(e, n)| format!("{e} {n}")).collect();
@@ -200,7 +249,13 @@ pub fn markdown(report: &Report) -> String {
             out += &format!("\nFirst invariant failure ({}): {f}\n", r.mode);
         }
     }
-    out += "\nPlots: `price.png` (price path, liquidation and ADL markers), `insurance.png`, `collateral.png`.\n";
+    out += "\nPlots: `price.png` (price path; below it one lane per mode with its liquidations and ADL \
+            episodes), `insurance.png`, `collateral.png`";
+    if report.runs.iter().any(|r| !r.policies.is_empty()) {
+        out += ", `overcut.png` (each policy's take as a share of the uncovered shortfall), `waves.png` (per \
+                episode, beside Hyperliquid's waves)";
+    }
+    out += ".\n";
     out
 }
 
@@ -299,6 +354,12 @@ fn register_font() -> bool {
 const COLORS: [RGBColor; 4] =
     [RGBColor(200, 40, 40), RGBColor(30, 90, 200), RGBColor(20, 140, 60), RGBColor(140, 60, 170)];
 
+/// The x axis: minutes from the run's start, labelled in UTC.
+fn utc_label(runs: &[RunReport]) -> impl Fn(&f64) -> String {
+    let start = runs.first().and_then(|r| r.series.first()).map(|p| p.unix - 60 * p.minute as i64).unwrap_or(0);
+    move |minute: &f64| crate::scenario::utc_hhmm(start + (*minute as i64) * 60)
+}
+
 /// One line per run of `value` against the minute.
 fn line_chart(
     path: &Path,
@@ -323,8 +384,9 @@ fn line_chart(
     }
     let mut chart = builder.build_cartesian_2d(0f64..minutes, (lo - pad)..(hi + pad))?;
     let mut mesh = chart.configure_mesh();
+    let utc = utc_label(runs);
     if text {
-        mesh.x_desc("minute from the start").draw()?;
+        mesh.x_desc("UTC").x_label_formatter(&utc).draw()?;
     } else {
         mesh.disable_x_mesh().disable_y_mesh().draw()?;
     }
@@ -349,42 +411,232 @@ fn line_chart(
     Ok(())
 }
 
+/// The price path above; below it one lane per mode, so no mode's markers hide another's:
+/// price-driven liquidations (x), print-caused ones (filled triangles) and ADL episodes (o).
 fn price_chart(path: &Path, runs: &[RunReport], text: bool) -> Result<()> {
-    let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
+    let lane_height = 40 + 30 * runs.len() as u32;
+    let root = BitMapBackend::new(path, (1200, 420 + lane_height)).into_drawing_area();
     root.fill(&WHITE)?;
+    let (upper, lower) = root.split_vertically(420);
     let series = &runs[0].series;
     let minutes = series.len().max(1) as f64;
     let (lo, hi) = series
         .iter()
         .fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.market_price_usd), hi.max(p.market_price_usd)));
     let pad = ((hi - lo) * 0.05).max(1.0);
-    let mut builder = ChartBuilder::on(&root);
-    builder.margin(15);
+    let utc = utc_label(runs);
+    let mut builder = ChartBuilder::on(&upper);
+    builder.margin(15).margin_bottom(0);
     if text {
         builder
-            .caption("Market price with liquidations (x) and ADL (o) per mode", ("sans-serif", 22))
-            .x_label_area_size(35)
-            .y_label_area_size(80);
+            .caption(
+                "Market price; per mode: liquidations (x, print-caused ▲) and ADL episodes (o)",
+                ("sans-serif", 22),
+            )
+            .x_label_area_size(20)
+            .y_label_area_size(140);
     }
     let mut chart = builder.build_cartesian_2d(0f64..minutes, (lo - pad)..(hi + pad))?;
     if text {
-        chart.configure_mesh().x_desc("minute from the start").y_desc("USD").draw()?;
+        chart.configure_mesh().x_label_formatter(&utc).y_desc("USD").draw()?;
     } else {
         chart.configure_mesh().disable_x_mesh().disable_y_mesh().draw()?;
     }
     chart.draw_series(LineSeries::new(series.iter().map(|p| (p.minute as f64, p.market_price_usd)), BLACK))?;
-    for (r, color) in runs.iter().zip(COLORS.iter().cycle()) {
-        let c = *color;
-        let at = |minute: usize| series.get(minute).map(|p| p.market_price_usd).unwrap_or(lo);
-        let crosses = chart
-            .draw_series(r.liquidations.iter().map(|l| Cross::new((l.minute as f64, l.market_price_usd), 5, c)))?;
-        if text {
-            crosses.label(format!("{} liquidation", r.mode)).legend(move |(x, y)| Cross::new((x + 10, y), 5, c));
+
+    let lanes = runs.len().max(1) as f64;
+    let mut builder = ChartBuilder::on(&lower);
+    builder.margin(15).margin_top(0);
+    if text {
+        builder.x_label_area_size(35).y_label_area_size(140);
+    }
+    let mut lane = builder.build_cartesian_2d(0f64..minutes, 0f64..lanes)?;
+    let names: Vec<String> = runs.iter().map(|r| r.mode.clone()).collect();
+    let lane_name = |y: &f64| {
+        let i = *y - 0.5;
+        if i.fract().abs() < 1e-9 && i >= 0.0 {
+            names.get(runs.len() - 1 - i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
         }
-        chart.draw_series(r.adl.iter().map(|a| Circle::new((a.minute as f64, at(a.minute)), 6, c.stroke_width(2))))?;
+    };
+    if text {
+        lane.configure_mesh()
+            .disable_y_mesh()
+            .y_labels(2 * runs.len() + 1)
+            .y_label_formatter(&lane_name)
+            .x_label_formatter(&utc)
+            .x_desc("UTC")
+            .draw()?;
+    }
+    for (k, (r, color)) in runs.iter().zip(COLORS.iter().cycle()).enumerate() {
+        let c = *color;
+        let y = lanes - 0.5 - k as f64;
+        lane.draw_series(
+            r.liquidations
+                .iter()
+                .filter(|l| !l.caused_by_collateral_print)
+                .map(|l| Cross::new((l.minute as f64, y), 5, c)),
+        )?;
+        lane.draw_series(
+            r.liquidations
+                .iter()
+                .filter(|l| l.caused_by_collateral_print)
+                .map(|l| TriangleMarker::new((l.minute as f64, y + 0.2), 6, c.filled())),
+        )?;
+        lane.draw_series(r.adl.iter().map(|a| Circle::new((a.minute as f64, y - 0.2), 6, c.stroke_width(2))))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// The share of the uncovered shortfall each policy took, summed over each run's episodes
+/// (100% is exactly the shortfall), with Hyperliquid's real night as a reference line.
+fn overcut_chart(path: &Path, runs: &[RunReport], text: bool) -> Result<()> {
+    let runs: Vec<&RunReport> = runs.iter().filter(|r| !r.policies.is_empty()).collect();
+    let root = BitMapBackend::new(path, (1200, 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let policies: Vec<&str> = runs[0].policies.iter().map(|p| p.policy).collect();
+    let share = |r: &RunReport, policy: &str| -> f64 {
+        let uncovered = r.uncovered_total.max(1) as f64;
+        r.policies.iter().find(|p| p.policy == policy).map(|p| 100.0 * p.taken as f64 / uncovered).unwrap_or(0.0)
+    };
+    let (needed, taken) = crate::hyperliquid::totals();
+    let reference = 100.0 * taken / needed;
+    let top = runs.iter().flat_map(|r| policies.iter().map(move |p| share(r, p))).fold(reference, f64::max) * 1.1;
+    let groups = policies.len() as f64;
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(15);
+    if text {
+        builder
+            .caption("Taken from accounts as a share of the uncovered shortfall, by ADL policy", ("sans-serif", 22))
+            .x_label_area_size(60)
+            .y_label_area_size(80);
+    }
+    let mut chart = builder.build_cartesian_2d(0f64..groups, 0f64..top)?;
+    let short: Vec<String> = policies.iter().map(|p| p.split(" (").next().unwrap_or(p).to_string()).collect();
+    let group_name = |x: &f64| {
+        let i = *x - 0.5;
+        if i.fract().abs() < 1e-9 && i >= 0.0 {
+            short.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    if text {
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(2 * policies.len() + 1)
+            .x_label_formatter(&group_name)
+            .y_desc("% of the uncovered shortfall")
+            .draw()?;
+    }
+    let width = 0.8 / runs.len() as f64;
+    for (k, (r, color)) in runs.iter().zip(COLORS.iter().cycle()).enumerate() {
+        let c = *color;
+        let bars = chart.draw_series(policies.iter().enumerate().map(|(i, p)| {
+            let x0 = i as f64 + 0.1 + k as f64 * width;
+            Rectangle::new([(x0, 0.0), (x0 + width * 0.9, share(r, p))], c.filled())
+        }))?;
+        if text {
+            bars.label(r.mode.clone()).legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], c.filled()));
+        }
+    }
+    chart.draw_series(LineSeries::new([(0.0, 100.0), (groups, 100.0)], BLACK.stroke_width(1)))?;
+    let hl = chart.draw_series(DashedLineSeries::new(
+        [(0.0, reference), (groups, reference)],
+        8,
+        5,
+        RGBColor(120, 120, 120).stroke_width(2),
+    ))?;
+    if text {
+        hl.label(format!("Hyperliquid, 10 Oct 2025: {reference:.0}% (their real night, not this replay)"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RGBColor(120, 120, 120).stroke_width(2)));
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Per ADL episode, each policy's take over the uncovered shortfall (log scale), beside
+/// Hyperliquid's real waves (take over need).
+fn waves_chart(path: &Path, runs: &[RunReport], text: bool) -> Result<()> {
+    let runs: Vec<&RunReport> = runs.iter().filter(|r| r.adl.iter().any(|a| !a.taken_by_policy.is_empty())).collect();
+    let root = BitMapBackend::new(path, (1200, 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut points: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in &runs {
+        let episodes: Vec<_> = r.adl.iter().filter(|a| a.uncovered > 0 && !a.taken_by_policy.is_empty()).collect();
+        for (i, a) in episodes.iter().enumerate() {
+            for (policy, taken) in &a.taken_by_policy {
+                let label = format!("{}: {}", r.mode, policy.split(" (").next().unwrap_or(policy));
+                let ratio = (*taken as f64 / a.uncovered as f64).max(0.01);
+                match points.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, v)) => v.push((i as f64 + 1.0, ratio)),
+                    None => points.push((label, vec![(i as f64 + 1.0, ratio)])),
+                }
+            }
+        }
+    }
+    let hl: Vec<(f64, f64)> = crate::hyperliquid::WAVES
+        .iter()
+        .enumerate()
+        .map(|(i, (_, needed, taken))| (i as f64 + 1.0, taken / needed))
+        .collect();
+    let n = points.iter().flat_map(|(_, v)| v.iter().map(|p| p.0)).chain(hl.iter().map(|p| p.0)).fold(1.0, f64::max);
+    let (lo, hi) = points
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .chain(hl.iter().map(|p| p.1))
+        .fold((1.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(15);
+    if text {
+        builder
+            .caption(
+                "Per episode: taken / uncovered shortfall (1 = exact); grey: Hyperliquid's real waves",
+                ("sans-serif", 22),
+            )
+            .x_label_area_size(35)
+            .y_label_area_size(80);
+    }
+    let mut chart = builder.build_cartesian_2d(0.5f64..n + 0.5, (lo / 1.5..hi * 1.5).log_scale())?;
+    if text {
+        chart
+            .configure_mesh()
+            .x_desc("episode (ours) / wave (Hyperliquid), in order")
+            .y_desc("taken / needed")
+            .draw()?;
+    }
+    let grey = RGBColor(120, 120, 120);
+    let waves = chart.draw_series(hl.iter().map(|p| TriangleMarker::new(*p, 7, grey.filled())))?;
+    if text {
+        waves
+            .label("Hyperliquid, 10 Oct 2025 (their real night, not this replay)")
+            .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 6, grey.filled()));
+    }
+    let palette: Vec<RGBColor> = COLORS
+        .iter()
+        .copied()
+        .chain([RGBColor(230, 140, 20), RGBColor(20, 160, 170), RGBColor(100, 100, 30), RGBColor(200, 90, 150)])
+        .collect();
+    for (k, ((label, v), color)) in points.iter().zip(palette.iter().cycle()).enumerate() {
+        let c = *color;
+        // Policies that take the same share would sit on one another: spread them a little.
+        let dx = (k as f64 - points.len() as f64 / 2.0) * 0.04;
+        let dots = chart.draw_series(v.iter().map(|(x, y)| Circle::new((x + dx, *y), 4, c.filled())))?;
+        if text {
+            dots.label(label.clone()).legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+        }
     }
     if text {
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
     }
     root.present()?;
     Ok(())
@@ -405,6 +657,10 @@ pub fn write(dir: &Path, report: &Report) -> Result<()> {
         None,
         text,
     )?;
+    if report.runs.iter().any(|r| !r.policies.is_empty()) {
+        overcut_chart(&dir.join("overcut.png"), report.runs, text)?;
+        waves_chart(&dir.join("waves.png"), report.runs, text)?;
+    }
     line_chart(
         &dir.join("collateral.png"),
         "Collateral price used by each mode (USD), and the market print",

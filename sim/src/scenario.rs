@@ -315,59 +315,82 @@ pub fn parse_price(text: &str) -> Result<i64> {
     i64::try_from(value).with_context(|| format!("price {text:?} too large"))
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` to unix seconds (proleptic Gregorian, UTC).
+/// An RFC 3339 UTC timestamp (`2025-10-10T18:00:00Z`) to unix seconds.
 pub fn parse_utc(ts: &str) -> Result<i64> {
-    let b = ts.as_bytes();
-    if !ts.is_ascii() || b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
-        bail!("timestamp {ts:?}: expected YYYY-MM-DDTHH:MM:SSZ");
-    }
-    let num = |r: std::ops::Range<usize>| -> Result<i64> {
-        ts[r].parse::<i64>().with_context(|| format!("timestamp {ts:?}"))
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok(days * 86_400 + hh * 3_600 + mm * 60 + ss)
+    let t = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("timestamp {ts:?}: expected RFC 3339, e.g. 2025-10-10T18:00:00Z"))?;
+    Ok(t.unix_timestamp())
 }
 
-/// Read `ts_utc,open,high,low,close[,volume]` (header first).
+/// Unix seconds as `HH:MM` UTC (plot axes).
+pub fn utc_hhmm(unix: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => format!("{:02}:{:02}", t.hour(), t.minute()),
+        Err(_) => String::new(),
+    }
+}
+
+/// One row of a price series: OHLC candles (`ts_utc,open,high,low,close[,volume]`) or a
+/// close-only series (`ts_utc,price`), told apart by the header.
+#[derive(serde::Deserialize)]
+struct Row {
+    ts_utc: String,
+    open: Option<String>,
+    high: Option<String>,
+    low: Option<String>,
+    close: Option<String>,
+    price: Option<String>,
+}
+
+/// Read a price series, one row per minute, timestamps increasing. A close-only series becomes
+/// candles that move in a straight line from the previous row's price to this one (the first
+/// row is flat).
 pub fn load_candles(path: &Path) -> Result<Vec<Candle>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cols: Vec<&str> = line.split(',').collect();
-        if cols.len() < 5 {
-            bail!("{}:{}: expected ts_utc,open,high,low,close", path.display(), n + 1);
-        }
-        let candle = Candle {
-            unix: parse_utc(cols[0])?,
-            open: parse_price(cols[1])?,
-            high: parse_price(cols[2])?,
-            low: parse_price(cols[3])?,
-            close: parse_price(cols[4])?,
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let headers = reader.headers().with_context(|| format!("reading {}", path.display()))?.clone();
+    let has = |name: &str| headers.iter().any(|h| h == name);
+    let ohlc = ["open", "high", "low", "close"].iter().all(|h| has(h));
+    if !has("ts_utc") || !(ohlc || has("price")) {
+        bail!("{}: expected the header ts_utc,open,high,low,close or ts_utc,price", path.display());
+    }
+    let mut out: Vec<Candle> = Vec::new();
+    for (n, row) in reader.deserialize::<Row>().enumerate() {
+        let line = n + 2;
+        let at = || format!("{}:{line}", path.display());
+        let row = row.with_context(at)?;
+        let field = |v: &Option<String>, name: &str| -> Result<i64> {
+            parse_price(v.as_deref().ok_or_else(|| anyhow::anyhow!("{}: no {name}", at()))?).with_context(at)
+        };
+        let unix = parse_utc(&row.ts_utc).with_context(at)?;
+        let candle = if ohlc {
+            Candle {
+                unix,
+                open: field(&row.open, "open")?,
+                high: field(&row.high, "high")?,
+                low: field(&row.low, "low")?,
+                close: field(&row.close, "close")?,
+            }
+        } else {
+            let price = field(&row.price, "price")?;
+            let open = out.last().map_or(price, |c| c.close);
+            Candle { unix, open, high: open.max(price), low: open.min(price), close: price }
         };
         if candle.low > candle.open.min(candle.close) || candle.high < candle.open.max(candle.close) {
-            bail!("{}:{}: low/high do not bound open/close", path.display(), n + 1);
+            bail!("{}: low/high do not bound open/close", at());
         }
         if candle.low <= 0 {
-            bail!("{}:{}: prices must be positive", path.display(), n + 1);
+            bail!("{}: prices must be positive", at());
         }
-        if out.last().is_some_and(|c: &Candle| c.unix >= candle.unix) {
-            bail!("{}:{}: timestamps must increase", path.display(), n + 1);
+        if out.last().is_some_and(|c| c.unix >= candle.unix) {
+            bail!("{}: timestamps must increase", at());
         }
         out.push(candle);
     }
     if out.is_empty() {
-        bail!("{}: no candles", path.display());
+        bail!("{}: no rows", path.display());
     }
     Ok(out)
 }
@@ -476,6 +499,45 @@ mod tests {
         assert!(parse_price("1.0000001").is_err());
         assert_eq!(parse_utc("2025-10-10T18:00:00Z").unwrap(), 1_760_119_200);
         assert_eq!(parse_utc("2025-10-11T03:59:00Z").unwrap(), 1_760_155_140);
+        assert!(parse_utc("2025-10-10 18:00").is_err());
+        assert_eq!(utc_hhmm(1_760_155_140), "03:59");
+    }
+
+    fn series(name: &str, text: &str) -> Result<Vec<Candle>> {
+        let path = std::env::temp_dir().join(format!("bulwark-series-{}-{name}.csv", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let out = load_candles(&path);
+        std::fs::remove_file(&path).unwrap();
+        out
+    }
+
+    #[test]
+    fn candles_and_close_only_series_load() {
+        let ohlc =
+            series("ohlc", "ts_utc,open,high,low,close,volume\n2025-10-10T18:00:00Z,1.0,1.0002,0.9990,1.0001,5\n")
+                .unwrap();
+        assert_eq!(
+            ohlc,
+            vec![Candle { unix: 1_760_119_200, open: 1_000_000, high: 1_000_200, low: 999_000, close: 1_000_100 }]
+        );
+        // Close-only: each minute runs from the previous close to its own.
+        let closes = series("close", "ts_utc,price\n2025-10-10T18:00:00Z,1.0\n2025-10-10T18:01:00Z,0.9\n").unwrap();
+        assert_eq!(
+            closes,
+            vec![
+                Candle { unix: 1_760_119_200, open: 1_000_000, high: 1_000_000, low: 1_000_000, close: 1_000_000 },
+                Candle { unix: 1_760_119_260, open: 1_000_000, high: 1_000_000, low: 900_000, close: 900_000 },
+            ]
+        );
+        let err = |name, text| format!("{:#}", series(name, text).unwrap_err());
+        assert!(err("header", "time,value\n2025-10-10T18:00:00Z,1\n").contains("expected the header"));
+        assert!(err("order", "ts_utc,price\n2025-10-10T18:01:00Z,1\n2025-10-10T18:00:00Z,1\n")
+            .contains(":3: timestamps must increase"));
+        assert!(
+            err("bounds", "ts_utc,open,high,low,close\n2025-10-10T18:00:00Z,1,0.9,0.8,1\n").contains("do not bound")
+        );
+        assert!(err("ts", "ts_utc,price\n10/10/2025 18:00,1\n").contains("RFC 3339"));
+        assert!(err("empty", "ts_utc,price\n").contains("no rows"));
     }
 
     #[test]

@@ -41,7 +41,7 @@ fn the_same_seed_gives_the_same_report() {
 }
 
 #[test]
-fn any_csv_replays_as_another_market() {
+fn any_csv_replays_as_another_market_and_a_short_close_only_print_is_carried() {
     std::thread::Builder::new()
         .stack_size(256 << 20)
         .spawn(|| {
@@ -59,6 +59,16 @@ fn any_csv_replays_as_another_market() {
                     eth += &format!("{},{}\n", cols[0], scaled.join(","));
                 }
                 std::fs::write(dir.join("eth.csv"), eth).unwrap();
+                // The collateral print as a close-only series that stops 10 minutes before the
+                // replay does (start minute 175 + 20 minutes of rows).
+                let usde = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../tests/data/crash-2025-10-10/usde-usdt-spot-1m.csv");
+                let mut closes = String::from("ts_utc,price\n");
+                for line in std::fs::read_to_string(&usde).unwrap().lines().skip(1).take(195) {
+                    let cols: Vec<&str> = line.split(',').collect();
+                    closes += &format!("{},{}\n", cols[0], cols[4]);
+                }
+                std::fs::write(dir.join("usde-closes.csv"), closes).unwrap();
                 let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-short.toml");
                 let (mut scenario, base) = Scenario::load(&path).unwrap();
                 let mut eth_market = scenario.markets[0].clone();
@@ -67,11 +77,31 @@ fn any_csv_replays_as_another_market() {
                 eth_market.base_lot_size = 1_000_000; // 0.01 ETH
                 eth_market.tick_usd = "0.01".into();
                 scenario.markets.push(eth_market);
+                scenario.collateral.csv = dir.join("usde-closes.csv");
                 scenario.minutes = Some(30);
                 let run = replay::run(&scenario, &base, Mode::RedemptionAware, &|| {}).await.unwrap();
                 assert_eq!(run.invariant_failures, 0, "{:?}", run.first_invariant_failure);
                 assert_eq!((run.bad_debt, run.keeper_failures), (0, 0));
                 assert_eq!(run.series[0].market_prices_usd.len(), 2);
+                // 18:00 + 194 minutes: the last row, carried over the replay's last 10 minutes.
+                let last_row = bulwark_sim::scenario::parse_utc("2025-10-10T21:14:00Z").unwrap();
+                assert_eq!(
+                    run.carried,
+                    vec![bulwark_sim::replay::CarriedSeries {
+                        series: "USDe".into(),
+                        minutes: 10,
+                        last_row_unix: last_row
+                    }]
+                );
+                let last_close: f64 = std::fs::read_to_string(dir.join("usde-closes.csv"))
+                    .unwrap()
+                    .lines()
+                    .last()
+                    .and_then(|l| l.split(',').nth(1))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(run.series[20..].iter().all(|p| p.collateral_print_usd == last_close), "{last_close}");
                 let symbols: std::collections::BTreeSet<&str> =
                     run.liquidations.iter().map(|l| l.market.as_str()).collect();
                 assert_eq!(

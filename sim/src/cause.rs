@@ -1,0 +1,190 @@
+//! Why a liquidation happened: the market's move, or only the collateral's print.
+//!
+//! A liquidation is *caused by the collateral print* when the account would not have been
+//! liquidatable had the collateral been valued at its attested redemption rate ("fair" prices).
+//! "Liquidatable" is the program's own test (`is_liquidatable`): below maintenance, or flagged
+//! and still under maintenance plus the liquidation buffer. So the fair test needs the flag the
+//! account would carry at fair prices, not the one the program set at the prices in force: an
+//! account flagged when a price move took it under maintenance stays liquidatable under the
+//! buffer at fair prices too, and its close is price-driven even when, at that minute, it is
+//! back above maintenance.
+//!
+//! The fair flag is tracked from the keeper's scans: set once a scan sees the account under
+//! maintenance at fair prices; cleared once a scan sees it unflagged by the program and above
+//! the buffer at fair prices. An episode (from the account's first liquidation to the program
+//! clearing its flag) takes the cause decided at its first liquidation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anchor_lang::prelude::Pubkey;
+use anyhow::{anyhow, Result};
+use bulwark::controller::pricing::MarketPrice;
+use bulwark::math::liquidation::{is_liquidatable, meets_buffer};
+use bulwark::state::{MarginAccount, ACCOUNT_FLAG_BEING_LIQUIDATED};
+
+/// Would `account` escape liquidation at `fair` prices, carrying `flagged_at_fair`?
+pub fn print_caused(
+    account: &MarginAccount,
+    fair: &[MarketPrice],
+    flagged_at_fair: bool,
+    buffer_bps: u32,
+) -> Result<bool> {
+    let h = bulwark_sdk::health::health(account, fair).map_err(|e| anyhow!("fair health: {e}"))?;
+    Ok(!is_liquidatable(&h, flagged_at_fair, buffer_bps).map_err(|e| anyhow!("fair health: {e:?}"))?)
+}
+
+/// The fair flags and each open episode's cause, across a run's scans.
+#[derive(Default)]
+pub struct CauseTracker {
+    flagged_at_fair: BTreeSet<Pubkey>,
+    episode: BTreeMap<Pubkey, bool>,
+}
+
+impl CauseTracker {
+    /// One scan's view of an account, before the cranks of its cycle land.
+    pub fn observe(&mut self, key: Pubkey, account: &MarginAccount, fair: &[MarketPrice], buffer_bps: u32) {
+        let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
+        if !flagged {
+            self.episode.remove(&key);
+        }
+        // An account priced in a market the fair view lacks keeps its flag as it was.
+        let Ok(h) = bulwark_sdk::health::health(account, fair) else { return };
+        if !h.meets_maintenance() {
+            self.flagged_at_fair.insert(key);
+        } else if !flagged && meets_buffer(&h, buffer_bps).unwrap_or(false) {
+            self.flagged_at_fair.remove(&key);
+        }
+    }
+
+    /// The cause of a liquidation of `account` (its state as the cycle's scan saw it).
+    pub fn liquidation(
+        &mut self,
+        key: Pubkey,
+        account: &MarginAccount,
+        fair: &[MarketPrice],
+        buffer_bps: u32,
+    ) -> Result<bool> {
+        if let Some(cause) = self.episode.get(&key) {
+            return Ok(*cause);
+        }
+        let cause = print_caused(account, fair, self.flagged_at_fair.contains(&key), buffer_bps)?;
+        self.episode.insert(key, cause);
+        Ok(cause)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulwark::state::{Market, PerpPosition, PodI128};
+
+    const BUFFER_BPS: u32 = 2_000;
+
+    /// One market: tick 1, 1 quote atom per lot-tick, 10% initial, 5% maintenance.
+    fn market() -> Market {
+        let mut m: Market = bytemuck::Zeroable::zeroed();
+        m.params.tick_size = 1;
+        m.params.initial_margin_bps = 1_000;
+        m.params.maintenance_margin_bps = 500;
+        m.quote_per_lot_tick = 1;
+        m
+    }
+
+    /// A long of 10 lots entered at 100 (quote 1,000) on `balance` of collateral.
+    fn long(balance: u64, flagged: bool) -> MarginAccount {
+        let mut a: MarginAccount = bytemuck::Zeroable::zeroed();
+        a.collateral_balance = balance;
+        a.status_flags = if flagged { ACCOUNT_FLAG_BEING_LIQUIDATED } else { 0 };
+        a.positions[0] = PerpPosition {
+            market_index: 0,
+            base_lots: 10,
+            quote_entry: -1_000,
+            last_cumulative_funding: PodI128::new(0),
+            ..Default::default()
+        };
+        a
+    }
+
+    fn at(price: i64) -> Vec<MarketPrice> {
+        vec![MarketPrice::new(&market(), price)]
+    }
+
+    // Balance 100, 10 lots: equity = 100 + 10·(p − 100), maintenance = 0.5·p, the buffer's
+    // level 1.2 × maintenance. p = 92: equity 20 < 46, under maintenance. p = 95: equity 50 ≥
+    // 47.5 meets maintenance, < 57 under the buffer. p = 98: equity 80 ≥ 58.8, above both.
+
+    #[test]
+    fn a_price_move_under_maintenance_is_price_driven() {
+        let key = Pubkey::new_unique();
+        let mut t = CauseTracker::default();
+        let a = long(100, false);
+        t.observe(key, &a, &at(92), BUFFER_BPS);
+        assert!(!t.liquidation(key, &a, &at(92), BUFFER_BPS).unwrap());
+    }
+
+    #[test]
+    fn an_account_healthy_at_the_redemption_rate_is_print_caused() {
+        // At the print, the oracle in collateral is 92; at the redemption rate it is 98.
+        let key = Pubkey::new_unique();
+        let mut t = CauseTracker::default();
+        let a = long(100, false);
+        t.observe(key, &a, &at(98), BUFFER_BPS);
+        assert!(t.liquidation(key, &a, &at(98), BUFFER_BPS).unwrap());
+    }
+
+    #[test]
+    fn a_flagged_partial_close_under_the_buffer_keeps_the_price_move_as_its_cause() {
+        // A scan saw the account under maintenance at 92 (at both valuations); the program
+        // flagged it. The price bounced to 95, above maintenance but under the buffer: the
+        // flagged account is liquidatable at fair prices too. Judging it by maintenance alone,
+        // as an unflagged account, called this close print-caused.
+        let key = Pubkey::new_unique();
+        let mut t = CauseTracker::default();
+        t.observe(key, &long(100, false), &at(92), BUFFER_BPS);
+        let flagged = long(100, true);
+        t.observe(key, &flagged, &at(95), BUFFER_BPS);
+        assert!(
+            print_caused(&flagged, &at(95), false, BUFFER_BPS).unwrap(),
+            "the old test: unflagged, not liquidatable"
+        );
+        assert!(!t.liquidation(key, &flagged, &at(95), BUFFER_BPS).unwrap());
+    }
+
+    #[test]
+    fn a_flag_only_the_print_set_does_not_make_the_close_price_driven() {
+        // The program flagged the account at the print's price; at the redemption rate it never
+        // went under maintenance, so at fair prices it carries no flag and 95 is not liquidatable.
+        let key = Pubkey::new_unique();
+        let mut t = CauseTracker::default();
+        let flagged = long(100, true);
+        t.observe(key, &flagged, &at(98), BUFFER_BPS);
+        t.observe(key, &flagged, &at(95), BUFFER_BPS);
+        assert!(t.liquidation(key, &flagged, &at(95), BUFFER_BPS).unwrap());
+    }
+
+    #[test]
+    fn the_fair_flag_clears_once_the_account_recovers_unflagged() {
+        let key = Pubkey::new_unique();
+        let mut t = CauseTracker::default();
+        t.observe(key, &long(100, false), &at(92), BUFFER_BPS);
+        t.observe(key, &long(100, false), &at(98), BUFFER_BPS);
+        // A new episode, flagged only at the print's price.
+        let flagged = long(100, true);
+        t.observe(key, &flagged, &at(95), BUFFER_BPS);
+        assert!(t.liquidation(key, &flagged, &at(95), BUFFER_BPS).unwrap());
+    }
+
+    #[test]
+    fn an_episode_keeps_the_cause_of_its_first_liquidation() {
+        let key = Pubkey::new_unique();
+        let mut t = CauseTracker::default();
+        let a = long(100, true);
+        t.observe(key, &a, &at(98), BUFFER_BPS);
+        assert!(t.liquidation(key, &a, &at(95), BUFFER_BPS).unwrap());
+        // Its later partial closes, even under maintenance at fair prices, share it.
+        assert!(t.liquidation(key, &a, &at(92), BUFFER_BPS).unwrap());
+        // The program clears the flag: the next liquidation starts a new episode.
+        t.observe(key, &long(100, false), &at(92), BUFFER_BPS);
+        assert!(!t.liquidation(key, &long(100, false), &at(92), BUFFER_BPS).unwrap());
+    }
+}
