@@ -167,6 +167,10 @@ pub struct Journal {
     pub snapshot: Option<Snapshot>,
     pub plan: Vec<Action>,
     pub landed: Vec<LandedCrank>,
+    /// Time the cycle spent reading the chain (scans, re-scans and refreshes), and planning its
+    /// first plan.
+    pub scan_seconds: f64,
+    pub plan_seconds: f64,
 }
 
 pub struct Keeper<C: Chain> {
@@ -243,6 +247,17 @@ impl<C: Chain> Keeper<C> {
         send_and_confirm(&self.chain, &[create], &self.authority, &[], self.confirm_options()).await.map(|_| ())
     }
 
+    /// Bring `snapshot` up to date after a landed crank that wrote `touched`; false when the
+    /// read failed (the caller scans again before relying on it).
+    async fn refresh(&self, snapshot: &mut Snapshot, touched: &[Pubkey]) -> bool {
+        let started = Instant::now();
+        let ok = snapshot.refresh(&self.chain, touched).await.is_ok();
+        if let Some(journal) = &self.journal {
+            journal.lock().unwrap().scan_seconds += started.elapsed().as_secs_f64();
+        }
+        ok
+    }
+
     /// Fetch and price everything, retrying reads with backoff.
     pub async fn scan(&self) -> ChainResult<Snapshot> {
         let started = Instant::now();
@@ -251,6 +266,9 @@ impl<C: Chain> Keeper<C> {
             match Snapshot::load(&self.chain, &self.config.clearinghouse).await {
                 Ok(snapshot) => {
                     self.metrics.scan_duration_seconds.observe(started.elapsed().as_secs_f64());
+                    if let Some(journal) = &self.journal {
+                        journal.lock().unwrap().scan_seconds += started.elapsed().as_secs_f64();
+                    }
                     self.metrics.scans.inc();
                     self.metrics.accounts_scanned.set(snapshot.accounts.len() as i64);
                     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -288,8 +306,8 @@ impl<C: Chain> Keeper<C> {
         Avoid { takeover: self.takeover_refused.keys().copied().collect(), adl_counterparties: Vec::new() }
     }
 
-    /// One scan and every crank it calls for. ADL keeps cranking a target (re-scanning between
-    /// batches) until it is flat or `adl_cranks_per_scan` is used up. A crank refused in a way
+    /// One scan and every crank it calls for. ADL keeps cranking a target (re-reading what each
+    /// batch wrote) until it is flat or `adl_cranks_per_scan` is used up. A crank refused in a way
     /// the plan can route around is re-planned at once for the same target: a takeover the
     /// keeper cannot carry becomes a book liquidation (or, with no liquidity, the ADL or status
     /// update the plan then calls for); an ADL that filled nothing is re-planned without the
@@ -300,9 +318,11 @@ impl<C: Chain> Keeper<C> {
         self.takeover_refused.retain(|_, since| since.elapsed() < ttl);
         let mut avoid = self.avoid();
         let mut snapshot = self.scan().await?;
+        let planning = Instant::now();
         let actions = plan_with(&snapshot, &self.plan_options(), &avoid);
         if let Some(journal) = &self.journal {
             let mut journal = journal.lock().unwrap();
+            journal.plan_seconds += planning.elapsed().as_secs_f64();
             journal.snapshot = Some(snapshot.clone());
             journal.plan = actions.clone();
         }
@@ -316,8 +336,8 @@ impl<C: Chain> Keeper<C> {
             .count();
         self.metrics.liquidatable_accounts.set(below_maintenance as i64);
 
-        // The plan holds while nothing has landed and no rescan replaced its snapshot. After
-        // that, each remaining liquidation or ADL is re-planned from a current scan: makers or
+        // The plan holds while nothing has landed. After that, each remaining liquidation or
+        // ADL is re-planned from the snapshot refreshed with what landed: makers or
         // counterparties it named may be gone.
         let mut plan_current = true;
         let mut scan_current = true;
@@ -347,7 +367,7 @@ impl<C: Chain> Keeper<C> {
                     break;
                 }
                 self.in_flight.insert(key, Instant::now());
-                let (outcome, refused) = self.execute_reporting(&snapshot, &action).await;
+                let (outcome, refused, touched) = self.execute_reporting(&snapshot, &action).await;
                 if outcome != Outcome::Unknown {
                     self.in_flight.remove(&key);
                 }
@@ -355,7 +375,9 @@ impl<C: Chain> Keeper<C> {
                     Outcome::Landed => {
                         report.landed += 1;
                         plan_current = false;
-                        scan_current = false;
+                        // Re-read what this crank wrote rather than everything: at thousands of
+                        // accounts a full scan per landed crank is most of a busy cycle.
+                        scan_current = self.refresh(&mut snapshot, &touched).await;
                     }
                     Outcome::LostRace => report.lost_races += 1,
                     Outcome::Failed => report.failed += 1,
@@ -401,8 +423,10 @@ impl<C: Chain> Keeper<C> {
                 if outcome != Outcome::Landed || adl_cranks >= self.config.adl_cranks_per_scan {
                     break;
                 }
-                snapshot = self.scan().await?;
-                scan_current = true;
+                if !scan_current {
+                    snapshot = self.scan().await?;
+                    scan_current = true;
+                }
                 let target = action.target().unwrap_or_default();
                 let next = plan_for(&snapshot, &self.plan_options(), &avoid, &target)
                     .into_iter()
@@ -421,8 +445,9 @@ impl<C: Chain> Keeper<C> {
         self.execute_reporting(snapshot, action).await.0
     }
 
-    /// `execute`, also naming a refusal the plan can route around.
-    async fn execute_reporting(&self, snapshot: &Snapshot, action: &Action) -> (Outcome, Option<Refusal>) {
+    /// `execute`, also naming a refusal the plan can route around and, when it landed, the
+    /// accounts its transaction may have written.
+    async fn execute_reporting(&self, snapshot: &Snapshot, action: &Action) -> (Outcome, Option<Refusal>, Vec<Pubkey>) {
         // Fit the packet: drop trailing counterparties or makers (order is kept, so the rest
         // is still valid on chain) until the transaction is small enough.
         let payer = self.authority.pubkey();
@@ -430,7 +455,7 @@ impl<C: Chain> Keeper<C> {
         let instructions = loop {
             let Some(instructions) = self.instructions(snapshot, &fitted) else {
                 tracing::warn!(?action, "crank needs an account the snapshot lacks");
-                return (Outcome::Failed, None);
+                return (Outcome::Failed, None, vec![]);
             };
             if transaction_size(&instructions, &payer) <= PACKET_DATA_SIZE {
                 break instructions;
@@ -440,11 +465,15 @@ impl<C: Chain> Keeper<C> {
                 None => {
                     tracing::warn!(?action, "crank does not fit one transaction");
                     self.metrics.fail("too_large");
-                    return (Outcome::Failed, None);
+                    return (Outcome::Failed, None, vec![]);
                 }
             }
         };
         let action = &fitted;
+        let mut touched: Vec<Pubkey> =
+            instructions.iter().flat_map(|ix| ix.accounts.iter().filter(|m| m.is_writable).map(|m| m.pubkey)).collect();
+        touched.sort_unstable();
+        touched.dedup();
         let mut sent = Vec::new();
         let mut last_unknown = false;
         for attempt in 0..=self.config.max_retries {
@@ -464,27 +493,27 @@ impl<C: Chain> Keeper<C> {
             match result {
                 Ok(landed) => {
                     self.record(action, landed.slot, landed.logs);
-                    return (Outcome::Landed, None);
+                    return (Outcome::Landed, None, touched);
                 }
                 Err(e) => {
                     // An earlier attempt whose answer was lost may have landed: then this is ours.
                     if let Some((slot, logs)) = self.landed_earlier(&sent).await {
                         self.record(action, slot, logs);
-                        return (Outcome::Landed, None);
+                        return (Outcome::Landed, None, touched);
                     }
                     if let Some(name) = lost_race_error(action, &e) {
                         tracing::info!(action = action.name(), error = name, "lost race");
                         self.metrics.lost_race(name);
-                        return (Outcome::LostRace, None);
+                        return (Outcome::LostRace, None, vec![]);
                     }
                     self.metrics.fail(&failure_reason(&e));
                     if let Some(refused) = refusal(action, &e) {
                         tracing::info!(action = action.name(), ?refused, "crank refused; re-planning");
-                        return (Outcome::Failed, Some(refused));
+                        return (Outcome::Failed, Some(refused), vec![]);
                     }
                     if !e.is_retryable() {
                         tracing::warn!(action = action.name(), error = %e, "crank failed");
-                        return (Outcome::Failed, None);
+                        return (Outcome::Failed, None, vec![]);
                     }
                     tracing::warn!(action = action.name(), error = %e, attempt, "crank attempt failed; retrying");
                     last_unknown |= matches!(e, ChainError::Timeout(_) | ChainError::Transport(_));
@@ -492,9 +521,9 @@ impl<C: Chain> Keeper<C> {
             }
         }
         if last_unknown {
-            (Outcome::Unknown, None)
+            (Outcome::Unknown, None, vec![])
         } else {
-            (Outcome::Failed, None)
+            (Outcome::Failed, None, vec![])
         }
     }
 

@@ -39,8 +39,70 @@ impl Snapshot {
         let raw_markets = chain.program_accounts(&AccountFilter::markets(clearinghouse)).await?;
         let raw_accounts = chain.program_accounts(&AccountFilter::margin_accounts(clearinghouse)).await?;
         let raw_rounds = chain.program_accounts(&AccountFilter::adl_rounds(clearinghouse)).await?;
-        let markets: Vec<(Pubkey, Market)> = decode_all(&raw_markets);
+        let mut accounts: Vec<(Pubkey, MarginAccount)> = decode_all(&raw_accounts);
+        accounts.sort_by(|a, b| a.0.cmp(&b.0));
+        Self::assemble(chain, clearinghouse, decode_all(&raw_markets), accounts, decode_all(&raw_rounds)).await
+    }
 
+    /// Bring the snapshot up to date after a transaction of one's own landed, without a full
+    /// scan: re-read the accounts it may have written (`touched`), the markets, and what
+    /// `load` reads by key (clearinghouse, clock, books, feeds, so prices are current). A
+    /// touched margin account or ADL round is replaced, added, or dropped when gone. Whatever
+    /// others changed meanwhile waits for the next `load` (a crank planned on it is refused
+    /// and counted as a lost race, as between any two scans).
+    pub async fn refresh<C: Chain>(&mut self, chain: &C, touched: &[Pubkey]) -> ChainResult<()> {
+        let market_keys: Vec<Pubkey> = self.markets.iter().map(|m| m.keys.key).collect();
+        let keys: Vec<Pubkey> = market_keys.iter().chain(touched).copied().collect();
+        let fetched = chain.accounts(&keys).await?;
+        let ours = |raw: &Option<crate::chain::RawAccount>| -> Option<Vec<u8>> {
+            raw.as_ref().filter(|a| a.owner == bulwark::ID).map(|a| a.data.clone())
+        };
+        let markets: Vec<(Pubkey, Market)> = market_keys
+            .iter()
+            .zip(&fetched)
+            .filter_map(|(key, raw)| ours(raw).and_then(|d| Market::decode(&d).ok()).map(|m| (*key, m)))
+            .collect();
+        let mut accounts = std::mem::take(&mut self.accounts);
+        let mut rounds = std::mem::take(&mut self.adl_rounds);
+        let clearinghouse = self.keys.key;
+        for (key, raw) in touched.iter().zip(&fetched[market_keys.len()..]) {
+            let data = ours(raw);
+            let account = data
+                .as_deref()
+                .and_then(|d| MarginAccount::decode(d).ok())
+                .filter(|a| a.clearinghouse == clearinghouse);
+            match (accounts.binary_search_by(|(k, _)| k.cmp(key)), account) {
+                (Ok(i), Some(a)) => accounts[i].1 = a,
+                (Ok(i), None) => {
+                    accounts.remove(i);
+                }
+                (Err(i), Some(a)) => accounts.insert(i, (*key, a)),
+                (Err(_), None) => {}
+            }
+            let round =
+                data.as_deref().and_then(|d| AdlRound::decode(d).ok()).filter(|r| r.clearinghouse == clearinghouse);
+            let at = rounds.iter().position(|(k, _)| k == key);
+            match (at, round) {
+                (Some(i), Some(r)) => rounds[i].1 = r,
+                (Some(i), None) => {
+                    rounds.remove(i);
+                }
+                (None, Some(r)) => rounds.push((*key, r)),
+                (None, None) => {}
+            }
+        }
+        *self = Self::assemble(chain, &clearinghouse, markets, accounts, rounds).await?;
+        Ok(())
+    }
+
+    /// Read the clearinghouse, clock, books and feeds, and price every market.
+    async fn assemble<C: Chain>(
+        chain: &C,
+        clearinghouse: &Pubkey,
+        markets: Vec<(Pubkey, Market)>,
+        accounts: Vec<(Pubkey, MarginAccount)>,
+        adl_rounds: Vec<(Pubkey, AdlRound)>,
+    ) -> ChainResult<Self> {
         let ch_data = chain.accounts(&[*clearinghouse, crate::chain::CLOCK_SYSVAR_ID]).await?;
         let ch = ch_data[0]
             .as_ref()
@@ -93,12 +155,8 @@ impl Snapshot {
             },
             clearinghouse: ch,
             markets: views,
-            accounts: {
-                let mut accounts: Vec<(Pubkey, MarginAccount)> = decode_all(&raw_accounts);
-                accounts.sort_by(|a, b| a.0.cmp(&b.0));
-                accounts
-            },
-            adl_rounds: decode_all(&raw_rounds),
+            accounts,
+            adl_rounds,
         })
     }
 

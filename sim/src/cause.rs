@@ -10,17 +10,18 @@
 //! back above maintenance.
 //!
 //! The fair flag is tracked from the keeper's scans: set once a scan sees the account under
-//! maintenance at fair prices; cleared once a scan sees it unflagged by the program and above
-//! the buffer at fair prices. An episode (from the account's first liquidation to the program
-//! clearing its flag) takes the cause decided at its first liquidation.
+//! maintenance at fair prices, cleared once a scan sees it at or above the buffer there (where
+//! a liquidation or status update would clear it). Each liquidation is judged on its own, on the
+//! account as the scan of its keeper cycle saw it: a close a price move started can be followed
+//! by one only the print keeps going, and the other way round.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use anchor_lang::prelude::Pubkey;
 use anyhow::{anyhow, Result};
 use bulwark::controller::pricing::MarketPrice;
 use bulwark::math::liquidation::{is_liquidatable, meets_buffer};
-use bulwark::state::{MarginAccount, ACCOUNT_FLAG_BEING_LIQUIDATED};
+use bulwark::state::MarginAccount;
 
 /// Would `account` escape liquidation at `fair` prices, carrying `flagged_at_fair`?
 pub fn print_caused(
@@ -33,50 +34,40 @@ pub fn print_caused(
     Ok(!is_liquidatable(&h, flagged_at_fair, buffer_bps).map_err(|e| anyhow!("fair health: {e:?}"))?)
 }
 
-/// The fair flags and each open episode's cause, across a run's scans.
+/// The fair flags, across a run's scans.
 #[derive(Default)]
 pub struct CauseTracker {
     flagged_at_fair: BTreeSet<Pubkey>,
-    episode: BTreeMap<Pubkey, bool>,
 }
 
 impl CauseTracker {
     /// One scan's view of an account, before the cranks of its cycle land.
     pub fn observe(&mut self, key: Pubkey, account: &MarginAccount, fair: &[MarketPrice], buffer_bps: u32) {
-        let flagged = account.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0;
-        if !flagged {
-            self.episode.remove(&key);
-        }
         // An account priced in a market the fair view lacks keeps its flag as it was.
         let Ok(h) = bulwark_sdk::health::health(account, fair) else { return };
         if !h.meets_maintenance() {
             self.flagged_at_fair.insert(key);
-        } else if !flagged && meets_buffer(&h, buffer_bps).unwrap_or(false) {
+        } else if meets_buffer(&h, buffer_bps).unwrap_or(false) {
             self.flagged_at_fair.remove(&key);
         }
     }
 
-    /// The cause of a liquidation of `account` (its state as the cycle's scan saw it).
+    /// Whether a liquidation of `account` (as the cycle's scan saw it) was caused by the print.
     pub fn liquidation(
-        &mut self,
+        &self,
         key: Pubkey,
         account: &MarginAccount,
         fair: &[MarketPrice],
         buffer_bps: u32,
     ) -> Result<bool> {
-        if let Some(cause) = self.episode.get(&key) {
-            return Ok(*cause);
-        }
-        let cause = print_caused(account, fair, self.flagged_at_fair.contains(&key), buffer_bps)?;
-        self.episode.insert(key, cause);
-        Ok(cause)
+        print_caused(account, fair, self.flagged_at_fair.contains(&key), buffer_bps)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bulwark::state::{Market, PerpPosition, PodI128};
+    use bulwark::state::{Market, PerpPosition, PodI128, ACCOUNT_FLAG_BEING_LIQUIDATED};
 
     const BUFFER_BPS: u32 = 2_000;
 
@@ -136,17 +127,14 @@ mod tests {
     fn a_flagged_partial_close_under_the_buffer_keeps_the_price_move_as_its_cause() {
         // A scan saw the account under maintenance at 92 (at both valuations); the program
         // flagged it. The price bounced to 95, above maintenance but under the buffer: the
-        // flagged account is liquidatable at fair prices too. Judging it by maintenance alone,
-        // as an unflagged account, called this close print-caused.
+        // flagged account is liquidatable at fair prices too. Judged by maintenance alone, as an
+        // unflagged account, this close would be called print-caused.
         let key = Pubkey::new_unique();
         let mut t = CauseTracker::default();
         t.observe(key, &long(100, false), &at(92), BUFFER_BPS);
         let flagged = long(100, true);
         t.observe(key, &flagged, &at(95), BUFFER_BPS);
-        assert!(
-            print_caused(&flagged, &at(95), false, BUFFER_BPS).unwrap(),
-            "the old test: unflagged, not liquidatable"
-        );
+        assert!(print_caused(&flagged, &at(95), false, BUFFER_BPS).unwrap(), "unflagged: not liquidatable at 95");
         assert!(!t.liquidation(key, &flagged, &at(95), BUFFER_BPS).unwrap());
     }
 
@@ -163,28 +151,33 @@ mod tests {
     }
 
     #[test]
-    fn the_fair_flag_clears_once_the_account_recovers_unflagged() {
+    fn the_fair_flag_clears_once_the_account_is_above_the_buffer_at_fair_prices() {
         let key = Pubkey::new_unique();
         let mut t = CauseTracker::default();
         t.observe(key, &long(100, false), &at(92), BUFFER_BPS);
-        t.observe(key, &long(100, false), &at(98), BUFFER_BPS);
-        // A new episode, flagged only at the print's price.
+        // Above the buffer at fair prices, even while the program (at the print) keeps its flag.
+        t.observe(key, &long(100, true), &at(98), BUFFER_BPS);
         let flagged = long(100, true);
         t.observe(key, &flagged, &at(95), BUFFER_BPS);
         assert!(t.liquidation(key, &flagged, &at(95), BUFFER_BPS).unwrap());
     }
 
     #[test]
-    fn an_episode_keeps_the_cause_of_its_first_liquidation() {
+    fn each_liquidation_is_judged_on_its_own() {
         let key = Pubkey::new_unique();
         let mut t = CauseTracker::default();
-        let a = long(100, true);
-        t.observe(key, &a, &at(98), BUFFER_BPS);
-        assert!(t.liquidation(key, &a, &at(95), BUFFER_BPS).unwrap());
-        // Its later partial closes, even under maintenance at fair prices, share it.
-        assert!(t.liquidation(key, &a, &at(92), BUFFER_BPS).unwrap());
-        // The program clears the flag: the next liquidation starts a new episode.
+        // The price move starts it: price-driven.
         t.observe(key, &long(100, false), &at(92), BUFFER_BPS);
-        assert!(!t.liquidation(key, &long(100, false), &at(92), BUFFER_BPS).unwrap());
+        assert!(!t.liquidation(key, &long(100, true), &at(92), BUFFER_BPS).unwrap());
+        // Back above the buffer at fair prices; only the print keeps the program's flag and the
+        // closes going: print-caused.
+        t.observe(key, &long(100, true), &at(98), BUFFER_BPS);
+        assert!(t.liquidation(key, &long(100, true), &at(98), BUFFER_BPS).unwrap());
+        // The other way round: a print-caused start, then a price move under maintenance.
+        let other = Pubkey::new_unique();
+        t.observe(other, &long(100, true), &at(98), BUFFER_BPS);
+        assert!(t.liquidation(other, &long(100, true), &at(98), BUFFER_BPS).unwrap());
+        t.observe(other, &long(100, true), &at(92), BUFFER_BPS);
+        assert!(!t.liquidation(other, &long(100, true), &at(92), BUFFER_BPS).unwrap());
     }
 }

@@ -27,6 +27,12 @@ enum Command {
         /// the progress bar and the report.
         #[arg(long)]
         verbose: bool,
+        /// Replace the scenario's trader count (the scale variant: `--traders 10000`).
+        #[arg(long)]
+        traders: Option<usize>,
+        /// Replay only the first N minutes.
+        #[arg(long)]
+        minutes: Option<usize>,
     },
 }
 
@@ -61,8 +67,14 @@ fn main() -> Result<()> {
 }
 
 async fn replay_main(cli: Cli) -> Result<()> {
-    let Command::Replay { scenario: path, out, verbose } = cli.command;
-    let (scenario, base) = Scenario::load(&path)?;
+    let Command::Replay { scenario: path, out, verbose, traders, minutes } = cli.command;
+    let (mut scenario, base) = Scenario::load(&path)?;
+    if let Some(traders) = traders {
+        scenario.population.traders = traders;
+    }
+    if let Some(minutes) = minutes {
+        scenario.minutes = Some(minutes);
+    }
     let available = count_minutes(&scenario, &base)?.saturating_sub(scenario.start_minute);
     let steps_per_run = scenario.minutes.unwrap_or(usize::MAX).min(available) * scenario.substeps;
     let planned = scenario.runs();

@@ -36,7 +36,8 @@ pub struct LiquidationRecord {
     pub account: String,
     pub base_lots: i64,
     pub market_price_usd: f64,
-    /// Healthy had the collateral been valued at its attested redemption rate.
+    /// Not liquidatable had the collateral been valued at its attested redemption rate
+    /// (`cause`).
     pub caused_by_collateral_print: bool,
     /// Slots from the scan that first saw the account liquidatable to this liquidation.
     pub reaction_slots: u64,
@@ -79,6 +80,25 @@ struct RoundProgress {
     haircut_since_start: u64,
     uncovered_at_start: u64,
     fills: u64,
+}
+
+/// Where a run's wall time went, seconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Profile {
+    /// Clearinghouse, markets, feeds and the population opened at the first minute.
+    pub setup: f64,
+    /// Clock warps, price feeds published, the collateral refreshed.
+    pub prices: f64,
+    /// Makers' quotes and the attacker population's transactions.
+    pub population: f64,
+    /// The keeper: reading and decoding every account, planning, and sending its cranks.
+    pub keeper_scan: f64,
+    pub keeper_plan: f64,
+    pub keeper_cranks: f64,
+    /// The replay's own accounting: causes, ADL episodes and peer policies, per-minute points.
+    pub bookkeeping: f64,
+    /// The accounting invariants checked against the bank.
+    pub invariants: f64,
 }
 
 /// One point per minute.
@@ -131,6 +151,7 @@ pub struct RunReport {
     pub wall_seconds: f64,
     /// Series replayed with their last price carried over minutes they have no row for.
     pub carried: Vec<CarriedSeries>,
+    pub profile: Profile,
     pub series: Vec<SeriesPoint>,
     /// The attacker population's figures, when the scenario has one.
     pub attacker: Option<AttackReport>,
@@ -176,8 +197,9 @@ pub struct CarriedSeries {
 }
 
 /// The walk of every minute. The first market's minutes drive the clock; every other series is
-/// aligned to them by timestamp. A minute a series has no row for (a gap, or past its end) is
-/// flat at the last close before it, and counted in the returned list.
+/// aligned to them by timestamp (its last row within the minute). A minute a series has no row
+/// for (a gap, or past its end) is flat at the last close before it, and counted in the
+/// returned list.
 fn steps(
     scenario: &Scenario,
     markets: &[Vec<Candle>],
@@ -195,11 +217,12 @@ fn steps(
         let mut carried = 0;
         let mut i = 0;
         for m in driver.iter().take(minutes) {
-            while i + 1 < series.len() && series[i + 1].unix <= m.unix {
+            // A row anywhere in the driver's minute belongs to it.
+            while i + 1 < series.len() && series[i + 1].unix < m.unix + 60 {
                 i += 1;
             }
             let c = series[i];
-            if c.unix == m.unix {
+            if c.unix >= m.unix {
                 out.push(c);
             } else {
                 carried += 1;
@@ -648,6 +671,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         keeper_failures_by_reason: vec![],
         wall_seconds: 0.0,
         carried,
+        profile: Profile::default(),
         series: vec![],
         attacker: None,
     };
@@ -656,11 +680,18 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     let mut adl_rounds: BTreeMap<Pubkey, RoundProgress> = BTreeMap::new();
     let buffer = ch.waterfall.liquidation_buffer_bps;
     let mut last_minute = usize::MAX;
+    report.profile.setup = started.elapsed().as_secs_f64();
+    let mut lap = Instant::now();
+    let mut split = |into: &mut f64| {
+        *into += lap.elapsed().as_secs_f64();
+        lap = Instant::now();
+    };
     for (i, step) in steps.iter().enumerate() {
         let now = stage.env.clock().await.unix_timestamp;
         stage.env.warp((step.unix - now).max(1), scenario.slots_per_substep).await;
         stage.publish(step).await?;
         let collateral_usd = stage.refresh_collateral().await;
+        split(&mut report.profile.prices);
         let prices = match &attackers {
             Some(_) => {
                 let mut markets = Vec::with_capacity(stage.markets.len());
@@ -709,8 +740,14 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
         if let (Some(attackers), Some(prices)) = (&mut attackers, &prices) {
             attackers.rebalance(&mut stage, prices, step.minute).await;
         }
+        split(&mut report.profile.population);
         let cycle = keeper.run_cycle().await;
         let journal = keeper.take_journal();
+        let mut keeper_seconds = 0.0;
+        split(&mut keeper_seconds);
+        report.profile.keeper_scan += journal.scan_seconds;
+        report.profile.keeper_plan += journal.plan_seconds;
+        report.profile.keeper_cranks += (keeper_seconds - journal.scan_seconds - journal.plan_seconds).max(0.0);
         for crank in &journal.landed {
             stage.ledger.source = format!("keeper {:?}", crank.action);
             stage.ledger.observe(&crank.logs);
@@ -750,7 +787,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                 let account = snapshot
                     .account(&liq.margin_account)
                     .ok_or_else(|| anyhow!("liquidated account {} not in the scan", liq.margin_account))?;
-                // Decided at the episode's first liquidation (see `cause`).
+                // Judged at fair prices with the flag the account would carry there (`cause`).
                 let caused_by_print = causes
                     .liquidation(liq.margin_account, account, &fair, buffer)
                     .map_err(|e| anyhow!("{}: {e}", liq.margin_account))?;
@@ -842,6 +879,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                 });
             }
         }
+        split(&mut report.profile.bookkeeping);
         if (i + 1) % scenario.invariant_every_substeps.max(1) == 0 || i + 1 == steps.len() {
             report.invariant_checks += 1;
             let violations = stage.env.invariant_violations(&stage.fx).await;
@@ -852,6 +890,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                     .get_or_insert_with(|| format!("minute {}: {}", step.minute, violations.join("; ")));
             }
         }
+        split(&mut report.profile.invariants);
         if i + 1 == steps.len() || steps[i + 1].minute != step.minute {
             let ch = stage.env.clearinghouse(&stage.fx).await;
             report.series.push(SeriesPoint {
@@ -864,6 +903,7 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
                 insurance_balance: ch.insurance_balance as f64 / unit as f64,
             });
         }
+        split(&mut report.profile.bookkeeping);
         progress();
     }
 

@@ -24,9 +24,11 @@ fn signed_atoms(x: i64) -> String {
     format!("{:.2}", x as f64 / 1e6)
 }
 
-/// `12,345,678.90`.
+/// `12,345,678.90` (`-` first when negative).
 fn dollars(x: f64) -> String {
     let cents = (x * 100.0).round() as i128;
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.abs();
     let whole = (cents / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
@@ -35,7 +37,7 @@ fn dollars(x: f64) -> String {
         }
         grouped.push(c);
     }
-    format!("{grouped}.{:02}", cents % 100)
+    format!("{sign}{grouped}.{:02}", cents % 100)
 }
 
 /// `2025-10-10 21:20` from unix seconds.
@@ -148,11 +150,12 @@ pub fn markdown(report: &Report) -> String {
         }
         out.push('\n');
     }
-    out += "\nLiquidation events count each partial close. An episode of liquidations is *caused by the collateral \
-            print* when the account, just before its first one, would not have been liquidatable with the \
+    out += "\nLiquidation events count each partial close. A liquidation is *caused by the collateral print* \
+            when the account, as the keeper's scan before it saw it, would not have been liquidatable with the \
             collateral valued at its attested redemption rate, by the program's own test: under maintenance, or \
-            flagged and under the buffer, with the flag the account would carry at that valuation (set once a scan \
-            saw it under maintenance there); its later partial closes share that cause (`sim/src/cause.rs`). \
+            flagged and under the buffer, with the flag the account would carry at that valuation (set when a \
+            scan saw it under maintenance there, cleared when one saw it above the buffer); see \
+            `sim/src/cause.rs`. \
             Amounts are in collateral units. \
             Σ uncovered shortfall is the deficit insurance could not pay, counted once per ADL round (a target in a \
             market) that filled: the round's shortfall at its last (re)start plus the haircuts it took before that \
@@ -203,6 +206,25 @@ pub fn markdown(report: &Report) -> String {
             }
         }
     }
+    out += "\nWhere the wall time went, seconds (setup / prices / population / keeper scan / keeper plan / keeper \
+            cranks / bookkeeping / invariants):";
+    for r in report.runs {
+        let p = &r.profile;
+        out += &format!(
+            " {} {:.1} / {:.1} / {:.1} / {:.1} / {:.1} / {:.1} / {:.1} / {:.1};",
+            r.mode,
+            p.setup,
+            p.prices,
+            p.population,
+            p.keeper_scan,
+            p.keeper_plan,
+            p.keeper_cranks,
+            p.bookkeeping,
+            p.invariants
+        );
+    }
+    out.pop();
+    out += ".\n";
     for r in report.runs {
         for c in &r.carried {
             out += &format!(
@@ -497,8 +519,10 @@ fn overcut_chart(path: &Path, runs: &[RunReport], text: bool) -> Result<()> {
     let root = BitMapBackend::new(path, (1200, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let policies: Vec<&str> = runs[0].policies.iter().map(|p| p.policy).collect();
+    // Only the episodes whose opening state was seen are in the policies' sums.
     let share = |r: &RunReport, policy: &str| -> f64 {
-        let uncovered = r.uncovered_total.max(1) as f64;
+        let uncovered: u64 = r.adl.iter().filter(|a| !a.taken_by_policy.is_empty()).map(|a| a.uncovered).sum();
+        let uncovered = uncovered.max(1) as f64;
         r.policies.iter().find(|p| p.policy == policy).map(|p| 100.0 * p.taken as f64 / uncovered).unwrap_or(0.0)
     };
     let (needed, taken) = crate::hyperliquid::totals();

@@ -27,6 +27,7 @@ fn the_same_seed_gives_the_same_report() {
                 let strip = |r: &replay::RunReport| {
                     let mut v = serde_json::to_value(r).unwrap();
                     v.as_object_mut().unwrap().remove("wall_seconds");
+                    v.as_object_mut().unwrap().remove("profile");
                     v
                 };
                 let first = replay::run(&scenario, &base, Mode::Market, &|| {}).await.unwrap();
@@ -187,6 +188,17 @@ fn with_thin_insurance_adl_cuts_exactly_the_uncovered_shortfall_and_peers_cut_mo
                 assert!(by_name("ranked queue at bankruptcy").over_cut > 0);
                 assert!(by_name("ranked queue, whole").over_cut >= by_name("ranked queue at bankruptcy").over_cut);
                 assert!(by_name("socialized").losers_or_flat_charged > 0, "socialization charges losers");
+
+                // At 15–35x, redemption-aware, the print still causes no liquidation.
+                let aware = replay::run(&stressed, &base, Mode::RedemptionAware, &|| {}).await.unwrap();
+                assert!(!aware.liquidations.is_empty(), "the drop liquidates at this leverage");
+                assert_eq!(
+                    aware.print_caused(),
+                    0,
+                    "{:?}",
+                    aware.liquidations.iter().find(|l| l.caused_by_collateral_print)
+                );
+                assert_eq!(aware.invariant_failures, 0, "{:?}", aware.first_invariant_failure);
             })
         })
         .unwrap()

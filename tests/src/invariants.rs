@@ -22,7 +22,10 @@ impl TestEnv {
     /// * Σ base lots per market == 0, and open interest == Σ long lots;
     /// * resting orders' reserves match the book;
     /// * no account without a position carries a debt (it is covered, ADL'd or written off),
-    ///   and the markets' bad debt sums to the clearinghouse's.
+    ///   and the markets' bad debt sums to the clearinghouse's;
+    /// * the embedded chain's scan (served from its cache where no transaction wrote since)
+    ///   matches the bank, byte for byte, for every margin account and ADL round it returns,
+    ///   and returns every open margin account the fixture created.
     pub async fn check_invariants(&mut self, fx: &ClearinghouseFixture) {
         let violations = self.invariant_violations(fx).await;
         assert!(violations.is_empty(), "invariants broken:\n{}", violations.join("\n"));
@@ -65,6 +68,39 @@ impl TestEnv {
             Ok(fetched) => fetched,
             Err(e) => return vec![format!("could not read the margin accounts: {e}")],
         };
+        // The embedded chain's scan serves accounts no transaction wrote since it last read them
+        // from its cache: margin accounts and ADL rounds must match the bank, read afresh, to the
+        // byte, and every margin account the fixture knows must be in it unless closed.
+        let chain = self.chain();
+        for filter in [
+            bulwark_sdk::accounts::AccountFilter::margin_accounts(&fx.key),
+            bulwark_sdk::accounts::AccountFilter::adl_rounds(&fx.key),
+        ] {
+            let scanned = match chain.program_accounts(&filter).await {
+                Ok(scanned) => scanned,
+                Err(e) => return vec![format!("could not scan: {e}")],
+            };
+            let scanned_keys: Vec<_> = scanned.iter().map(|(k, _)| *k).collect();
+            let fresh = match chain.accounts(&scanned_keys).await {
+                Ok(fresh) => fresh,
+                Err(e) => return vec![format!("could not read the scanned accounts: {e}")],
+            };
+            for ((key, data), raw) in scanned.iter().zip(fresh) {
+                check!(
+                    raw.is_some_and(|r| r.owner == bulwark::ID && r.data == *data),
+                    "the chain's scan of {key} differs from the bank"
+                );
+            }
+        }
+        let scanned: std::collections::BTreeSet<_> =
+            match chain.program_accounts(&bulwark_sdk::accounts::AccountFilter::margin_accounts(&fx.key)).await {
+                Ok(scanned) => scanned.into_iter().map(|(k, _)| k).collect(),
+                Err(e) => return vec![format!("could not scan the margin accounts: {e}")],
+            };
+        for (key, raw) in keys.iter().zip(&fetched) {
+            let live = raw.as_ref().is_some_and(|r| !r.data.is_empty());
+            check!(scanned.contains(key) == live, "the chain's scan of margin account {key} misses it or a closed one");
+        }
         for (key, raw) in keys.into_iter().zip(fetched) {
             let Some(raw) = raw else { continue }; // closed
             if raw.data.is_empty() {

@@ -185,7 +185,10 @@ async fn send_v0(env: &mut TestEnv, ixs: &[Instruction], signers: &[&Keypair]) -
     let mut keypairs: Vec<&Keypair> = vec![&payer];
     keypairs.extend(signers.iter().copied().filter(|k| k.pubkey() != payer.pubkey()));
     let tx = VersionedTransaction::try_new(message, &keypairs).expect("signed");
-    match env.ctx.banks_client.process_transaction_with_metadata(tx).await {
+    env.index.forget_data();
+    let result = env.ctx.banks_client.process_transaction_with_metadata(tx).await;
+    env.index.forget_data();
+    match result {
         Ok(r) => {
             let (logs, compute_units) =
                 r.metadata.map(|m| (m.log_messages, m.compute_units_consumed)).unwrap_or_default();

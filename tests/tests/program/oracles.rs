@@ -137,6 +137,7 @@ async fn fake_feed_with_the_right_bytes_but_wrong_owner_is_refused() {
     let data = env.account_data(feed.key).await.unwrap();
     let impostor = AccountSharedData::from(foreign_account(Pubkey::new_unique(), &data));
     env.ctx.set_account(&feed.key, &impostor);
+    env.index.forget_data();
     refresh(&mut env, &fx, Some(feed.key)).await.expect_err(BulwarkError::OracleWrongOwner);
 }
 
@@ -481,6 +482,7 @@ async fn redemption_aware_mode_breaks_on_stale_attestation() {
     s.env.send(&[ix], &[]).await.expect_err(BulwarkError::OracleAccountMismatch);
     let data = s.env.account_data(s.rate.key).await.unwrap();
     s.env.ctx.set_account(&s.rate.key, &AccountSharedData::from(foreign_account(Pubkey::new_unique(), &data)));
+    s.env.index.forget_data();
     s.refresh().await.expect_err(BulwarkError::OracleWrongOwner);
 }
 
