@@ -30,9 +30,15 @@ enum Command {
         /// Replace the scenario's trader count (the scale variant: `--traders 10000`).
         #[arg(long)]
         traders: Option<usize>,
-        /// Replay only the first N minutes.
+        /// Start at this minute of the series instead of the scenario's `start_minute`.
+        #[arg(long)]
+        start_minute: Option<usize>,
+        /// Replay only N minutes.
         #[arg(long)]
         minutes: Option<usize>,
+        /// Run only these collateral modes (`market`, `redemption_aware`), and no stress run.
+        #[arg(long, value_delimiter = ',')]
+        modes: Vec<String>,
     },
 }
 
@@ -67,10 +73,25 @@ fn main() -> Result<()> {
 }
 
 async fn replay_main(cli: Cli) -> Result<()> {
-    let Command::Replay { scenario: path, out, verbose, traders, minutes } = cli.command;
+    let Command::Replay { scenario: path, out, verbose, traders, start_minute, minutes, modes } = cli.command;
     let (mut scenario, base) = Scenario::load(&path)?;
     if let Some(traders) = traders {
         scenario.population.traders = traders;
+    }
+    if !modes.is_empty() {
+        let all = [bulwark_sim::scenario::Mode::Market, bulwark_sim::scenario::Mode::RedemptionAware];
+        scenario.modes = modes
+            .iter()
+            .map(|m| {
+                all.into_iter()
+                    .find(|a| a.label() == m)
+                    .ok_or_else(|| anyhow::anyhow!("--modes: unknown mode {m:?} (market, redemption_aware)"))
+            })
+            .collect::<Result<_>>()?;
+        scenario.stress.clear();
+    }
+    if let Some(start_minute) = start_minute {
+        scenario.start_minute = start_minute;
     }
     if let Some(minutes) = minutes {
         scenario.minutes = Some(minutes);

@@ -172,6 +172,9 @@ impl RunReport {
     }
 }
 
+/// SOL the keeper starts with: 1,000.
+const KEEPER_FLOAT_LAMPORTS: u64 = 1_000_000_000_000;
+
 /// The prices one sub-step publishes.
 struct Step {
     minute: usize,
@@ -563,6 +566,17 @@ pub async fn run(scenario: &Scenario, base: &std::path::Path, mode: Mode, progre
     let liquidator = stage.env.create_user(&mut stage.fx, pop.liquidator_deposit.max(1) * unit).await;
     if pop.liquidator_deposit > 0 {
         stage.env.deposit(&stage.fx, &liquidator, pop.liquidator_deposit * unit).await.ok();
+    }
+    // The keeper pays fees and each ADL round's rent until the round closes: at thousands of
+    // traders hundreds of rounds wait at once, so give it a float no run can exhaust.
+    let payer = stage.env.payer();
+    let float = anchor_lang::solana_program::system_instruction::transfer(
+        &payer.pubkey(),
+        &liquidator.owner.pubkey(),
+        KEEPER_FLOAT_LAMPORTS,
+    );
+    if !stage.send(&[float], &[]).await {
+        bail!("funding the keeper failed");
     }
 
     let collateral_usd = stage.refresh_collateral().await;
