@@ -56,7 +56,8 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "bulwark_localnet=info,solana=warn".into()),
+                // Quiet unless asked: the node's own lines, and only errors from the runtime.
+                .unwrap_or_else(|_| "error,bulwark_localnet=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -76,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             bulwark::ID,
             localnet.node.faucet()
         );
+        eprintln!("state lives in memory: stopping the node loses every account (rerun the migrations after a restart)");
         use std::io::Write as _;
         std::io::stdout().flush()?;
         shutdown_signal().await;

@@ -589,16 +589,25 @@ fn waves_chart(path: &Path, runs: &[RunReport], text: bool) -> Result<()> {
     let runs: Vec<&RunReport> = runs.iter().filter(|r| r.adl.iter().any(|a| !a.taken_by_policy.is_empty())).collect();
     let root = BitMapBackend::new(path, (1200, 520)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut points: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for r in &runs {
+    // One series per (run, policy): the policy picks the colour, the run the marker.
+    let mut points: Vec<((usize, usize), String, Vec<(f64, f64)>)> = Vec::new();
+    let mut policies: Vec<String> = Vec::new();
+    for (k, r) in runs.iter().enumerate() {
         let episodes: Vec<_> = r.adl.iter().filter(|a| a.uncovered > 0 && !a.taken_by_policy.is_empty()).collect();
         for (i, a) in episodes.iter().enumerate() {
             for (policy, taken) in &a.taken_by_policy {
-                let label = format!("{}: {}", r.mode, policy.split(" (").next().unwrap_or(policy));
+                let name = policy.split(" (").next().unwrap_or(policy).to_string();
+                let p = match policies.iter().position(|q| *q == name) {
+                    Some(p) => p,
+                    None => {
+                        policies.push(name.clone());
+                        policies.len() - 1
+                    }
+                };
                 let ratio = (*taken as f64 / a.uncovered as f64).max(0.01);
-                match points.iter_mut().find(|(l, _)| *l == label) {
-                    Some((_, v)) => v.push((i as f64 + 1.0, ratio)),
-                    None => points.push((label, vec![(i as f64 + 1.0, ratio)])),
+                match points.iter_mut().find(|(id, _, _)| *id == (k, p)) {
+                    Some((_, _, v)) => v.push((i as f64 + 1.0, ratio)),
+                    None => points.push(((k, p), format!("{}: {name}", r.mode), vec![(i as f64 + 1.0, ratio)])),
                 }
             }
         }
@@ -608,10 +617,10 @@ fn waves_chart(path: &Path, runs: &[RunReport], text: bool) -> Result<()> {
         .enumerate()
         .map(|(i, (_, needed, taken))| (i as f64 + 1.0, taken / needed))
         .collect();
-    let n = points.iter().flat_map(|(_, v)| v.iter().map(|p| p.0)).chain(hl.iter().map(|p| p.0)).fold(1.0, f64::max);
+    let n = points.iter().flat_map(|(_, _, v)| v.iter().map(|p| p.0)).chain(hl.iter().map(|p| p.0)).fold(1.0, f64::max);
     let (lo, hi) = points
         .iter()
-        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .flat_map(|(_, _, v)| v.iter().map(|p| p.1))
         .chain(hl.iter().map(|p| p.1))
         .fold((1.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
     let mut builder = ChartBuilder::on(&root);
@@ -645,13 +654,20 @@ fn waves_chart(path: &Path, runs: &[RunReport], text: bool) -> Result<()> {
         .copied()
         .chain([RGBColor(230, 140, 20), RGBColor(20, 160, 170), RGBColor(100, 100, 30), RGBColor(200, 90, 150)])
         .collect();
-    for (k, ((label, v), color)) in points.iter().zip(palette.iter().cycle()).enumerate() {
-        let c = *color;
+    for ((k, p), label, v) in &points {
+        let c = palette[*p % palette.len()];
         // Policies that take the same share would sit on one another: spread them a little.
-        let dx = (k as f64 - points.len() as f64 / 2.0) * 0.04;
-        let dots = chart.draw_series(v.iter().map(|(x, y)| Circle::new((x + dx, *y), 4, c.filled())))?;
-        if text {
-            dots.label(label.clone()).legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+        let dx = (*p as f64 - policies.len() as f64 / 2.0) * 0.04 + *k as f64 * 0.2;
+        if *k % 2 == 0 {
+            let dots = chart.draw_series(v.iter().map(|(x, y)| Circle::new((x + dx, *y), 4, c.filled())))?;
+            if text {
+                dots.label(label.clone()).legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+            }
+        } else {
+            let dots = chart.draw_series(v.iter().map(|(x, y)| Cross::new((x + dx, *y), 4, c.stroke_width(2))))?;
+            if text {
+                dots.label(label.clone()).legend(move |(x, y)| Cross::new((x + 10, y), 4, c.stroke_width(2)));
+            }
         }
     }
     if text {
