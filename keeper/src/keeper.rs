@@ -251,11 +251,15 @@ impl<C: Chain> Keeper<C> {
     /// read failed (the caller scans again before relying on it).
     async fn refresh(&self, snapshot: &mut Snapshot, touched: &[Pubkey]) -> bool {
         let started = Instant::now();
-        let ok = snapshot.refresh(&self.chain, touched).await.is_ok();
+        let result = snapshot.refresh(&self.chain, touched).await;
         if let Some(journal) = &self.journal {
             journal.lock().unwrap().scan_seconds += started.elapsed().as_secs_f64();
         }
-        ok
+        if let Err(e) = &result {
+            self.metrics.scan_failures.inc();
+            tracing::warn!(error = %e, "re-reading what a crank wrote failed; scanning again");
+        }
+        result.is_ok()
     }
 
     /// Fetch and price everything, retrying reads with backoff.

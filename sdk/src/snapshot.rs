@@ -41,67 +41,68 @@ impl Snapshot {
         let raw_rounds = chain.program_accounts(&AccountFilter::adl_rounds(clearinghouse)).await?;
         let mut accounts: Vec<(Pubkey, MarginAccount)> = decode_all(&raw_accounts);
         accounts.sort_by(|a, b| a.0.cmp(&b.0));
-        Self::assemble(chain, clearinghouse, decode_all(&raw_markets), accounts, decode_all(&raw_rounds)).await
+        let mut rounds = decode_all(&raw_rounds);
+        Self::assemble(chain, clearinghouse, decode_all(&raw_markets), &mut accounts, &mut rounds).await
     }
 
     /// Bring the snapshot up to date after a transaction of one's own landed, without a full
-    /// scan: re-read the accounts it may have written (`touched`), the markets, and what
-    /// `load` reads by key (clearinghouse, clock, books, feeds, so prices are current). A
-    /// touched margin account or ADL round is replaced, added, or dropped when gone. Whatever
-    /// others changed meanwhile waits for the next `load` (a crank planned on it is refused
-    /// and counted as a lost race, as between any two scans).
+    /// scan: re-read the accounts it may have written (`touched`), the markets, what `load`
+    /// reads by key (clearinghouse, clock, books, feeds, so prices are current), and the margin
+    /// accounts of every maker resting in a book (matching needs their markets). A re-read
+    /// margin account or ADL round is replaced, added, or dropped when gone. Whatever else others
+    /// changed meanwhile waits for the next `load`. On an error the snapshot is left as it was.
     pub async fn refresh<C: Chain>(&mut self, chain: &C, touched: &[Pubkey]) -> ChainResult<()> {
         let market_keys: Vec<Pubkey> = self.markets.iter().map(|m| m.keys.key).collect();
         let keys: Vec<Pubkey> = market_keys.iter().chain(touched).copied().collect();
         let fetched = chain.accounts(&keys).await?;
-        let ours = |raw: &Option<crate::chain::RawAccount>| -> Option<Vec<u8>> {
-            raw.as_ref().filter(|a| a.owner == bulwark::ID).map(|a| a.data.clone())
-        };
         let markets: Vec<(Pubkey, Market)> = market_keys
             .iter()
             .zip(&fetched)
-            .filter_map(|(key, raw)| ours(raw).and_then(|d| Market::decode(&d).ok()).map(|m| (*key, m)))
+            .filter_map(|(key, raw)| ours(raw).and_then(|d| Market::decode(d).ok()).map(|m| (*key, m)))
             .collect();
+        let clearinghouse = self.keys.key;
+        // Moved, not copied (thousands of accounts); put back if the reads below fail.
         let mut accounts = std::mem::take(&mut self.accounts);
         let mut rounds = std::mem::take(&mut self.adl_rounds);
-        let clearinghouse = self.keys.key;
         for (key, raw) in touched.iter().zip(&fetched[market_keys.len()..]) {
-            let data = ours(raw);
-            let account = data
-                .as_deref()
-                .and_then(|d| MarginAccount::decode(d).ok())
-                .filter(|a| a.clearinghouse == clearinghouse);
-            match (accounts.binary_search_by(|(k, _)| k.cmp(key)), account) {
-                (Ok(i), Some(a)) => accounts[i].1 = a,
-                (Ok(i), None) => {
-                    accounts.remove(i);
-                }
-                (Err(i), Some(a)) => accounts.insert(i, (*key, a)),
-                (Err(_), None) => {}
+            upsert(&mut accounts, &mut rounds, &clearinghouse, key, ours(raw));
+        }
+        let assembled = Self::assemble(chain, &clearinghouse, markets, &mut accounts, &mut rounds).await;
+        let mut fresh = match assembled {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                self.accounts = accounts;
+                self.adl_rounds = rounds;
+                return Err(e);
             }
-            let round =
-                data.as_deref().and_then(|d| AdlRound::decode(d).ok()).filter(|r| r.clearinghouse == clearinghouse);
-            let at = rounds.iter().position(|(k, _)| k == key);
-            match (at, round) {
-                (Some(i), Some(r)) => rounds[i].1 = r,
-                (Some(i), None) => {
-                    rounds.remove(i);
-                }
-                (None, Some(r)) => rounds.push((*key, r)),
-                (None, None) => {}
+        };
+        let mut makers: Vec<Pubkey> = fresh
+            .markets
+            .iter()
+            .filter_map(|m| m.book.as_ref())
+            .flat_map(|b| [0u8, 1].into_iter().flat_map(move |side| b.orders(side).iter().map(|o| o.maker)))
+            .filter(|k| !touched.contains(k))
+            .collect();
+        makers.sort_unstable();
+        makers.dedup();
+        let read = chain.accounts(&makers).await;
+        if let Ok(read) = &read {
+            for (key, raw) in makers.iter().zip(read) {
+                upsert(&mut fresh.accounts, &mut fresh.adl_rounds, &clearinghouse, key, ours(raw));
             }
         }
-        *self = Self::assemble(chain, &clearinghouse, markets, accounts, rounds).await?;
-        Ok(())
+        *self = fresh;
+        read.map(|_| ())
     }
 
-    /// Read the clearinghouse, clock, books and feeds, and price every market.
+    /// Read the clearinghouse, clock, books and feeds, and price every market; `accounts` and
+    /// `adl_rounds` are moved into the snapshot only when every read succeeded.
     async fn assemble<C: Chain>(
         chain: &C,
         clearinghouse: &Pubkey,
         markets: Vec<(Pubkey, Market)>,
-        accounts: Vec<(Pubkey, MarginAccount)>,
-        adl_rounds: Vec<(Pubkey, AdlRound)>,
+        accounts: &mut Vec<(Pubkey, MarginAccount)>,
+        adl_rounds: &mut Vec<(Pubkey, AdlRound)>,
     ) -> ChainResult<Self> {
         let ch_data = chain.accounts(&[*clearinghouse, crate::chain::CLOCK_SYSVAR_ID]).await?;
         let ch = ch_data[0]
@@ -155,8 +156,8 @@ impl Snapshot {
             },
             clearinghouse: ch,
             markets: views,
-            accounts,
-            adl_rounds,
+            accounts: std::mem::take(accounts),
+            adl_rounds: std::mem::take(adl_rounds),
         })
     }
 
@@ -202,6 +203,41 @@ impl Snapshot {
 
     fn markets_of_known(&self, key: &Pubkey) -> Option<Vec<u16>> {
         self.account(key).map(|a| a.open_positions().map(|p| p.market_index).collect())
+    }
+}
+
+/// The data of a Bulwark-owned account.
+fn ours(raw: &Option<crate::chain::RawAccount>) -> Option<&[u8]> {
+    raw.as_ref().filter(|a| a.owner == bulwark::ID).map(|a| a.data.as_slice())
+}
+
+/// Put what was read at `key` into `accounts` (sorted by key) or `rounds`: replaced, added, or
+/// removed when it is no longer one of this clearinghouse's.
+fn upsert(
+    accounts: &mut Vec<(Pubkey, MarginAccount)>,
+    rounds: &mut Vec<(Pubkey, AdlRound)>,
+    clearinghouse: &Pubkey,
+    key: &Pubkey,
+    data: Option<&[u8]>,
+) {
+    debug_assert!(accounts.windows(2).all(|w| w[0].0 < w[1].0), "accounts sorted by key");
+    let account = data.and_then(|d| MarginAccount::decode(d).ok()).filter(|a| a.clearinghouse == *clearinghouse);
+    match (accounts.binary_search_by(|(k, _)| k.cmp(key)), account) {
+        (Ok(i), Some(a)) => accounts[i].1 = a,
+        (Ok(i), None) => {
+            accounts.remove(i);
+        }
+        (Err(i), Some(a)) => accounts.insert(i, (*key, a)),
+        (Err(_), None) => {}
+    }
+    let round = data.and_then(|d| AdlRound::decode(d).ok()).filter(|r| r.clearinghouse == *clearinghouse);
+    match (rounds.iter().position(|(k, _)| k == key), round) {
+        (Some(i), Some(r)) => rounds[i].1 = r,
+        (Some(i), None) => {
+            rounds.remove(i);
+        }
+        (None, Some(r)) => rounds.push((*key, r)),
+        (None, None) => {}
     }
 }
 

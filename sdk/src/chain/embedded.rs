@@ -212,6 +212,8 @@ impl AccountIndex {
     /// What a read that began after `transactions` transactions found.
     fn record(&self, key: Pubkey, seen: Seen, data: Option<&[u8]>, transactions: u64) {
         let mut index = self.0.lock().unwrap();
+        // A read a transaction overtook may predate a program taking the account over.
+        let seen = if seen == Seen::Foreign && index.transactions != transactions { Seen::Unknown } else { seen };
         index.seen.insert(key, seen);
         match data {
             Some(data) if index.transactions == transactions => index.data.insert(key, data.to_vec()),
