@@ -39,6 +39,9 @@ pub struct KeeperConfig {
     pub adl_cranks_per_scan: u32,
     pub confirm_timeout: Duration,
     pub metrics_addr: Option<SocketAddr>,
+    /// `/health` fails once this many scan periods (plus the slowest crank's retries) pass
+    /// without a successful scan, and at once when the last scan failed.
+    pub unhealthy_after_scans: u32,
 }
 
 impl KeeperConfig {
@@ -61,6 +64,7 @@ impl KeeperConfig {
             adl_cranks_per_scan: 8,
             confirm_timeout: Duration::from_secs(60),
             metrics_addr: None,
+            unhealthy_after_scans: 3,
         }
     }
 
@@ -117,6 +121,10 @@ pub struct Cli {
     /// Serve /metrics and /health here, e.g. 127.0.0.1:9464.
     #[arg(long, env = "BULWARK_KEEPER_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// /health answers 503 once this many scan periods (plus the slowest crank's retries) pass
+    /// without a successful scan, and as soon as a scan fails after its retries [default: 3].
+    #[arg(long, env = "BULWARK_KEEPER_UNHEALTHY_AFTER_SCANS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub unhealthy_after_scans: Option<u32>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -139,6 +147,7 @@ pub struct FileConfig {
     pub adl_cranks_per_scan: Option<u32>,
     pub confirm_timeout_ms: Option<u64>,
     pub metrics_addr: Option<SocketAddr>,
+    pub unhealthy_after_scans: Option<u32>,
 }
 
 impl Cli {
@@ -183,6 +192,8 @@ impl Cli {
         pick!(defend);
         pick!(adl_cranks_per_scan);
         pick!(confirm_timeout, confirm_timeout_ms, ms);
+        pick!(unhealthy_after_scans);
+        anyhow::ensure!(c.unhealthy_after_scans >= 1, "unhealthy_after_scans must be at least 1");
         c.metrics_addr = self.metrics_addr.or(file.metrics_addr);
         Ok(c)
     }

@@ -277,6 +277,7 @@ impl<C: Chain> Keeper<C> {
                     self.metrics.accounts_scanned.set(snapshot.accounts.len() as i64);
                     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
                     self.metrics.last_scan_unix.set(now.as_secs() as i64);
+                    self.metrics.scan_ended(true);
                     return Ok(snapshot);
                 }
                 Err(e) if e.is_retryable() && attempt < self.config.max_retries => {
@@ -288,6 +289,7 @@ impl<C: Chain> Keeper<C> {
                 }
                 Err(e) => {
                     self.metrics.scan_failures.inc();
+                    self.metrics.scan_ended(false);
                     return Err(e);
                 }
             }

@@ -44,9 +44,12 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    // Healthy while scans succeed; one cycle may legitimately wait out every retry of a crank.
+    // Healthy while scans succeed: unhealthy at once when one fails after its retries, and
+    // after `unhealthy_after_scans` periods without one (a cycle may legitimately wait out
+    // every retry of a crank, so that much is allowed on top).
     let slowest_crank = config.confirm_timeout.as_secs() as i64 * (config.max_retries as i64 + 1);
-    let metrics = Metrics::new((config.scan_interval.as_secs() as i64).max(1) * 10 + slowest_crank);
+    let periods = (config.scan_interval.as_secs() as i64).max(1) * config.unhealthy_after_scans as i64;
+    let metrics = Metrics::new(periods + slowest_crank);
     let server = match config.metrics_addr {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;

@@ -63,6 +63,8 @@ pub struct Metrics {
     /// Unix seconds of the last successful scan (for `/health`).
     pub last_scan_unix: Gauge,
     healthy_within_seconds: AtomicI64,
+    /// The last scan failed after its retries (the node is down or unreachable).
+    last_scan_failed: std::sync::atomic::AtomicBool,
     failure_count: AtomicU64,
     landed_count: AtomicU64,
     lost_count: AtomicU64,
@@ -88,6 +90,7 @@ impl Metrics {
             liquidatable_accounts: Gauge::default(),
             last_scan_unix: Gauge::default(),
             healthy_within_seconds: AtomicI64::new(healthy_within_seconds),
+            last_scan_failed: std::sync::atomic::AtomicBool::new(false),
             failure_count: AtomicU64::new(0),
             landed_count: AtomicU64::new(0),
             lost_count: AtomicU64::new(0),
@@ -202,9 +205,17 @@ impl Metrics {
         out
     }
 
+    /// Record how the last scan ended (after its retries).
+    pub fn scan_ended(&self, ok: bool) {
+        self.last_scan_failed.store(!ok, Ordering::Relaxed);
+    }
+
+    /// A successful scan recently, and no failed one since.
     pub fn is_healthy(&self, now_unix: i64) -> bool {
         let last = self.last_scan_unix.get();
-        last > 0 && now_unix - last <= self.healthy_within_seconds.load(Ordering::Relaxed)
+        last > 0
+            && !self.last_scan_failed.load(Ordering::Relaxed)
+            && now_unix - last <= self.healthy_within_seconds.load(Ordering::Relaxed)
     }
 }
 
@@ -256,5 +267,20 @@ mod tests {
         assert!(m.failures_by_reason().is_empty(), "zero series are not failures");
         m.fail("timeout");
         assert_eq!(m.failures_by_reason(), vec![("timeout".to_string(), 1)]);
+    }
+
+    #[test]
+    fn health_fails_at_once_when_a_scan_fails_and_after_the_window_without_one() {
+        let m = Metrics::new(60);
+        assert!(!m.is_healthy(1_000), "no scan yet");
+        m.last_scan_unix.set(1_000);
+        m.scan_ended(true);
+        assert!(m.is_healthy(1_060));
+        assert!(!m.is_healthy(1_061), "a minute without a successful scan");
+        m.scan_ended(false);
+        assert!(!m.is_healthy(1_001), "the node stopped answering");
+        m.last_scan_unix.set(1_005);
+        m.scan_ended(true);
+        assert!(m.is_healthy(1_005));
     }
 }
