@@ -72,15 +72,22 @@ impl TestEnv {
         // from its cache: margin accounts and ADL rounds must match the bank, read afresh, to the
         // byte, and every margin account the fixture knows must be in it unless closed.
         let chain = self.chain();
-        for filter in [
+        let mut scanned_margin_accounts = std::collections::BTreeSet::new();
+        for (i, filter) in [
             bulwark_sdk::accounts::AccountFilter::margin_accounts(&fx.key),
             bulwark_sdk::accounts::AccountFilter::adl_rounds(&fx.key),
-        ] {
-            let scanned = match chain.program_accounts(&filter).await {
+        ]
+        .iter()
+        .enumerate()
+        {
+            let scanned = match chain.program_accounts(filter).await {
                 Ok(scanned) => scanned,
                 Err(e) => return vec![format!("could not scan: {e}")],
             };
             let scanned_keys: Vec<_> = scanned.iter().map(|(k, _)| *k).collect();
+            if i == 0 {
+                scanned_margin_accounts.extend(scanned_keys.iter().copied());
+            }
             let fresh = match chain.accounts(&scanned_keys).await {
                 Ok(fresh) => fresh,
                 Err(e) => return vec![format!("could not read the scanned accounts: {e}")],
@@ -92,14 +99,12 @@ impl TestEnv {
                 );
             }
         }
-        let scanned: std::collections::BTreeSet<_> =
-            match chain.program_accounts(&bulwark_sdk::accounts::AccountFilter::margin_accounts(&fx.key)).await {
-                Ok(scanned) => scanned.into_iter().map(|(k, _)| k).collect(),
-                Err(e) => return vec![format!("could not scan the margin accounts: {e}")],
-            };
         for (key, raw) in keys.iter().zip(&fetched) {
             let live = raw.as_ref().is_some_and(|r| !r.data.is_empty());
-            check!(scanned.contains(key) == live, "the chain's scan of margin account {key} misses it or a closed one");
+            check!(
+                scanned_margin_accounts.contains(key) == live,
+                "the chain's scan of margin account {key} misses it or a closed one"
+            );
         }
         for (key, raw) in keys.into_iter().zip(fetched) {
             let Some(raw) = raw else { continue }; // closed
