@@ -190,7 +190,7 @@ impl Cluster {
 /// Run the @solana/kit client (`tests/kit`) against the node. Its packages come from
 /// `npm ci --prefix cli/tests/kit` (CI does this and sets `BULWARK_REQUIRE_KIT=1`, which makes
 /// their absence a failure rather than a skip).
-fn kit_client(url: &str, clearinghouse: &str, admin: &Pubkey) {
+fn kit_client(url: &str, ws_url: &str, clearinghouse: &str, admin: &Pubkey) {
     let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kit");
     if !kit.join("node_modules/@solana/kit").exists() {
         assert!(
@@ -202,7 +202,7 @@ fn kit_client(url: &str, clearinghouse: &str, admin: &Pubkey) {
     }
     let output = Command::new("node")
         .arg(kit.join("localnet-client.mjs"))
-        .args([url, clearinghouse, &admin.to_string()])
+        .args([url, ws_url, clearinghouse, &admin.to_string()])
         .finish();
     assert!(
         output.status.success(),
@@ -250,6 +250,11 @@ fn deploy_trade_move_the_feed_and_the_keeper_liquidates() {
     let banner = first_line(&mut node);
     let url =
         banner.split_whitespace().find(|w| w.starts_with("http://")).expect("the node prints its URL").to_string();
+    let ws_url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .expect("the node prints its WebSocket URL")
+        .to_string();
 
     // ---- deploy with the migrations
     let mut cluster = Cluster { url: url.clone(), dir: dir.clone(), clearinghouse: String::new() };
@@ -275,7 +280,7 @@ fn deploy_trade_move_the_feed_and_the_keeper_liquidates() {
     cluster.clearinghouse = deployment["clearinghouse"].as_str().unwrap().to_string();
     let btc_feed = deployment["feeds"]["btc-usd"].as_str().unwrap().to_string();
     let clearinghouse: Pubkey = cluster.clearinghouse.parse().unwrap();
-    kit_client(&url, &cluster.clearinghouse, &admin);
+    kit_client(&url, &ws_url, &cluster.clearinghouse, &admin);
     let chain = RpcChain::new(url.clone(), CommitmentConfig::confirmed());
 
     // ---- two users, funded through the CLI; the config file path works too

@@ -21,6 +21,10 @@ struct Cli {
     /// Port to listen on (0 picks a free one; the chosen address is printed).
     #[arg(long, env = "BULWARK_LOCALNET_PORT", default_value_t = 8899)]
     port: u16,
+    /// Port for WebSocket subscriptions [default: the RPC port + 1, as a validator; a free one
+    /// when --port is 0]. The RPC port serves them too.
+    #[arg(long, env = "BULWARK_LOCALNET_WS_PORT")]
+    ws_port: Option<u16>,
     /// Wall-clock milliseconds per slot.
     #[arg(long, env = "BULWARK_LOCALNET_SLOT_MS", default_value_t = 400, value_parser = clap::value_parser!(u64).range(10..))]
     slot_ms: u64,
@@ -69,11 +73,15 @@ fn main() -> anyhow::Result<()> {
             eprintln!("no target/deploy/bulwark.so here or above: running the native build (`cargo xtask sbf` builds the bytecode)");
         }
         let config = NodeConfig { slot_duration: Duration::from_millis(cli.slot_ms), program };
-        let localnet = Localnet::start(SocketAddr::new(cli.bind, cli.port), config).await?;
+        let ws_port = cli.ws_port.unwrap_or(if cli.port == 0 { 0 } else { cli.port.saturating_add(1) });
+        let localnet =
+            Localnet::start_with_ws(SocketAddr::new(cli.bind, cli.port), SocketAddr::new(cli.bind, ws_port), config)
+                .await?;
         // One line on stdout that scripts and tests wait for.
         println!(
-            "bulwark-localnet listening on {} (program {}: {described}; faucet {})",
+            "bulwark-localnet listening on {} and {} (program {}: {described}; faucet {})",
             localnet.url(),
+            localnet.ws_url(),
             bulwark::ID,
             localnet.node.faucet()
         );

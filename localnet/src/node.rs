@@ -21,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anchor_lang::prelude::{Clock, Pubkey};
 use bulwark_sdk::chain::embedded::{blockhash_is_recent, fetch_accounts, ProgramBuild};
 use solana_account::Account;
+use solana_epoch_info::EpochInfo;
+use solana_epoch_schedule::EpochSchedule;
 use solana_hash::Hash;
 use solana_keypair::Keypair;
 use solana_message::{Message, VersionedMessage};
@@ -30,7 +32,7 @@ use solana_signer::Signer as _;
 use solana_transaction::versioned::VersionedTransaction;
 use solana_transaction::Transaction;
 use solana_transaction_error::TransactionError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Largest airdrop one request may ask for, in lamports (1,000 SOL).
 pub const MAX_AIRDROP_LAMPORTS: u64 = 1_000 * 1_000_000_000;
@@ -74,6 +76,32 @@ pub struct Landed {
     pub pre_balances: Vec<u64>,
     pub post_balances: Vec<u64>,
 }
+
+/// What subscriptions hear: the node's own feed of what the bank did, in order.
+#[derive(Clone, Debug)]
+pub enum NodeEvent {
+    /// The bank moved to `slot`. Every bank here is rooted when it is replaced, so the root is
+    /// the parent.
+    Slot { slot: u64, parent: u64 },
+    /// A transaction was committed (successfully or not).
+    Committed(Arc<Committed>),
+}
+
+/// A committed transaction as subscriptions need it.
+#[derive(Debug)]
+pub struct Committed {
+    pub slot: u64,
+    pub signature: Signature,
+    pub err: Option<TransactionError>,
+    pub logs: Vec<String>,
+    /// Every static account key of the message (what `logsSubscribe`'s `mentions` matches).
+    pub mentioned: Vec<Pubkey>,
+    /// The writable accounts after the transaction (`None`: closed), in message order.
+    pub written: Vec<(Pubkey, Option<Account>)>,
+}
+
+/// Events buffered per subscriber; a subscriber further behind than this is told it lagged.
+pub const EVENT_BUFFER: usize = 16_384;
 
 /// What a simulation saw.
 #[derive(Clone, Debug, Default)]
@@ -128,6 +156,9 @@ impl ClockModel {
 struct BankState {
     ctx: ProgramTestContext,
     clock: ClockModel,
+    events: broadcast::Sender<NodeEvent>,
+    /// Transactions committed since start (getEpochInfo's transactionCount).
+    transaction_count: u64,
 }
 
 type BankCell = Rc<RefCell<BankState>>;
@@ -144,6 +175,7 @@ pub struct Node {
     landed: LandedMap,
     faucet: Keypair,
     genesis_hash: Hash,
+    events: broadcast::Sender<NodeEvent>,
 }
 
 const STOPPED: &str = "the bank thread has stopped";
@@ -202,7 +234,10 @@ async fn advance(state: BankCell) {
                 tracing::error!("warp to slot {slot}: {e:?}");
                 return;
             }
+            let parent = s.clock.slot;
             s.clock.slot = slot;
+            // No receiver is not an error: nobody subscribed.
+            let _ = s.events.send(NodeEvent::Slot { slot, parent });
         }
         unix
     };
@@ -251,11 +286,32 @@ async fn execute(
             };
         }
     }
+    let err = reply.result.err();
+    let message = &transaction.message;
+    let committed = Committed {
+        slot,
+        signature,
+        err: err.clone(),
+        logs: metadata.log_messages.clone(),
+        mentioned: keys.clone(),
+        written: keys
+            .iter()
+            .zip(&after)
+            .enumerate()
+            .filter(|(i, _)| message.is_maybe_writable(*i, None))
+            .map(|(_, (key, account))| (*key, account.clone()))
+            .collect(),
+    };
+    {
+        let mut s = state.borrow_mut();
+        s.transaction_count += 1;
+        let _ = s.events.send(NodeEvent::Committed(Arc::new(committed)));
+    }
     let record = Landed {
         slot,
         block_time,
         transaction,
-        err: reply.result.err(),
+        err,
         logs: metadata.log_messages,
         compute_units: metadata.compute_units_consumed,
         fee,
@@ -282,6 +338,8 @@ impl Node {
         let (ready, started) = oneshot::channel::<(Keypair, Hash)>();
         let slot_duration = config.slot_duration;
         let program = config.program.clone();
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let bank_events = events.clone();
         std::thread::Builder::new()
             .name("bulwark-bank".into())
             .spawn(move || {
@@ -303,7 +361,7 @@ impl Node {
                         unix,
                     };
                     let _ = ready.send((ctx.payer.insecure_clone(), ctx.last_blockhash));
-                    Rc::new(RefCell::new(BankState { ctx, clock }))
+                    Rc::new(RefCell::new(BankState { ctx, clock, events: bank_events, transaction_count: 0 }))
                 });
                 while let Some(job) = queue.blocking_recv() {
                     runtime.block_on(job(state.clone()));
@@ -311,8 +369,14 @@ impl Node {
             })
             .expect("spawn the bank thread");
         let (faucet, genesis_hash) = started.await.expect("the bank starts");
-        let node =
-            Arc::new(Node { jobs, owners: Owners::default(), landed: LandedMap::default(), faucet, genesis_hash });
+        let node = Arc::new(Node {
+            jobs,
+            owners: Owners::default(),
+            landed: LandedMap::default(),
+            faucet,
+            genesis_hash,
+            events,
+        });
         let _ = node.on_bank(advance).await;
         let weak = Arc::downgrade(&node);
         tokio::spawn(async move {
@@ -372,6 +436,11 @@ impl Node {
         .await
     }
 
+    /// Hear every slot and committed transaction from now on.
+    pub fn events(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
     pub fn faucet(&self) -> Pubkey {
         self.faucet.pubkey()
     }
@@ -390,6 +459,26 @@ impl Node {
 
     pub async fn clock(&self) -> Result<Clock, String> {
         self.with_banks(|b| async move { b.get_sysvar::<Clock>().await.map_err(bank_error) }).await
+    }
+
+    /// Where the bank is in its epoch.
+    pub async fn epoch_info(&self) -> Result<EpochInfo, String> {
+        self.on_bank(|state| async move {
+            let banks = banks(&state);
+            let clock = banks.get_sysvar::<Clock>().await.map_err(bank_error)?;
+            let schedule = banks.get_sysvar::<EpochSchedule>().await.map_err(bank_error)?;
+            let block_height = banks.get_root_block_height().await.map_err(bank_error)?;
+            let (epoch, slot_index) = schedule.get_epoch_and_slot_index(clock.slot);
+            Ok(EpochInfo {
+                epoch,
+                slot_index,
+                slots_in_epoch: schedule.get_slots_in_epoch(epoch),
+                absolute_slot: clock.slot,
+                block_height,
+                transaction_count: Some(state.borrow().transaction_count),
+            })
+        })
+        .await?
     }
 
     /// The latest blockhash and the last block height at which it is valid.

@@ -63,11 +63,11 @@ fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message.into(), None::<()>)
 }
 
-fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+pub(crate) fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
     error(INVALID_PARAMS, message)
 }
 
-fn internal(message: impl std::fmt::Display) -> ErrorObjectOwned {
+pub(crate) fn internal(message: impl std::fmt::Display) -> ErrorObjectOwned {
     error(INTERNAL_ERROR, format!("Internal error: {message}"))
 }
 
@@ -76,10 +76,10 @@ fn to_value<T: Serialize>(value: T) -> RpcResult {
 }
 
 /// Positional parameters: required ones first, then optional ones (absent or null).
-struct Positional(Vec<Value>);
+pub(crate) struct Positional(Vec<Value>);
 
 impl Positional {
-    fn of(params: &Params) -> Result<Self, ErrorObjectOwned> {
+    pub(crate) fn of(params: &Params) -> Result<Self, ErrorObjectOwned> {
         match params.as_str() {
             None => Ok(Self(vec![])),
             Some(raw) => match serde_json::from_str::<Value>(raw) {
@@ -91,12 +91,12 @@ impl Positional {
         }
     }
 
-    fn required<T: DeserializeOwned>(&self, index: usize, name: &str) -> Result<T, ErrorObjectOwned> {
+    pub(crate) fn required<T: DeserializeOwned>(&self, index: usize, name: &str) -> Result<T, ErrorObjectOwned> {
         let value = self.0.get(index).ok_or_else(|| invalid_params(format!("missing field `{name}`")))?;
         serde_json::from_value(value.clone()).map_err(|e| invalid_params(format!("Invalid params: {e}")))
     }
 
-    fn optional<T: DeserializeOwned>(&self, index: usize) -> Result<Option<T>, ErrorObjectOwned> {
+    pub(crate) fn optional<T: DeserializeOwned>(&self, index: usize) -> Result<Option<T>, ErrorObjectOwned> {
         match self.0.get(index) {
             None | Some(Value::Null) => Ok(None),
             Some(value) => serde_json::from_value(value.clone())
@@ -106,11 +106,11 @@ impl Positional {
     }
 }
 
-fn pubkey(s: &str) -> Result<Pubkey, ErrorObjectOwned> {
+pub(crate) fn pubkey(s: &str) -> Result<Pubkey, ErrorObjectOwned> {
     Pubkey::from_str(s).map_err(|e| invalid_params(format!("Invalid param: {e}")))
 }
 
-fn signature(s: &str) -> Result<Signature, ErrorObjectOwned> {
+pub(crate) fn signature(s: &str) -> Result<Signature, ErrorObjectOwned> {
     Signature::from_str(s).map_err(|e| invalid_params(format!("Invalid param: {e}")))
 }
 
@@ -185,7 +185,7 @@ pub fn encode_account(
 }
 
 /// getAccountInfo and getProgramAccounts default to legacy base58, as Agave's.
-fn account_encoding(config: &RpcAccountInfoConfig) -> UiAccountEncoding {
+pub(crate) fn account_encoding(config: &RpcAccountInfoConfig) -> UiAccountEncoding {
     config.encoding.unwrap_or(UiAccountEncoding::Binary)
 }
 
@@ -350,7 +350,23 @@ fn encoded_transaction(
     })
 }
 
-fn filters_match(filters: &[RpcFilterType], data: &[u8]) -> bool {
+/// Agave's checks on getProgramAccounts and programSubscribe filters, with memcmp bytes
+/// decoded once.
+pub(crate) fn verified_filters(filters: Option<Vec<RpcFilterType>>) -> Result<Vec<RpcFilterType>, ErrorObjectOwned> {
+    let mut filters = filters.unwrap_or_default();
+    if filters.len() > MAX_GET_PROGRAM_ACCOUNT_FILTERS {
+        return Err(invalid_params(format!("Too many filters provided; max {MAX_GET_PROGRAM_ACCOUNT_FILTERS}")));
+    }
+    for filter in &mut filters {
+        filter.verify().map_err(|e| invalid_params(format!("Invalid param: {e:?}")))?;
+        if let RpcFilterType::Memcmp(m) = filter {
+            m.convert_to_raw_bytes().map_err(|e| invalid_params(format!("Invalid param: {e:?}")))?;
+        }
+    }
+    Ok(filters)
+}
+
+pub(crate) fn filters_match(filters: &[RpcFilterType], data: &[u8]) -> bool {
     filters.iter().all(|f| match f {
         RpcFilterType::DataSize(size) => data.len() as u64 == *size,
         RpcFilterType::Memcmp(m) => m.bytes_match(data),
@@ -403,7 +419,9 @@ pub fn module(node: Arc<Node>) -> RpcModule<Arc<Node>> {
     method!("sendTransaction", send_transaction);
     method!("simulateTransaction", simulate_transaction);
     method!("requestAirdrop", request_airdrop);
+    method!("getEpochInfo", get_epoch_info);
     method!(WARP_METHOD, warp_clock);
+    crate::pubsub::register(&mut module);
     module
 }
 
@@ -419,6 +437,12 @@ async fn get_slot(node: &Node, params: Positional) -> RpcResult {
     let config: RpcContextConfig = params.optional(0)?.unwrap_or_default();
     let context = context(node, config.min_context_slot).await?;
     Ok(json!(context.slot))
+}
+
+async fn get_epoch_info(node: &Node, params: Positional) -> RpcResult {
+    let config: RpcContextConfig = params.optional(0)?.unwrap_or_default();
+    context(node, config.min_context_slot).await?;
+    to_value(node.epoch_info().await.map_err(internal)?)
 }
 
 async fn get_block_height(node: &Node, params: Positional) -> RpcResult {
@@ -473,16 +497,7 @@ async fn get_multiple_accounts(node: &Node, params: Positional) -> RpcResult {
 async fn get_program_accounts(node: &Node, params: Positional) -> RpcResult {
     let program = pubkey(&params.required::<String>(0, "program_id")?)?;
     let config: RpcProgramAccountsConfig = params.optional(1)?.unwrap_or_default();
-    let mut filters = config.filters.unwrap_or_default();
-    if filters.len() > MAX_GET_PROGRAM_ACCOUNT_FILTERS {
-        return Err(invalid_params(format!("Too many filters provided; max {MAX_GET_PROGRAM_ACCOUNT_FILTERS}")));
-    }
-    for filter in &mut filters {
-        filter.verify().map_err(|e| invalid_params(format!("Invalid param: {e:?}")))?;
-        if let RpcFilterType::Memcmp(m) = filter {
-            m.convert_to_raw_bytes().map_err(|e| invalid_params(format!("Invalid param: {e:?}")))?;
-        }
-    }
+    let filters = verified_filters(config.filters)?;
     let encoding = account_encoding(&config.account_config);
     let accounts = node.program_accounts(&program).await.map_err(internal)?;
     let keyed = accounts

@@ -1,13 +1,17 @@
 // @solana/kit against bulwark-localnet: cluster queries, an airdrop, a transfer built, signed,
-// simulated and sent by kit, its status and transaction, a refused preflight, and Bulwark's
-// accounts through getProgramAccounts. Exits non-zero on the first mismatch.
-// Usage: node localnet-client.mjs <rpc url> <clearinghouse> <clearinghouse admin>
+// simulated and sent by kit, its status and transaction, a refused preflight, Bulwark's
+// accounts through getProgramAccounts, and the WebSocket subscriptions: kit's
+// sendAndConfirmTransactionFactory (signature and slot notifications, getEpochInfo), account,
+// program (filtered) and logs notifications, each ended by aborting it (the unsubscribe).
+// Exits non-zero on the first mismatch.
+// Usage: node localnet-client.mjs <rpc url> <websocket url> <clearinghouse> <clearinghouse admin>
 import {
   SOLANA_ERROR__JSON_RPC__SERVER_ERROR_SEND_TRANSACTION_PREFLIGHT_FAILURE,
   address,
   appendTransactionMessageInstruction,
   compileTransactionMessage,
   createSolanaRpc,
+  createSolanaRpcSubscriptions,
   createTransactionMessage,
   generateKeyPairSigner,
   getBase58Decoder,
@@ -19,15 +23,17 @@ import {
   isSolanaError,
   lamports,
   pipe,
+  sendAndConfirmTransactionFactory,
   setTransactionMessageFeePayerSigner,
   setTransactionMessageLifetimeUsingBlockhash,
   signTransactionMessageWithSigners,
 } from "@solana/kit";
 import { getTransferSolInstruction } from "@solana-program/system";
 
-const [url, clearinghouse, admin] = process.argv.slice(2);
+const [url, wsUrl, clearinghouse, admin] = process.argv.slice(2);
 const BULWARK = address("Euo6vbzdPvbSkFy53qc6QdTLkAskw8JX14ejb8Wgrub4");
 const rpc = createSolanaRpc(url);
+const rpcSubscriptions = createSolanaRpcSubscriptions(wsUrl);
 
 function check(condition, what) {
   if (!condition) {
@@ -109,4 +115,68 @@ const markets = await rpc
 check(markets.length >= 1, `getProgramAccounts by clearinghouse: ${markets.length} accounts`);
 const many = await rpc.getMultipleAccounts([address(clearinghouse), bob.address], { encoding: "base64" }).send();
 check(many.value.length === 2 && many.value[1].lamports === 1_000_000n, "getMultipleAccounts");
+// ---- WebSocket subscriptions
+/**
+ * Subscribe now and start listening at once (kit drops notifications that arrive before an
+ * iterator polls); `take()` resolves with the first notification `accept` takes, within 10 s,
+ * and unsubscribes.
+ */
+async function first(subscribe, accept, what) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 10_000);
+  const notifications = await subscribe.subscribe({ abortSignal: abort.signal });
+  const found = (async () => {
+    try {
+      for await (const notification of notifications) {
+        if (accept(notification)) return notification;
+      }
+      throw new Error(`no ${what} within 10 s`);
+    } finally {
+      clearTimeout(timer);
+      abort.abort(); // accountUnsubscribe & co.
+    }
+  })();
+  found.catch(() => {}); // reported by take()
+  return { take: () => found };
+}
+
+const slots = await first(rpcSubscriptions.slotNotifications(), () => true, "slot notification");
+const slotNote = await slots.take();
+check(slotNote.slot > 0n && slotNote.parent < slotNote.slot, `slotNotifications: slot ${slotNote.slot}`);
+
+const carol = await generateKeyPairSigner();
+const carolAccount = await first(
+  rpcSubscriptions.accountNotifications(carol.address, { encoding: "base64", commitment: "confirmed" }),
+  () => true,
+  "account notification",
+);
+const systemAccounts = await first(
+  rpcSubscriptions.programNotifications(address("11111111111111111111111111111111"), {
+    encoding: "base64",
+    filters: [{ dataSize: 0n }],
+  }),
+  (n) => n.value.pubkey === carol.address,
+  "program notification",
+);
+const aliceLogs = await first(
+  rpcSubscriptions.logsNotifications({ mentions: [alice.address] }, { commitment: "confirmed" }),
+  () => true,
+  "logs notification",
+);
+// kit's own send-and-confirm: signatureNotifications, slotNotifications and getEpochInfo.
+const sendAndConfirm = sendAndConfirmTransactionFactory({ rpc, rpcSubscriptions });
+const { transaction: toCarol } = await transfer(alice, carol.address, lamports(3_000_000n));
+await sendAndConfirm(toCarol, { commitment: "confirmed" });
+check(true, "sendAndConfirmTransactionFactory: confirmed over signatureNotifications");
+const carolNote = await carolAccount.take();
+check(carolNote.value.lamports === 3_000_000n && carolNote.context.slot > 0n, "accountNotifications: exact lamports");
+const keyed = await systemAccounts.take();
+check(keyed.value.account.lamports === 3_000_000n, "programNotifications with a dataSize filter");
+const logs = await aliceLogs.take();
+check(
+  logs.value.signature === getSignatureFromTransaction(toCarol) && logs.value.err === null && logs.value.logs.length > 0,
+  "logsNotifications mentioning the sender",
+);
+const epoch = await rpc.getEpochInfo().send();
+check(epoch.absoluteSlot > 0n && epoch.blockHeight > 0n, `getEpochInfo: epoch ${epoch.epoch}`);
 console.log("kit client: all checks passed");
