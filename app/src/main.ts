@@ -16,7 +16,7 @@ import {
     wrongClusterMessage,
 } from './lib/connection';
 import { describeError } from './lib/errors';
-import { itemsFromLogs, type FeedItem, type FeedMode, startFeed } from './lib/live';
+import { itemsFromLogs, type FeedItem, type FeedMode, startFeed, watchProgramAccounts } from './lib/live';
 import { buildView, type DashboardView, fetchRaw } from './lib/snapshot';
 import { sendInstructions } from './lib/trading';
 import { h, replace } from './ui/dom';
@@ -55,6 +55,8 @@ const state = {
     stopFeed: null as (() => void) | null,
     timer: undefined as ReturnType<typeof setTimeout> | undefined,
     generation: 0,
+    reading: false,
+    readAgain: false,
 };
 
 // ---- layout ------------------------------------------------------------------------------------
@@ -224,7 +226,7 @@ async function connect(): Promise<void> {
         return;
     }
     showError(null);
-    state.stopFeed = startFeed(rpc, state.settings.wsUrl, PROGRAM, {
+    const stopFeed = startFeed(rpc, state.settings.wsUrl, PROGRAM, {
         items: (items) => {
             addFeedItems(items);
             if (items.length) scheduleRefresh(300);
@@ -234,6 +236,17 @@ async function connect(): Promise<void> {
             replace(feedModeLine, `Feed: ${mode} — ${detail}`);
         },
     });
+    // Accounts re-read as soon as one changes (a price publish emits no event); the timer stays.
+    const stopWatch = watchProgramAccounts(
+        state.settings.wsUrl,
+        PROGRAM,
+        () => scheduleRefresh(0),
+        (reason) => console.info(`accounts re-read on a timer: ${reason}`),
+    );
+    state.stopFeed = () => {
+        stopFeed();
+        stopWatch();
+    };
     await refresh(generation);
 }
 
@@ -245,8 +258,27 @@ function scheduleRefresh(delayMs: number): void {
 
 async function refresh(generation: number): Promise<void> {
     if (!state.rpc || generation !== state.generation) return;
+    // One read at a time: a change heard during a read is picked up by one more read after it.
+    if (state.reading) {
+        state.readAgain = true;
+        return;
+    }
+    state.reading = true;
     try {
-        const raw = await fetchRaw(state.rpc, PROGRAM, state.settings.clearinghouse);
+        await readAndRender(state.rpc, generation);
+    } finally {
+        state.reading = false;
+    }
+    if (generation !== state.generation) return;
+    renderStatus();
+    const again = state.readAgain;
+    state.readAgain = false;
+    scheduleRefresh(again ? 0 : state.feedMode === 'subscription' ? POLL_MS.subscribed : POLL_MS.polling);
+}
+
+async function readAndRender(rpc: Rpc, generation: number): Promise<void> {
+    try {
+        const raw = await fetchRaw(rpc, PROGRAM, state.settings.clearinghouse);
         if (generation !== state.generation) return;
         state.view = buildView(raw);
         render();
@@ -263,8 +295,6 @@ async function refresh(generation: number): Promise<void> {
             `${describeError(e, { rpcUrl: state.settings.rpcUrl, programAddress: PROGRAM }).message}${state.view ? ' The panels show the last successful read.' : ''}`,
         );
     }
-    renderStatus();
-    scheduleRefresh(state.feedMode === 'subscription' ? POLL_MS.subscribed : POLL_MS.polling);
 }
 
 function addFeedItems(items: FeedItem[]): void {

@@ -1,5 +1,12 @@
-//! The `bulwark` command line's configuration: where the cluster is, which keypair signs,
-//! which clearinghouse to use. Flags and environment variables override the config file.
+//! The `bulwark` command line's configuration (where the cluster is, which keypair signs,
+//! which clearinghouse to use, which deployment file names markets and feeds), and its pure
+//! parts: error sentences, names, number input and order outcomes. Flags and environment
+//! variables override the config file.
+
+pub mod explain;
+pub mod input;
+pub mod names;
+pub mod outcome;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +23,10 @@ pub struct CliConfig {
     pub url: Option<String>,
     pub keypair: Option<PathBuf>,
     pub clearinghouse: Option<String>,
+    /// `bulwark-migrate --out`'s JSON: market symbols and feed names, and the clearinghouse
+    /// when none is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<PathBuf>,
 }
 
 impl CliConfig {
@@ -45,6 +56,7 @@ impl CliConfig {
             url: overrides.url.clone().or_else(|| self.url.clone()),
             keypair: overrides.keypair.clone().or_else(|| self.keypair.clone()),
             clearinghouse: overrides.clearinghouse.clone().or_else(|| self.clearinghouse.clone()),
+            deployment: overrides.deployment.clone().or_else(|| self.deployment.clone()),
         }
     }
 
@@ -56,11 +68,29 @@ impl CliConfig {
         self.keypair.clone().unwrap_or_else(bulwark_sdk::keypair::default_keypair_path)
     }
 
+    /// The deployment file named, read.
+    pub fn deployment(&self) -> Result<Option<names::Deployment>> {
+        self.deployment.as_deref().map(names::Deployment::load).transpose()
+    }
+
+    /// The clearinghouse set, else the deployment file's.
     pub fn clearinghouse(&self) -> Result<Pubkey> {
-        let text = self.clearinghouse.as_deref().context(
-            "no clearinghouse: pass --clearinghouse, set BULWARK_CLEARINGHOUSE or run `bulwark config set --set-clearinghouse <ADDRESS>`",
-        )?;
-        text.parse().with_context(|| format!("clearinghouse {text:?} is not an address"))
+        if let Some(text) = self.clearinghouse.as_deref() {
+            return text.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "clearinghouse {text:?} is not an address: fix --clearinghouse, BULWARK_CLEARINGHOUSE or the \
+                     config's `clearinghouse`"
+                )
+            });
+        }
+        match self.deployment()? {
+            Some(d) => Ok(d.clearinghouse),
+            None => anyhow::bail!(
+                "no clearinghouse: pass --clearinghouse, set BULWARK_CLEARINGHOUSE, run `bulwark config set \
+                 --set-clearinghouse <ADDRESS>`, or name the deployment file `bulwark-migrate --out` wrote \
+                 (--deployment, `bulwark config set --set-deployment <FILE>`)"
+            ),
+        }
     }
 }
 
@@ -74,8 +104,12 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_and_defaults_fill_the_rest() {
-        let file =
-            CliConfig { url: Some("http://file".into()), keypair: Some("file.json".into()), clearinghouse: None };
+        let file = CliConfig {
+            url: Some("http://file".into()),
+            keypair: Some("file.json".into()),
+            clearinghouse: None,
+            deployment: None,
+        };
         let flags = CliConfig { url: Some("http://flag".into()), ..Default::default() };
         let merged = file.merged(&flags);
         assert_eq!(merged.url(), "http://flag");
@@ -87,6 +121,14 @@ mod tests {
         assert_eq!(CliConfig::load(&path).unwrap(), CliConfig::default());
         merged.save(&path).unwrap();
         assert_eq!(CliConfig::load(&path).unwrap(), merged);
+        // A deployment file supplies the clearinghouse when none is set.
+        let deployment = dir.join("deployment.json");
+        let ch = Pubkey::new_unique();
+        std::fs::write(&deployment, serde_json::json!({ "clearinghouse": ch.to_string() }).to_string()).unwrap();
+        let with_file = CliConfig { deployment: Some(deployment.clone()), ..Default::default() };
+        assert_eq!(with_file.clearinghouse().unwrap(), ch);
+        with_file.save(&path).unwrap();
+        assert_eq!(CliConfig::load(&path).unwrap().deployment, Some(deployment));
         std::fs::write(&path, "urll = \"x\"").unwrap();
         assert!(CliConfig::load(&path).is_err());
         std::fs::remove_dir_all(dir).unwrap();

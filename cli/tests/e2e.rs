@@ -179,11 +179,13 @@ impl Cluster {
 
     fn keygen(&self, name: &str) -> Pubkey {
         let out = Command::new(binary("bulwark"))
-            .args(["keygen", "--outfile"])
+            .args(["keygen", "--json", "--outfile"])
             .arg(self.dir.join(format!("{name}.json")))
             .finish();
         assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout).trim().parse().expect("an address")
+        let written: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keygen JSON");
+        assert!(written["path"].as_str().expect("the path").ends_with(&format!("{name}.json")));
+        written["address"].as_str().expect("the address").parse().expect("an address")
     }
 }
 
@@ -352,7 +354,14 @@ fn deploy_trade_move_the_feed_and_the_keeper_liquidates() {
     );
     let book: serde_json::Value =
         serde_json::from_str(&cluster.cli("bob", &["book", "--market", "0", "--json"])).unwrap();
-    assert_eq!(book, serde_json::json!({ "bids": [{ "price": "93000", "lots": 80 }], "asks": [] }));
+    // One level each way at most: Bob's bid, with the id of the one order resting there.
+    assert_eq!(book["asks"], serde_json::json!([]), "{book}");
+    assert_eq!(book["bids"].as_array().map(Vec::len), Some(1), "{book}");
+    assert_eq!(
+        (&book["bids"][0]["price"], &book["bids"][0]["lots"]),
+        (&serde_json::json!("93000"), &serde_json::json!(80))
+    );
+    assert_eq!(book["bids"][0]["order_ids"].as_array().map(Vec::len), Some(1), "{book}");
 
     let alice_margin = bulwark_sdk::pda::margin_account(&clearinghouse, &alice, 0);
     let bob_margin = bulwark_sdk::pda::margin_account(&clearinghouse, &bob, 0);

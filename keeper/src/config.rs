@@ -1,6 +1,7 @@
 //! Keeper settings: clap flags, each with an environment variable, over an optional TOML file,
 //! over defaults. A flag or variable beats the file; the file beats the default.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,7 +43,29 @@ pub struct KeeperConfig {
     /// `/health` fails once this many scan periods (plus the slowest crank's retries) pass
     /// without a successful scan, and at once when the last scan failed.
     pub unhealthy_after_scans: u32,
+    /// Warn when the keeper's SOL balance (fee payer, and rent for each ADL round it opens) is
+    /// below this many lamports; 0: never.
+    pub min_sol_lamports: u64,
+    /// Market symbols for logs by index (the chain holds none); a market without one is `#INDEX`.
+    pub market_symbols: BTreeMap<u16, String>,
+    pub log_format: LogFormat,
 }
+
+/// How the binary writes its log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event, `key=value` fields.
+    #[default]
+    Text,
+    /// One JSON object per line, the event's fields at the top level.
+    Json,
+}
+
+/// The default of `min_sol_lamports`: 0.05 SOL, about five open ADL rounds' rent.
+pub const DEFAULT_MIN_SOL_LAMPORTS: u64 = 50_000_000;
+
+const LAMPORTS_PER_SOL: f64 = 1_000_000_000.0;
 
 impl KeeperConfig {
     /// Defaults for everything but the addresses.
@@ -65,7 +88,15 @@ impl KeeperConfig {
             confirm_timeout: Duration::from_secs(60),
             metrics_addr: None,
             unhealthy_after_scans: 3,
+            min_sol_lamports: DEFAULT_MIN_SOL_LAMPORTS,
+            market_symbols: BTreeMap::new(),
+            log_format: LogFormat::Text,
         }
+    }
+
+    /// A market's name in logs: its symbol when configured, else `#INDEX`.
+    pub fn market_label(&self, index: u16) -> String {
+        self.market_symbols.get(&index).cloned().unwrap_or_else(|| format!("#{index}"))
     }
 
     /// The compute-unit price actually paid.
@@ -76,55 +107,126 @@ impl KeeperConfig {
 
 /// `bulwark-keeper`: cranks one clearinghouse's liquidations, insurance cover, ADL, funding and
 /// expired-order pruning.
+///
+/// Every setting is a flag, an environment variable (shown with each flag) or a key of the
+/// `--config` file; a flag or variable beats the file, the file beats the default. Log level
+/// from RUST_LOG (default `info`: one line per landed or failed crank; `debug` adds each scan).
 #[derive(Parser, Debug, Default)]
 #[command(name = "bulwark-keeper", version)]
 pub struct Cli {
-    /// TOML file with any of the settings below (snake_case keys).
-    #[arg(long, env = "BULWARK_KEEPER_CONFIG")]
+    /// TOML file with any of the settings below (snake_case keys, e.g. `max_retries = 5`;
+    /// unknown keys are refused) [default: none: flags, environment and defaults only].
+    #[arg(long, env = "BULWARK_KEEPER_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    #[arg(long, env = "BULWARK_RPC_URL")]
+    /// JSON-RPC endpoint of the cluster [default: http://127.0.0.1:8899].
+    #[arg(long, env = "BULWARK_RPC_URL", value_name = "URL")]
     pub rpc_url: Option<String>,
-    #[arg(long, env = "BULWARK_CLEARINGHOUSE")]
+    /// Address of the clearinghouse to keep. Required, no default: from this flag, its variable
+    /// or the file.
+    #[arg(long, env = "BULWARK_CLEARINGHOUSE", value_name = "ADDRESS")]
     pub clearinghouse: Option<String>,
-    #[arg(long, env = "BULWARK_KEEPER_KEYPAIR")]
+    /// Keypair file of the keeper: it signs and pays fees and ADL-round rent for every crank,
+    /// and owns the keeper's margin account [default: ~/.config/solana/id.json].
+    #[arg(long, env = "BULWARK_KEEPER_KEYPAIR", value_name = "PATH")]
     pub keypair: Option<PathBuf>,
-    #[arg(long, env = "BULWARK_KEEPER_SUB_ACCOUNT")]
+    /// Sub-account id of the keeper's own margin account, created at start-up when missing: it
+    /// receives book-liquidation rewards and, with --takeover, takes positions over [default: 0].
+    #[arg(long, env = "BULWARK_KEEPER_SUB_ACCOUNT", value_name = "ID")]
     pub sub_account_id: Option<u16>,
-    /// true/false, yes/no, 1/0.
-    #[arg(long, env = "BULWARK_KEEPER_TAKEOVER", value_parser = clap::builder::BoolishValueParser::new())]
+    /// Take liquidated positions over into the keeper's margin account at the oracle (needs
+    /// capital there) instead of closing them against the book (true/false, yes/no, 1/0)
+    /// [default: false].
+    #[arg(long, env = "BULWARK_KEEPER_TAKEOVER", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub takeover: Option<bool>,
-    #[arg(long, env = "BULWARK_KEEPER_SCAN_INTERVAL_MS")]
+    /// Time between the starts of two scans, milliseconds [default: 1000].
+    #[arg(long, env = "BULWARK_KEEPER_SCAN_INTERVAL_MS", value_name = "MS")]
     pub scan_interval_ms: Option<u64>,
-    #[arg(long, env = "BULWARK_KEEPER_PRIORITY_FEE")]
+    /// Priority fee asked for every crank: price per compute unit, micro-lamports; never above
+    /// --priority-fee-cap-micro-lamports [default: 10000].
+    #[arg(long, env = "BULWARK_KEEPER_PRIORITY_FEE", value_name = "MICRO_LAMPORTS")]
     pub priority_fee_micro_lamports: Option<u64>,
-    #[arg(long, env = "BULWARK_KEEPER_PRIORITY_FEE_CAP")]
+    /// The most the priority fee may be, micro-lamports per compute unit [default: 1000000].
+    #[arg(long, env = "BULWARK_KEEPER_PRIORITY_FEE_CAP", value_name = "MICRO_LAMPORTS")]
     pub priority_fee_cap_micro_lamports: Option<u64>,
     /// Compute-unit limit for every crank [default: each crank's instructions' budgets from
     /// docs/compute.md].
-    #[arg(long, env = "BULWARK_KEEPER_COMPUTE_UNIT_LIMIT")]
+    #[arg(long, env = "BULWARK_KEEPER_COMPUTE_UNIT_LIMIT", value_name = "UNITS")]
     pub compute_unit_limit: Option<u32>,
-    #[arg(long, env = "BULWARK_KEEPER_MAX_RETRIES")]
+    /// Attempts after the first for a scan or crank that failed for a reason that may not repeat
+    /// (transport, timeout, expired blockhash) [default: 3].
+    #[arg(long, env = "BULWARK_KEEPER_MAX_RETRIES", value_name = "N")]
     pub max_retries: Option<u32>,
-    #[arg(long, env = "BULWARK_KEEPER_RETRY_BACKOFF_MS")]
+    /// Wait before the first retry, milliseconds; doubled for each later one [default: 250].
+    #[arg(long, env = "BULWARK_KEEPER_RETRY_BACKOFF_MS", value_name = "MS")]
     pub retry_backoff_ms: Option<u64>,
-    #[arg(long, env = "BULWARK_KEEPER_IN_FLIGHT_TTL_MS")]
+    /// A crank whose outcome is still unknown after its retries is not sent again for this long,
+    /// milliseconds [default: 90000].
+    #[arg(long, env = "BULWARK_KEEPER_IN_FLIGHT_TTL_MS", value_name = "MS")]
     pub in_flight_ttl_ms: Option<u64>,
     /// Nominate every winner ranked above one of this keeper's own queued accounts in an ADL
-    /// round, so they pay first (true/false) [default: false].
-    #[arg(long, env = "BULWARK_KEEPER_DEFEND", num_args = 0..=1, default_missing_value = "true",
+    /// round, so they pay first (true/false; the bare flag is true) [default: false].
+    #[arg(long, env = "BULWARK_KEEPER_DEFEND", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub defend: Option<bool>,
-    #[arg(long, env = "BULWARK_KEEPER_ADL_CRANKS_PER_SCAN")]
+    /// ADL executions per round per scan, so one target cannot starve the rest [default: 8].
+    #[arg(long, env = "BULWARK_KEEPER_ADL_CRANKS_PER_SCAN", value_name = "N")]
     pub adl_cranks_per_scan: Option<u32>,
-    #[arg(long, env = "BULWARK_KEEPER_CONFIRM_TIMEOUT_MS")]
+    /// How long to wait for one transaction's confirmation before its outcome counts as unknown
+    /// (a timeout), milliseconds [default: 60000].
+    #[arg(long, env = "BULWARK_KEEPER_CONFIRM_TIMEOUT_MS", value_name = "MS")]
     pub confirm_timeout_ms: Option<u64>,
-    /// Serve /metrics and /health here, e.g. 127.0.0.1:9464.
-    #[arg(long, env = "BULWARK_KEEPER_METRICS_ADDR")]
+    /// Serve /metrics and /health here, e.g. 127.0.0.1:9464 [default: none: no HTTP server].
+    #[arg(long, env = "BULWARK_KEEPER_METRICS_ADDR", value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     /// /health answers 503 once this many scan periods (plus the slowest crank's retries) pass
     /// without a successful scan, and as soon as a scan fails after its retries [default: 3].
-    #[arg(long, env = "BULWARK_KEEPER_UNHEALTHY_AFTER_SCANS", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "BULWARK_KEEPER_UNHEALTHY_AFTER_SCANS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub unhealthy_after_scans: Option<u32>,
+    /// Warn when the keeper's SOL balance is below this many SOL, naming the address to fund; 0
+    /// turns the warning off. The keeper pays every crank's fee and ~0.01 SOL of rent per ADL
+    /// round it opens (returned when the round closes); a keeper without SOL fails every crank.
+    /// The balance is the metric bulwark_keeper_sol_balance_lamports, read each scan
+    /// [default: 0.05].
+    #[arg(long, env = "BULWARK_KEEPER_MIN_SOL", value_name = "SOL", value_parser = parse_sol)]
+    pub min_sol: Option<f64>,
+    /// Market symbols for logs, INDEX=SYMBOL separated by commas, e.g. 0=BTC-PERP,1=ETH-PERP (the
+    /// chain holds no names) [default: none: a market is logged as #INDEX].
+    #[arg(long, env = "BULWARK_KEEPER_MARKET_SYMBOLS", value_name = "INDEX=SYMBOL", value_delimiter = ',',
+          value_parser = parse_market_symbol)]
+    pub market_symbols: Option<Vec<(u16, String)>>,
+    /// Log format: `text`, one line per event with key=value fields (coloured only when standard
+    /// output is a terminal and NO_COLOR is unset), or `json`, one object per line with the
+    /// fields at the top level. Logs go to standard output [default: text].
+    #[arg(long, env = "BULWARK_KEEPER_LOG_FORMAT", value_name = "FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// `--min-sol`: a non-negative number of SOL.
+fn parse_sol(text: &str) -> Result<f64, String> {
+    let sol: f64 = text.trim().parse().map_err(|e| format!("{text:?} is not a number of SOL: {e}"))?;
+    sol_to_lamports(sol)?;
+    Ok(sol)
+}
+
+fn sol_to_lamports(sol: f64) -> Result<u64, String> {
+    if !sol.is_finite() || sol < 0.0 || sol * LAMPORTS_PER_SOL >= u64::MAX as f64 {
+        return Err(format!("{sol}: SOL must be a non-negative number"));
+    }
+    Ok((sol * LAMPORTS_PER_SOL).round() as u64)
+}
+
+/// `--market-symbols`: one `INDEX=SYMBOL`.
+fn parse_market_symbol(text: &str) -> Result<(u16, String), String> {
+    let (index, symbol) =
+        text.split_once('=').ok_or_else(|| format!("{text:?}: expected INDEX=SYMBOL, e.g. 0=BTC-PERP"))?;
+    let index = index.trim().parse::<u16>().map_err(|e| format!("{text:?}: market index: {e}"))?;
+    let symbol = symbol.trim();
+    if symbol.is_empty() {
+        return Err(format!("{text:?}: empty symbol"));
+    }
+    Ok((index, symbol.to_string()))
 }
 
 /// The TOML file: the same settings, all optional.
@@ -148,6 +250,10 @@ pub struct FileConfig {
     pub confirm_timeout_ms: Option<u64>,
     pub metrics_addr: Option<SocketAddr>,
     pub unhealthy_after_scans: Option<u32>,
+    pub min_sol: Option<f64>,
+    /// `["0=BTC-PERP", "1=ETH-PERP"]`, as the flag.
+    pub market_symbols: Option<Vec<String>>,
+    pub log_format: Option<LogFormat>,
 }
 
 impl Cli {
@@ -193,6 +299,20 @@ impl Cli {
         pick!(adl_cranks_per_scan);
         pick!(confirm_timeout, confirm_timeout_ms, ms);
         pick!(unhealthy_after_scans);
+        pick!(log_format);
+        if let Some(sol) = self.min_sol.or(file.min_sol) {
+            c.min_sol_lamports = sol_to_lamports(sol).map_err(|e| anyhow::anyhow!("min_sol: {e}"))?;
+        }
+        let symbols = match (self.market_symbols, file.market_symbols) {
+            (Some(flag), _) => flag,
+            (None, Some(file)) => file
+                .iter()
+                .map(|s| parse_market_symbol(s))
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("market_symbols: {e}"))?,
+            (None, None) => Vec::new(),
+        };
+        c.market_symbols = symbols.into_iter().collect();
         anyhow::ensure!(c.unhealthy_after_scans >= 1, "unhealthy_after_scans must be at least 1");
         c.metrics_addr = self.metrics_addr.or(file.metrics_addr);
         Ok(c)
@@ -231,6 +351,112 @@ mod tests {
         let cli = Cli::try_parse_from(["bulwark-keeper", "--config", path.to_str().unwrap()]).unwrap();
         assert!(cli.resolve().unwrap_err().to_string().contains("unknown field"));
         assert!(Cli::default().resolve().unwrap_err().to_string().contains("--clearinghouse"));
+    }
+
+    #[test]
+    fn sol_floor_market_symbols_and_log_format_come_from_flags_or_the_file() {
+        let ch = Pubkey::new_unique().to_string();
+        let base = Cli { clearinghouse: Some(ch.clone()), ..Cli::default() };
+        let c = base.resolve().unwrap();
+        assert_eq!((c.min_sol_lamports, c.log_format), (50_000_000, LogFormat::Text));
+        assert_eq!((c.market_label(0), c.market_label(3)), ("#0".to_string(), "#3".to_string()));
+
+        let args = [
+            "bulwark-keeper",
+            "--clearinghouse",
+            &ch,
+            "--min-sol",
+            "0.25",
+            "--market-symbols",
+            "0=BTC-PERP, 2=SOL-PERP",
+            "--log-format",
+            "json",
+        ];
+        let c = Cli::try_parse_from(args).unwrap().resolve().unwrap();
+        assert_eq!((c.min_sol_lamports, c.log_format), (250_000_000, LogFormat::Json));
+        assert_eq!(
+            (c.market_label(0), c.market_label(1), c.market_label(2)),
+            ("BTC-PERP".into(), "#1".into(), "SOL-PERP".into())
+        );
+        for bad in
+            [["--min-sol", "-1"], ["--min-sol", "lots"], ["--market-symbols", "BTC-PERP"], ["--log-format", "xml"]]
+        {
+            assert!(Cli::try_parse_from(["bulwark-keeper", bad[0], bad[1]]).is_err(), "{bad:?} accepted");
+        }
+
+        let dir = std::env::temp_dir().join(format!("bulwark-keeper-config-sol-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keeper.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "clearinghouse = \"{ch}\"\nmin_sol = 1\nmarket_symbols = [\"1=ETH-PERP\"]\nlog_format = \"json\"\n"
+            ),
+        )
+        .unwrap();
+        let c = Cli::try_parse_from(["bulwark-keeper", "--config", path.to_str().unwrap()]).unwrap().resolve().unwrap();
+        assert_eq!((c.min_sol_lamports, c.log_format), (1_000_000_000, LogFormat::Json));
+        assert_eq!(c.market_label(1), "ETH-PERP");
+        let c = Cli::try_parse_from(["bulwark-keeper", "--config", path.to_str().unwrap(), "--min-sol", "0"])
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!(c.min_sol_lamports, 0, "the flag beats the file; 0 turns the warning off");
+        std::fs::write(&path, format!("clearinghouse = \"{ch}\"\nmarket_symbols = [\"x\"]\n")).unwrap();
+        let err = Cli::try_parse_from(["bulwark-keeper", "--config", path.to_str().unwrap()]).unwrap().resolve();
+        assert!(err.unwrap_err().to_string().contains("INDEX=SYMBOL"));
+    }
+
+    /// `bulwark-keeper --help` explains every argument: what it does, and its default or why it
+    /// has none. The defaults written in the help are the ones `resolve` applies.
+    #[test]
+    fn every_argument_has_help_and_a_default_or_a_reason_for_none() {
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        command.build();
+        let mut problems = Vec::new();
+        let mut written_defaults = std::collections::BTreeMap::new();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str().to_string();
+            let help = arg.get_long_help().or(arg.get_help()).map(|h| h.to_string()).unwrap_or_default();
+            if help.trim().is_empty() {
+                problems.push(format!("{id}: no help text"));
+                continue;
+            }
+            let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+            if arg.is_required_set() || !takes_value {
+                continue;
+            }
+            if let Some((_, rest)) = help.split_once("[default: ") {
+                let value = rest.split(']').next().unwrap_or_default();
+                written_defaults.insert(id, value.to_string());
+            } else if arg.get_default_values().is_empty() && !help.to_lowercase().contains("no default") {
+                problems.push(format!("{id}: neither a default nor why it has none in {help:?}"));
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+
+        let c = Cli { clearinghouse: Some(Pubkey::new_unique().to_string()), ..Cli::default() }.resolve().unwrap();
+        let applied = [
+            ("rpc_url", c.rpc_url.clone()),
+            ("sub_account_id", c.sub_account_id.to_string()),
+            ("takeover", c.takeover.to_string()),
+            ("scan_interval_ms", c.scan_interval.as_millis().to_string()),
+            ("priority_fee_micro_lamports", c.priority_fee_micro_lamports.to_string()),
+            ("priority_fee_cap_micro_lamports", c.priority_fee_cap_micro_lamports.to_string()),
+            ("max_retries", c.max_retries.to_string()),
+            ("retry_backoff_ms", c.retry_backoff.as_millis().to_string()),
+            ("in_flight_ttl_ms", c.in_flight_ttl.as_millis().to_string()),
+            ("defend", c.defend.to_string()),
+            ("adl_cranks_per_scan", c.adl_cranks_per_scan.to_string()),
+            ("confirm_timeout_ms", c.confirm_timeout.as_millis().to_string()),
+            ("unhealthy_after_scans", c.unhealthy_after_scans.to_string()),
+            ("min_sol", (c.min_sol_lamports as f64 / LAMPORTS_PER_SOL).to_string()),
+            ("log_format", format!("{:?}", c.log_format).to_lowercase()),
+        ];
+        for (id, value) in applied {
+            assert_eq!(written_defaults.get(id), Some(&value), "--help's default for {id}");
+        }
     }
 
     #[test]

@@ -11,14 +11,18 @@ use std::time::{Duration, Instant};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use bulwark::error::BulwarkError;
-use bulwark::events::{AdlFillV1, AdlRoundClosedV1, AdlRoundOpenedV1, InsurancePayoutV1, LiquidationV1};
-use bulwark::state::MarginAccount;
+use bulwark::events::{
+    AdlFillV1, AdlNominatedV1, AdlRoundClosedV1, AdlRoundOpenedV1, AdlWindowReopenedV1, BadDebtRecordedV1,
+    FundingSampledV1, FundingUpdatedV1, InsurancePayoutV1, LiquidationStatusV1, LiquidationV1, OrderCancelledV1,
+};
+use bulwark::state::{MarginAccount, ACCOUNT_FLAG_BEING_LIQUIDATED};
 use bulwark_sdk::chain::{
     send_and_confirm, send_and_confirm_tracked, transaction_size, Chain, ChainError, ChainResult, ConfirmOptions, Sent,
-    PACKET_DATA_SIZE,
+    Signature, PACKET_DATA_SIZE,
 };
 use bulwark_sdk::events::decode_events;
 use bulwark_sdk::ix::{self, price_pairs, MarketKeys};
+use bulwark_sdk::units::format_price;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 use tokio::sync::watch;
@@ -151,6 +155,210 @@ fn failure_reason(error: &ChainError) -> String {
     }
 }
 
+/// The error by name: the program's (Bulwark's from the IDL, or Anchor's from the logs), else
+/// the transaction error (e.g. `InsufficientFundsForFee`), else the failure class.
+pub fn error_name(error: &ChainError) -> String {
+    if let Some(e) = error.custom_code().and_then(bulwark_sdk::errors::program_error) {
+        return e.name.clone();
+    }
+    match error {
+        ChainError::Transaction { err, logs } => logs
+            .iter()
+            .find_map(|line| {
+                let code = line.split_once("Error Code: ")?.1;
+                Some(code.split('.').next()?.trim().to_string())
+            })
+            .unwrap_or_else(|| format!("{err:?}")),
+        _ => failure_reason(error),
+    }
+}
+
+/// A failure that means the keeper's wallet cannot pay (a fee, or an ADL round's rent).
+fn out_of_sol(error: &ChainError) -> bool {
+    match error {
+        ChainError::Transaction { err, logs } => {
+            let kind = format!("{err:?}");
+            kind.starts_with("InsufficientFundsFor")
+                || kind == "AccountNotFound"
+                || logs.iter().any(|l| l.contains("insufficient lamports"))
+        }
+        ChainError::Rejected(message) => message.contains("insufficient funds") || message.contains("AccountNotFound"),
+        _ => false,
+    }
+}
+
+/// SOL, from lamports, for a person.
+fn format_sol(lamports: u64) -> String {
+    bulwark_sdk::units::format_decimal(lamports as i128, 9)
+}
+
+/// How often the low-SOL warning repeats while the balance stays low.
+const LOW_SOL_WARN_EVERY: Duration = Duration::from_secs(600);
+
+/// Who and what a crank is about, as the keeper saw it at the scan: the fields of each of its
+/// log lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CrankSubject {
+    pub action: &'static str,
+    /// The margin account a liquidation, status update or ADL round is about, and its owner.
+    pub account: Option<Pubkey>,
+    pub owner: Option<Pubkey>,
+    /// The market's symbol (`--market-symbols`) or `#INDEX`, and its index.
+    pub market: Option<String>,
+    pub market_index: Option<u16>,
+    /// The account's position in the market at the scan, signed lots.
+    pub position_lots: Option<i64>,
+    /// The market's oracle price at the scan (`PRICE_PRECISION`); a landed crank's line shows
+    /// the price its events report instead.
+    pub price: Option<i64>,
+    /// Makers (book liquidation, prune), nominees (ADL begin/nominate) or queued winners (ADL
+    /// execute) the crank names.
+    pub makers: Option<usize>,
+    pub nominees: Option<usize>,
+    pub queued: Option<usize>,
+}
+
+impl CrankSubject {
+    pub fn new(snapshot: &Snapshot, config: &KeeperConfig, action: &Action) -> Self {
+        let market_index = match action {
+            Action::Takeover { market_index, .. }
+            | Action::BookLiquidation { market_index, .. }
+            | Action::AdlBegin { market_index, .. }
+            | Action::AdlNominate { market_index, .. }
+            | Action::AdlExecute { market_index, .. }
+            | Action::Funding { market_index }
+            | Action::Prune { market_index, .. } => Some(*market_index),
+            Action::FlagLiquidatable { .. } => None,
+        };
+        let account = action.target();
+        let margin = account.and_then(|k| snapshot.account(&k));
+        let position_lots = market_index
+            .and_then(|index| margin?.open_positions().find(|p| p.market_index == index).map(|p| p.base_lots));
+        let (mut makers, mut nominees, mut queued) = (None, None, None);
+        match action {
+            Action::BookLiquidation { makers: m, .. } | Action::Prune { makers: m, .. } => makers = Some(m.len()),
+            Action::AdlBegin { nominees: n, .. } | Action::AdlNominate { nominees: n, .. } => nominees = Some(n.len()),
+            Action::AdlExecute { queued: q, .. } => queued = Some(q.len()),
+            _ => {}
+        }
+        Self {
+            action: action.name(),
+            account,
+            owner: margin.map(|m| m.owner),
+            market: market_index.map(|i| config.market_label(i)),
+            market_index,
+            position_lots,
+            price: market_index.and_then(|i| snapshot.market(i)?.price).map(|p| p.price),
+            makers,
+            nominees,
+            queued,
+        }
+    }
+}
+
+/// A `tracing` event at `$level` carrying a crank's subject fields, then `$rest` (more fields
+/// and the message).
+macro_rules! crank_event {
+    ($level:expr, $subject:expr, $($rest:tt)+) => {{
+        let s: &CrankSubject = $subject;
+        tracing::event!(
+            $level,
+            action = %s.action,
+            account = s.account.as_ref().map(tracing::field::display),
+            owner = s.owner.as_ref().map(tracing::field::display),
+            market = s.market.as_deref().map(tracing::field::display),
+            market_index = s.market_index,
+            position_lots = s.position_lots,
+            price = s.price.map(|p| tracing::field::display(format_price(p))),
+            makers = s.makers,
+            nominees = s.nominees,
+            queued = s.queued,
+            $($rest)+
+        )
+    }};
+}
+
+/// What a landed crank's events say it did, for its log line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct LandedSummary {
+    /// Lots closed (liquidation, ADL fills; signed like a fill of the account) or frozen (an ADL
+    /// round opened).
+    lots: Option<i64>,
+    price: Option<i64>,
+    liquidations: Option<usize>,
+    fills: Option<usize>,
+    nominated: Option<usize>,
+    haircut_atoms: Option<u64>,
+    insurance_paid_atoms: Option<u64>,
+    bad_debt_atoms: Option<u64>,
+    uncovered_atoms: Option<u64>,
+    window_end_slot: Option<u64>,
+    /// How many times the round restarted at a new price (not shown while 0).
+    round_restarts: Option<u16>,
+    round_closed: Option<bool>,
+    funding_per_lot: Option<i64>,
+    orders_pruned: Option<usize>,
+    flagged: Option<bool>,
+}
+
+fn nonzero<T: Default + PartialEq>(v: T) -> Option<T> {
+    (v != T::default()).then_some(v)
+}
+
+impl LandedSummary {
+    fn from_logs(action: &Action, logs: &[String]) -> Self {
+        let mut out = Self::default();
+        let liquidations = decode_events::<LiquidationV1>(logs);
+        if !liquidations.is_empty() {
+            out.liquidations = Some(liquidations.len());
+            out.lots = Some(liquidations.iter().map(|l| l.base_lots).sum());
+            out.price = liquidations.last().map(|l| l.oracle_price);
+            out.flagged = liquidations.last().map(|l| l.still_liquidating);
+        }
+        let fills = decode_events::<AdlFillV1>(logs);
+        if !fills.is_empty() {
+            out.fills = Some(fills.len());
+            out.lots = Some(fills.iter().map(|f| f.base_lots).sum());
+            out.price = fills.last().map(|f| f.oracle_price);
+            out.haircut_atoms = Some(fills.iter().map(|f| f.haircut).sum());
+        }
+        if let Some(opened) = decode_events::<AdlRoundOpenedV1>(logs).pop() {
+            if out.fills.is_none() {
+                out.lots = Some(opened.target_lots);
+                out.price = Some(opened.price);
+            }
+            out.uncovered_atoms = Some(opened.uncovered);
+            out.window_end_slot = Some(opened.window_end_slot);
+            out.round_restarts = nonzero(opened.restart_count);
+        }
+        if let Some(reopened) = decode_events::<AdlWindowReopenedV1>(logs).pop() {
+            out.uncovered_atoms = Some(reopened.uncovered_left);
+            out.window_end_slot = Some(reopened.window_end_slot);
+        }
+        if action.is_adl() && !matches!(action, Action::AdlExecute { .. }) {
+            out.nominated = Some(decode_events::<AdlNominatedV1>(logs).len());
+        }
+        if matches!(action, Action::AdlExecute { .. }) {
+            out.round_closed = Some(!decode_events::<AdlRoundClosedV1>(logs).is_empty());
+        }
+        out.insurance_paid_atoms = nonzero(decode_events::<InsurancePayoutV1>(logs).iter().map(|p| p.amount).sum());
+        out.bad_debt_atoms = nonzero(decode_events::<BadDebtRecordedV1>(logs).iter().map(|d| d.amount).sum());
+        if let Some(status) = decode_events::<LiquidationStatusV1>(logs).pop() {
+            out.flagged = Some(status.status_flags & ACCOUNT_FLAG_BEING_LIQUIDATED != 0);
+        }
+        if let Action::Funding { .. } = action {
+            if let Some(sample) = decode_events::<FundingSampledV1>(logs).pop() {
+                out.price = Some(sample.oracle_price);
+            }
+            out.funding_per_lot = decode_events::<FundingUpdatedV1>(logs).pop().map(|f| f.funding_per_lot);
+        }
+        if let Action::Prune { .. } = action {
+            out.orders_pruned = Some(decode_events::<OrderCancelledV1>(logs).len());
+        }
+        out
+    }
+}
+
 /// A crank this keeper landed, with its logs (events), for callers that keep a journal.
 #[derive(Clone, Debug)]
 pub struct LandedCrank {
@@ -173,6 +381,49 @@ pub struct Journal {
     pub plan_seconds: f64,
 }
 
+/// One info line for a landed crank: its subject, what its events say it did, its signature;
+/// at debug, one line per ADL fill naming the winner that paid.
+fn log_landed(subject: &CrankSubject, action: &Action, signature: &Signature, slot: u64, logs: &[String]) {
+    let done = LandedSummary::from_logs(action, logs);
+    let subject = CrankSubject { price: done.price.or(subject.price), ..subject.clone() };
+    crank_event!(
+        tracing::Level::INFO,
+        &subject,
+        lots = done.lots,
+        liquidations = done.liquidations,
+        fills = done.fills,
+        nominated = done.nominated,
+        haircut_atoms = done.haircut_atoms,
+        insurance_paid_atoms = done.insurance_paid_atoms,
+        bad_debt_atoms = done.bad_debt_atoms,
+        uncovered_atoms = done.uncovered_atoms,
+        window_end_slot = done.window_end_slot,
+        round_restarts = done.round_restarts,
+        round_closed = done.round_closed,
+        funding_per_lot = done.funding_per_lot,
+        orders_pruned = done.orders_pruned,
+        flagged = done.flagged,
+        %signature,
+        slot,
+        "crank landed"
+    );
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for fill in decode_events::<AdlFillV1>(logs) {
+            tracing::debug!(
+                account = %fill.target,
+                counterparty = %fill.counterparty,
+                market = subject.market.as_deref().map(tracing::field::display),
+                market_index = subject.market_index,
+                lots = fill.base_lots,
+                price = %format_price(fill.oracle_price),
+                haircut_atoms = fill.haircut,
+                %signature,
+                "ADL fill"
+            );
+        }
+    }
+}
+
 pub struct Keeper<C: Chain> {
     pub chain: C,
     pub config: KeeperConfig,
@@ -189,6 +440,8 @@ pub struct Keeper<C: Chain> {
     /// Targets whose takeover the program refused for this keeper's margin, and when: closed
     /// against the book instead until the in-flight TTL passes.
     takeover_refused: HashMap<Pubkey, Instant>,
+    /// When the low-SOL warning was last logged, while the balance stays low.
+    low_sol_warned: std::sync::Mutex<Option<Instant>>,
 }
 
 /// Fixed (non-remaining) accounts of each crank's instruction whose builder passes its price
@@ -220,7 +473,42 @@ impl<C: Chain> Keeper<C> {
             crank_nonce: AtomicU32::new(0),
             journal: None,
             takeover_refused: HashMap::new(),
+            low_sol_warned: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Read the keeper's SOL balance into `sol_balance_lamports` and warn when it is below
+    /// `min_sol_lamports`: at once, then every `LOW_SOL_WARN_EVERY` while it stays low. `None`
+    /// when the balance could not be read (the scan reports the node's trouble).
+    pub async fn check_sol_balance(&self) -> Option<u64> {
+        let me = self.authority.pubkey();
+        let lamports = match self.chain.accounts(&[me]).await {
+            Ok(mut accounts) => accounts.pop().flatten().map_or(0, |a| a.lamports),
+            Err(e) => {
+                tracing::debug!(keeper = %me, error = %e, "reading the keeper's SOL balance failed");
+                return None;
+            }
+        };
+        self.metrics.sol_balance_lamports.set(i64::try_from(lamports).unwrap_or(i64::MAX));
+        let min = self.config.min_sol_lamports;
+        let mut warned = self.low_sol_warned.lock().unwrap();
+        if lamports < min {
+            if warned.is_none_or(|at| at.elapsed() >= LOW_SOL_WARN_EVERY) {
+                tracing::warn!(
+                    keeper = %me,
+                    sol_balance = %format_sol(lamports),
+                    min_sol = %format_sol(min),
+                    "keeper SOL balance low: it pays every crank's fee and ~0.01 SOL of rent per ADL round it \
+                     opens, and fails every crank once dry; fund it, e.g. `solana transfer --allow-unfunded-recipient \
+                     {me} 0.5 --url {}`",
+                    self.config.rpc_url
+                );
+                *warned = Some(Instant::now());
+            }
+        } else if warned.take().is_some() {
+            tracing::info!(keeper = %me, sol_balance = %format_sol(lamports), "keeper SOL balance back above --min-sol");
+        }
+        Some(lamports)
     }
 
     /// Keep a journal of each cycle (snapshot, plan, landed cranks with logs).
@@ -324,6 +612,7 @@ impl<C: Chain> Keeper<C> {
         self.takeover_refused.retain(|_, since| since.elapsed() < ttl);
         let mut avoid = self.avoid();
         let mut snapshot = self.scan().await?;
+        self.check_sol_balance().await;
         let planning = Instant::now();
         let actions = plan_with(&snapshot, &self.plan_options(), &avoid);
         if let Some(journal) = &self.journal {
@@ -341,6 +630,18 @@ impl<C: Chain> Keeper<C> {
             .filter(|(_, a)| crate::snapshot::health(a, &prices).is_some_and(|h| !h.meets_maintenance()))
             .count();
         self.metrics.liquidatable_accounts.set(below_maintenance as i64);
+        tracing::debug!(
+            accounts = snapshot.accounts.len(),
+            markets = snapshot.markets.len(),
+            adl_rounds = snapshot.adl_rounds.len(),
+            below_maintenance,
+            planned = actions.len(),
+            slot = snapshot.clock.slot,
+            "scanned"
+        );
+        for action in &actions {
+            crank_event!(tracing::Level::DEBUG, &CrankSubject::new(&snapshot, &self.config, action), "planned");
+        }
 
         // The plan holds while nothing has landed. After that, each remaining liquidation or
         // ADL is re-planned from the snapshot refreshed with what landed: makers or
@@ -457,10 +758,11 @@ impl<C: Chain> Keeper<C> {
         // Fit the packet: drop trailing counterparties or makers (order is kept, so the rest
         // is still valid on chain) until the transaction is small enough.
         let payer = self.authority.pubkey();
+        let subject = CrankSubject::new(snapshot, &self.config, action);
         let mut fitted = action.clone();
         let instructions = loop {
             let Some(instructions) = self.instructions(snapshot, &fitted) else {
-                tracing::warn!(?action, "crank needs an account the snapshot lacks");
+                crank_event!(tracing::Level::WARN, &subject, ?action, "crank needs an account the snapshot lacks");
                 return (Outcome::Failed, None, vec![]);
             };
             if transaction_size(&instructions, &payer) <= PACKET_DATA_SIZE {
@@ -469,19 +771,21 @@ impl<C: Chain> Keeper<C> {
             match shrink(&fitted) {
                 Some(smaller) => fitted = smaller,
                 None => {
-                    tracing::warn!(?action, "crank does not fit one transaction");
+                    crank_event!(tracing::Level::WARN, &subject, ?action, "crank failed: does not fit one transaction");
                     self.metrics.fail("too_large");
                     return (Outcome::Failed, None, vec![]);
                 }
             }
         };
         let action = &fitted;
+        let subject = CrankSubject::new(snapshot, &self.config, action);
         let mut touched: Vec<Pubkey> =
             instructions.iter().flat_map(|ix| ix.accounts.iter().filter(|m| m.is_writable).map(|m| m.pubkey)).collect();
         touched.sort_unstable();
         touched.dedup();
         let mut sent = Vec::new();
         let mut last_unknown = false;
+        let mut last_error = None;
         for attempt in 0..=self.config.max_retries {
             if attempt > 0 {
                 self.metrics.retries.inc();
@@ -498,55 +802,111 @@ impl<C: Chain> Keeper<C> {
             .await;
             match result {
                 Ok(landed) => {
-                    self.record(action, landed.slot, landed.logs);
+                    self.record(&subject, action, landed.signature, landed.slot, landed.logs);
                     return (Outcome::Landed, None, touched);
                 }
                 Err(e) => {
                     // An earlier attempt whose answer was lost may have landed: then this is ours.
-                    if let Some((slot, logs)) = self.landed_earlier(&sent).await {
-                        self.record(action, slot, logs);
+                    if let Some((signature, slot, logs)) = self.landed_earlier(&sent).await {
+                        self.record(&subject, action, signature, slot, logs);
                         return (Outcome::Landed, None, touched);
                     }
+                    let signature = sent.last().map(|s| tracing::field::display(s.signature));
                     if let Some(name) = lost_race_error(action, &e) {
-                        tracing::info!(action = action.name(), error = name, "lost race");
+                        crank_event!(tracing::Level::INFO, &subject, error = %name, signature, "lost race");
                         self.metrics.lost_race(name);
                         return (Outcome::LostRace, None, vec![]);
                     }
-                    self.metrics.fail(&failure_reason(&e));
+                    let reason = failure_reason(&e);
+                    self.metrics.fail(&reason);
+                    let error = error_name(&e);
                     if let Some(refused) = refusal(action, &e) {
-                        tracing::info!(action = action.name(), ?refused, "crank refused; re-planning");
+                        crank_event!(
+                            tracing::Level::INFO,
+                            &subject,
+                            error = %error,
+                            ?refused,
+                            signature,
+                            "crank refused; re-planning"
+                        );
                         return (Outcome::Failed, Some(refused), vec![]);
                     }
+                    let hint = out_of_sol(&e).then(|| {
+                        format!(
+                            "the keeper's wallet {payer} cannot pay: fund it (see bulwark_keeper_sol_balance_lamports)"
+                        )
+                    });
                     if !e.is_retryable() {
-                        tracing::warn!(action = action.name(), error = %e, "crank failed");
+                        crank_event!(
+                            tracing::Level::WARN,
+                            &subject,
+                            error = %error,
+                            %reason,
+                            detail = %e.describe(),
+                            hint,
+                            signature,
+                            "crank failed"
+                        );
                         return (Outcome::Failed, None, vec![]);
                     }
-                    tracing::warn!(action = action.name(), error = %e, attempt, "crank attempt failed; retrying");
+                    crank_event!(
+                        tracing::Level::INFO,
+                        &subject,
+                        error = %error,
+                        detail = %e.describe(),
+                        attempt,
+                        signature,
+                        "crank attempt failed; retrying"
+                    );
                     last_unknown |= matches!(e, ChainError::Timeout(_) | ChainError::Transport(_));
+                    last_error = Some(e);
                 }
             }
         }
+        let signature = sent.last().map(|s| tracing::field::display(s.signature));
+        let error = last_error.as_ref().map(|e| tracing::field::display(error_name(e)));
+        let detail = last_error.as_ref().map(|e| tracing::field::display(e.describe()));
+        let attempts = self.config.max_retries + 1;
         if last_unknown {
+            crank_event!(
+                tracing::Level::WARN,
+                &subject,
+                error,
+                detail,
+                attempts,
+                signature,
+                "crank outcome unknown after its retries; not sent again until --in-flight-ttl-ms passes"
+            );
             (Outcome::Unknown, None, vec![])
         } else {
+            crank_event!(
+                tracing::Level::WARN,
+                &subject,
+                error,
+                detail,
+                attempts,
+                signature,
+                "crank failed after its retries"
+            );
             (Outcome::Failed, None, vec![])
         }
     }
 
-    async fn landed_earlier(&self, sent: &[Sent]) -> Option<(u64, Vec<String>)> {
+    async fn landed_earlier(&self, sent: &[Sent]) -> Option<(Signature, u64, Vec<String>)> {
         for attempt in sent {
             if let Ok(Some(status)) = self.chain.transaction_status(&attempt.signature).await {
                 if status.err.is_none() {
-                    return Some((status.slot, status.logs));
+                    return Some((attempt.signature, status.slot, status.logs));
                 }
             }
         }
         None
     }
 
-    /// Count a landed crank from its events, and journal it when a journal is kept.
-    fn record(&self, action: &Action, slot: u64, logs: Vec<String>) {
+    /// Count and log a landed crank from its events, and journal it when a journal is kept.
+    fn record(&self, subject: &CrankSubject, action: &Action, signature: Signature, slot: u64, logs: Vec<String>) {
         self.record_metrics(action, &logs);
+        log_landed(subject, action, &signature, slot, &logs);
         if let Some(journal) = &self.journal {
             journal.lock().unwrap().landed.push(LandedCrank { action: action.clone(), slot, logs });
         }
@@ -554,39 +914,12 @@ impl<C: Chain> Keeper<C> {
 
     fn record_metrics(&self, action: &Action, logs: &[String]) {
         self.metrics.landed(action.name());
-        let liquidations = decode_events::<LiquidationV1>(logs);
-        self.metrics.liquidations.inc_by(liquidations.len() as u64);
+        self.metrics.liquidations.inc_by(decode_events::<LiquidationV1>(logs).len() as u64);
         let fills = decode_events::<AdlFillV1>(logs);
         self.metrics.adl_fills.inc_by(fills.len() as u64);
-        for opened in decode_events::<AdlRoundOpenedV1>(logs) {
-            tracing::info!(
-                target_account = %opened.target,
-                market = %opened.market,
-                price = opened.price,
-                uncovered = opened.uncovered,
-                window_end_slot = opened.window_end_slot,
-                restart = opened.restart_count,
-                "ADL round opened"
-            );
-        }
-        for closed in decode_events::<AdlRoundClosedV1>(logs) {
-            tracing::info!(
-                target_account = %closed.target,
-                haircut_total = closed.haircut_total,
-                fills = closed.fill_count,
-                slots_open = closed.closed_slot.saturating_sub(closed.opened_slot),
-                "ADL round closed"
-            );
-        }
         self.metrics.adl_haircut_atoms.inc_by(fills.iter().map(|f| f.haircut).sum());
         let payouts = decode_events::<InsurancePayoutV1>(logs);
         self.metrics.insurance_paid_atoms.inc_by(payouts.iter().map(|p| p.amount).sum());
-        tracing::info!(
-            action = action.name(),
-            liquidations = liquidations.len(),
-            adl_fills = fills.len(),
-            "crank landed"
-        );
     }
 
     /// Compute budget, the collateral refresh when the clearinghouse needs one, then the crank.
@@ -687,9 +1020,18 @@ impl<C: Chain> Keeper<C> {
     pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
             match self.run_cycle().await {
-                Ok(report) if report.planned > 0 => tracing::info!(?report, "cycle"),
-                Ok(_) => tracing::debug!("cycle: nothing to do"),
-                Err(e) => tracing::error!(error = %e, "scan failed"),
+                Ok(report) => tracing::debug!(
+                    accounts = report.accounts,
+                    planned = report.planned,
+                    landed = report.landed,
+                    lost_races = report.lost_races,
+                    failed = report.failed,
+                    unknown = report.unknown,
+                    skipped_in_flight = report.skipped_in_flight,
+                    fallbacks = report.fallbacks,
+                    "cycle"
+                ),
+                Err(e) => tracing::error!(error = %e.describe(), "scan failed after its retries"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.config.scan_interval) => {}

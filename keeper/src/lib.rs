@@ -6,10 +6,11 @@
 
 pub mod config;
 pub mod keeper;
+pub mod logging;
 pub mod metrics;
 pub mod plan;
 pub mod snapshot;
 
 pub use config::KeeperConfig;
-pub use keeper::{CycleReport, Journal, Keeper, LandedCrank, Outcome};
+pub use keeper::{CrankSubject, CycleReport, Journal, Keeper, LandedCrank, Outcome};
 pub use metrics::Metrics;

@@ -28,18 +28,17 @@ async fn shutdown_signal() {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    // Colour only on a terminal: a log redirected to a file stays plain text.
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
     let config = Cli::parse().resolve()?;
+    // Text (colour only when standard output, the stream written, is a terminal) or JSON lines.
+    bulwark_keeper::logging::init(config.log_format);
     let authority = bulwark_sdk::keypair::read_keypair_file(&config.keypair_path)?;
     tracing::info!(
         rpc = %config.rpc_url,
         clearinghouse = %config.clearinghouse,
         keeper = %authority.pubkey(),
+        margin_account = %bulwark_sdk::pda::margin_account(&config.clearinghouse, &authority.pubkey(), config.sub_account_id),
         takeover = config.takeover,
+        min_sol = config.min_sol_lamports as f64 / 1e9,
         "starting"
     );
 
@@ -65,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
 
     let chain = RpcChain::new(config.rpc_url.clone(), CommitmentConfig::confirmed());
     let mut keeper = Keeper::new(chain, config, authority, metrics);
+    // Before the first transaction: a wallet without SOL is named, with how to fund it.
+    keeper.check_sol_balance().await;
     keeper.ensure_margin_account().await.context("creating the keeper's margin account")?;
 
     tokio::spawn(async move {

@@ -62,6 +62,8 @@ pub struct Metrics {
     pub liquidatable_accounts: Gauge,
     /// Unix seconds of the last successful scan (for `/health`).
     pub last_scan_unix: Gauge,
+    /// The keeper's SOL (fee payer) balance, read each scan.
+    pub sol_balance_lamports: Gauge,
     healthy_within_seconds: AtomicI64,
     /// The last scan failed after its retries (the node is down or unreachable).
     last_scan_failed: std::sync::atomic::AtomicBool,
@@ -89,6 +91,7 @@ impl Metrics {
             accounts_scanned: Gauge::default(),
             liquidatable_accounts: Gauge::default(),
             last_scan_unix: Gauge::default(),
+            sol_balance_lamports: Gauge::default(),
             healthy_within_seconds: AtomicI64::new(healthy_within_seconds),
             last_scan_failed: std::sync::atomic::AtomicBool::new(false),
             failure_count: AtomicU64::new(0),
@@ -133,6 +136,11 @@ impl Metrics {
             m.liquidatable_accounts.clone(),
         );
         registry.register("last_scan_unix", "Wall-clock time of the last successful scan", m.last_scan_unix.clone());
+        registry.register(
+            "sol_balance_lamports",
+            "SOL balance of the keeper's fee payer, lamports, read each scan (0 until the first read)",
+            m.sol_balance_lamports.clone(),
+        );
         Arc::new(Self { registry, ..m })
     }
 
@@ -260,6 +268,8 @@ mod tests {
             "bulwark_keeper_cranks_landed_total{action=\"liquidate_against_book\"} 0",
             "bulwark_keeper_tx_failures_total{reason=\"transport\"} 0",
             "bulwark_keeper_tx_failures_total{reason=\"timeout\"} 0",
+            "# TYPE bulwark_keeper_sol_balance_lamports gauge",
+            "bulwark_keeper_sol_balance_lamports 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -9,7 +9,18 @@ fn the_binary_explains_missing_configuration() {
     let help = Command::new(keeper).arg("--help").output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--rpc-url", "--clearinghouse", "--takeover", "--priority-fee-cap-micro-lamports", "--metrics-addr"] {
+    for flag in [
+        "--rpc-url",
+        "--clearinghouse",
+        "--takeover",
+        "--priority-fee-cap-micro-lamports",
+        "--metrics-addr",
+        "--min-sol",
+        "--log-format",
+        "--market-symbols",
+        "bulwark_keeper_sol_balance_lamports",
+        "[default: 0.05]",
+    ] {
         assert!(text.contains(flag), "missing {flag} in --help");
     }
 

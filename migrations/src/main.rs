@@ -21,15 +21,49 @@ struct Cli {
     /// Cluster JSON-RPC URL.
     #[arg(long, env = "BULWARK_RPC_URL", default_value = "http://127.0.0.1:8899")]
     url: String,
-    /// Admin keypair: pays, administers, publishes the manual feeds and mints created collateral.
+    /// Admin keypair: pays, administers, publishes the manual feeds and mints created collateral
+    /// [default: ~/.config/solana/id.json].
     #[arg(long, env = "BULWARK_KEYPAIR")]
     keypair: Option<PathBuf>,
-    /// Write the deployment (addresses and actions) as JSON here.
-    #[arg(long)]
+    /// Write the deployment (addresses and actions) as JSON here [default: not written].
+    #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
-    /// Request an airdrop of this many SOL first when the signer holds less (localnet, devnet).
-    #[arg(long)]
+    /// Also write the addresses as shell exports here (`BULWARK_RPC_URL`,
+    /// `BULWARK_CLEARINGHOUSE`, `BULWARK_FEED_<NAME>`, `BULWARK_MARKET_<NAME>`, and
+    /// `BULWARK_DEPLOYMENT` naming the --out file): after `. PATH`, `bulwark` and
+    /// `bulwark-keeper` find this deployment without more flags [default: not written].
+    #[arg(long, value_name = "PATH")]
+    env_out: Option<PathBuf>,
+    /// Request an airdrop of this many SOL first when the signer holds less (localnet, devnet)
+    /// [default: no airdrop].
+    #[arg(long, value_name = "SOL")]
     airdrop: Option<u64>,
+}
+
+/// A deployment name as a shell variable suffix: `btc-usd` → `BTC_USD`.
+fn env_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+/// The deployment as `export NAME=value` lines (values are addresses and a URL: no quoting
+/// needed beyond single quotes).
+fn env_file(url: &str, deployment: &bulwark_migrations::Deployment, json: Option<&std::path::Path>) -> String {
+    let mut lines = vec![
+        format!("export BULWARK_RPC_URL='{url}'"),
+        format!("export BULWARK_CLEARINGHOUSE='{}'", deployment.clearinghouse),
+        format!("export BULWARK_COLLATERAL_MINT='{}'", deployment.collateral_mint),
+    ];
+    // The CLI reads market and feed names from the JSON file.
+    if let Some(json) = json {
+        lines.push(format!("export BULWARK_DEPLOYMENT='{}'", json.display()));
+    }
+    for (name, key) in &deployment.feeds {
+        lines.push(format!("export BULWARK_FEED_{}='{key}'", env_name(name)));
+    }
+    for m in &deployment.markets {
+        lines.push(format!("export BULWARK_MARKET_{}='{}'", env_name(&m.name), m.index));
+    }
+    lines.join("\n") + "\n"
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -60,11 +94,11 @@ async fn main() -> anyhow::Result<()> {
     println!("clearinghouse  {}", deployment.clearinghouse);
     println!("collateral     {} ({} decimals)", deployment.collateral_mint, deployment.collateral_decimals);
     for (name, key) in &deployment.feeds {
-        println!("feed {name:<10}{key}");
+        println!("feed {name:<18} {key}");
     }
     for m in &deployment.markets {
         println!(
-            "market {} {:<8}{} (oracle {}{})",
+            "market {} {:<16} {} (oracle {}{})",
             m.index,
             m.name,
             m.market,
@@ -83,5 +117,26 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", out.display()))?;
         println!("wrote {}", out.display());
     }
+    if let Some(out) = &cli.env_out {
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let json = cli.out.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+        std::fs::write(out, env_file(&cli.url, &deployment, json.as_deref()))
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!("wrote {} (load it with `. {}`)", out.display(), out.display());
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_names_become_shell_variables() {
+        assert_eq!(env_name("btc-usd"), "BTC_USD");
+        assert_eq!(env_name("BTC-PERP"), "BTC_PERP");
+        assert_eq!(env_name("usde.health 2"), "USDE_HEALTH_2");
+    }
 }

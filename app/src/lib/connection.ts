@@ -19,8 +19,8 @@ export function absoluteUrl(rpc: string, base: string): string {
 /**
  * The WebSocket URL for an RPC URL: ws(s) for http(s), and a validator's convention of the RPC
  * port + 1 (8899 → 8900). A URL without a port (a hosted RPC, or the dev proxy) keeps the
- * same host and path. `samePort` keeps the port (bulwark-localnet answers WebSocket framing on
- * its HTTP port, though without subscriptions).
+ * same host and path. `samePort` keeps the port (bulwark-localnet serves subscriptions on its
+ * HTTP port as well as on the port + 1).
  */
 export function deriveWsUrl(rpcUrl: string, samePort = false): string {
     const url = new URL(rpcUrl);

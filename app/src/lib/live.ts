@@ -1,6 +1,7 @@
 // The live event feed: `logsSubscribe` mentioning the program when the node offers it, else
-// polling `getSignaturesForAddress` + `getTransaction`, else (bulwark-localnet serves neither)
-// only the transactions this page sends. Each source says which one is in use.
+// polling `getSignaturesForAddress` + `getTransaction`, else only the transactions this page
+// sends. Each source says which one is in use. And a watch on the program's accounts
+// (`programSubscribe`), so panels are re-read when an account changes rather than on a timer.
 
 import {
     type Address,
@@ -110,5 +111,43 @@ export function startFeed(rpc: PollRpc, wsUrl: string, program: Address, sink: F
         abort.abort();
         if (timer) clearTimeout(timer);
         sink.mode('stopped', 'stopped');
+    };
+}
+
+/**
+ * Call `changed` (at most once per `quietMs`) whenever an account the program owns changes,
+ * over `programSubscribe` (only the fact of a change is used: the panels re-read everything
+ * together, so they never mix states). Returns a function that stops the watch; `failed` hears why it could not start or
+ * why it ended, and the caller keeps polling.
+ */
+export function watchProgramAccounts(
+    wsUrl: string,
+    program: Address,
+    changed: () => void,
+    failed: (reason: string) => void,
+    quietMs = 250,
+): () => void {
+    const abort = new AbortController();
+    let pending: ReturnType<typeof setTimeout> | undefined;
+    const run = async () => {
+        try {
+            const notifications = await createSolanaRpcSubscriptions(wsUrl)
+                .programNotifications(program, { encoding: 'base64', commitment: 'confirmed' })
+                .subscribe({ abortSignal: abort.signal });
+            for await (const _ of notifications) {
+                pending ??= setTimeout(() => {
+                    pending = undefined;
+                    changed();
+                }, quietMs);
+            }
+            if (!abort.signal.aborted) failed(`the account subscription on ${wsUrl} ended`);
+        } catch (e) {
+            if (!abort.signal.aborted) failed(`no account subscription on ${wsUrl} (${e instanceof Error ? e.message : String(e)})`);
+        }
+    };
+    void run();
+    return () => {
+        abort.abort();
+        if (pending) clearTimeout(pending);
     };
 }

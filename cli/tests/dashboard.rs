@@ -1,0 +1,107 @@
+//! The web dashboard in headless Chromium against `bulwark-localnet`: `app/e2e/dashboard.mjs`
+//! starts the node and the built app, runs the README's walkthrough with the page open, checks
+//! the page against the CLI's reads and trades through its panel. Needs Node.js, `npm ci
+//! --prefix app`, `npm --prefix app run build` and a system Chromium; without them the test is
+//! skipped, unless `BULWARK_REQUIRE_BROWSER` is set (CI sets it). `BULWARK_SCREENSHOTS=docs/app`
+//! refreshes the committed screenshots.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+}
+
+fn chromium() -> Option<PathBuf> {
+    std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from))
+        .find(|p| p.exists())
+}
+
+#[test]
+fn the_dashboard_shows_the_walkthrough_live_and_trades_through_its_panel() {
+    let app = workspace().join("app");
+    let missing: Vec<&str> = [
+        (app.join("node_modules/playwright-core").exists(), "npm ci --prefix app"),
+        (app.join("dist/index.html").exists(), "npm --prefix app run build"),
+        (chromium().is_some(), "a Chromium (apt-get install chromium)"),
+        (Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()), "Node.js"),
+    ]
+    .into_iter()
+    .filter(|(ok, _)| !ok)
+    .map(|(_, what)| what)
+    .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("BULWARK_REQUIRE_BROWSER").is_none(),
+            "the browser test needs: {}",
+            missing.join(", ")
+        );
+        eprintln!("skipping the browser test; it needs: {}", missing.join(", "));
+        return;
+    }
+    let bin = Path::new(env!("CARGO_BIN_EXE_bulwark")).parent().unwrap().to_path_buf();
+    let scratch = std::env::temp_dir().join(format!("bulwark-dashboard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let screenshots = std::env::var_os("BULWARK_SCREENSHOTS")
+        .map(|p| std::path::absolute(PathBuf::from(p)).unwrap())
+        .unwrap_or_else(|| scratch.join("screenshots"));
+    let mut child = Command::new("node")
+        .arg(app.join("e2e/dashboard.mjs"))
+        .env("BULWARK_BIN_DIR", &bin)
+        .env("BULWARK_E2E_DIR", &scratch)
+        .env("BULWARK_SCREENSHOTS", &screenshots)
+        .env("CHROMIUM", chromium().unwrap())
+        .env_remove("BULWARK_CLEARINGHOUSE")
+        .env_remove("BULWARK_KEYPAIR")
+        .env_remove("BULWARK_RPC_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs the browser test");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the browser test ran past 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    let logs = ["localnet", "preview", "walkthrough"]
+        .iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(scratch.join(format!("{name}.log"))).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(30).collect();
+            format!("--- {name}.log (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(status.success(), "the browser test failed:\n{stdout}\n{stderr}\n{logs}");
+    assert!(stdout.contains("dashboard: all checks passed"), "{stdout}");
+    for shot in ["dashboard.png", "feed.png", "accounts-at-risk.png", "trade.png"] {
+        assert!(screenshots.join(shot).exists(), "{shot} was not saved");
+    }
+    eprint!("{stdout}");
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

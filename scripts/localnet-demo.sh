@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Bulwark on a local node, from nothing to a liquidation by the keeper: the README's "Localnet
+# walkthrough", command for command. `cli/tests/walkthrough.rs` runs this script and checks that
+# every command of that README section is here, in order (verbatim, or named on a `# README:`
+# line where the script must do it differently, e.g. in the background).
+#
+#   scripts/localnet-demo.sh          start a node, walk through, stop everything it started
+#   scripts/localnet-demo.sh --keep   leave the node and the keeper running (to look around, or
+#                                     to watch in the dashboard); their PIDs are in *.pid
+#
+# The four programs come from PATH (`cargo install`, as the README says). Environment:
+#   BULWARK_DEMO_DIR        working directory for keypairs, logs and the deployment [demo/]
+#   BULWARK_RPC_URL         the node's URL [http://127.0.0.1:8899]
+#   BULWARK_LOCALNET_PORT   the port the node started here listens on [8899]
+#   BULWARK_DEMO_NODE=use   use a node already running at BULWARK_RPC_URL instead of starting one
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+keep=false
+[ "${1:-}" = "--keep" ] && keep=true
+work=${BULWARK_DEMO_DIR:-$repo/demo}
+started=()
+stop_all() {
+  for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+$keep || trap stop_all EXIT
+step() { printf '\n== %s\n' "$*"; }
+# Run a command that must print `expect` (a fixed string) within `seconds`.
+wait_for() {
+  local seconds=$1 expect=$2
+  shift 2
+  for _ in $(seq 1 $((seconds * 5))); do
+    if "$@" 2>/dev/null | grep -qF -- "$expect"; then return 0; fi
+    sleep 0.2
+  done
+  echo "gave up after ${seconds}s waiting for \`$*\` to print $expect" >&2
+  return 1
+}
+
+# README: cargo install --locked --path localnet && cargo install --locked --path migrations
+# README: cargo install --locked --path cli && cargo install --locked --path keeper
+for program in bulwark bulwark-localnet bulwark-migrate bulwark-keeper; do
+  command -v "$program" >/dev/null || {
+    echo "$program is not on PATH: install the four programs first (see the README's Localnet walkthrough)" >&2
+    exit 1
+  }
+done
+
+mkdir -p "$work" && cd "$work"
+
+step "the node (its state lives in memory: stopping it loses every account)"
+if [ "${BULWARK_DEMO_NODE:-}" != "use" ]; then
+  # README: bulwark-localnet
+  bulwark-localnet >localnet.log 2>&1 &
+  started+=($!)
+  echo $! >localnet.pid
+  wait_for 120 listening cat localnet.log
+  head -n 1 localnet.log
+fi
+
+step "the deployer: a keypair, then the migrations (mint, feeds, clearinghouse, BTC-PERP)"
+# README: mkdir -p demo && cp migrations/localnet.toml demo/ && cd demo
+cp "$repo/migrations/localnet.toml" .
+bulwark keygen --outfile admin.json --force
+bulwark-migrate localnet.toml --keypair admin.json --airdrop 100 --out deployment.json --env-out env.sh
+. ./env.sh
+
+step "two users and a keeper, each with SOL for fees; collateral from the mint authority"
+bulwark keygen --outfile maker.json --force
+bulwark keygen --outfile trader.json --force
+bulwark keygen --outfile keeper.json --force
+bulwark airdrop 5 --keypair maker.json
+bulwark airdrop 5 --keypair trader.json
+bulwark airdrop 5 --keypair keeper.json
+bulwark mint-collateral 20000 --to "$(bulwark address --keypair maker.json)" --keypair admin.json
+bulwark mint-collateral 1000 --to "$(bulwark address --keypair trader.json)" --keypair admin.json
+bulwark deposit 20000 --keypair maker.json
+bulwark deposit 1000 --keypair trader.json
+
+step "the maker quotes: an ask at 100,000 and the bid a liquidation will sell into at 93,000"
+bulwark order place --market 0 --side sell --lots 90 --price 100000 --type post-only --keypair maker.json
+bulwark order place --market 0 --side buy --lots 80 --price 93000 --type post-only --keypair maker.json
+bulwark book --market 0
+
+step "the trader buys 90 lots (0.09 BTC, 9,000 of exposure on 1,000 of collateral)"
+bulwark order place --market 0 --side buy --lots 90 --price 100000 --type ioc --keypair trader.json
+bulwark positions --keypair trader.json
+
+step "BTC falls to 93,500: the trader's equity is under maintenance"
+bulwark feed publish "$BULWARK_FEED_BTC_USD" --price 93500 --keypair admin.json
+bulwark positions --keypair trader.json
+
+step "the keeper: it liquidates the trader into the maker's bid"
+# README: bulwark-keeper --keypair keeper.json
+bulwark-keeper --keypair keeper.json >keeper.log 2>&1 &
+started+=($!)
+echo $! >keeper.pid
+wait_for 90 '"liquidatable": false' bulwark positions --keypair trader.json --json
+bulwark positions --keypair trader.json
+bulwark book --market 0
+bulwark markets
+
+step "done"
+echo "the keeper liquidated the trader: the position is smaller and back above maintenance"
+if $keep; then
+  echo "still running: the node (PID $(cat localnet.pid 2>/dev/null || echo '-')) and the keeper (PID $(cat keeper.pid))"
+  echo "stop them with: kill \$(cat $work/*.pid)"
+fi
