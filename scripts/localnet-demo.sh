@@ -10,9 +10,10 @@
 #
 # The four programs come from PATH (`cargo install`, as the README says). Environment:
 #   BULWARK_DEMO_DIR        working directory for keypairs, logs and the deployment [demo/]
-#   BULWARK_RPC_URL         the node's URL [http://127.0.0.1:8899]
-#   BULWARK_LOCALNET_PORT   the port the node started here listens on [8899]
+#   BULWARK_LOCALNET_PORT   the port the node started here listens on [8899; 0: a free one, and
+#                           the URL is read from the node's first line]
 #   BULWARK_DEMO_NODE=use   use a node already running at BULWARK_RPC_URL instead of starting one
+#                           (BULWARK_RPC_URL: the node's URL [http://127.0.0.1:8899])
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,17 +22,23 @@ keep=false
 work=${BULWARK_DEMO_DIR:-$repo/demo}
 started=()
 stop_all() {
-  for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in ${started[@]+"${started[@]}"}; do kill "$pid" 2>/dev/null || true; done
+  for pid in ${started[@]+"${started[@]}"}; do wait "$pid" 2>/dev/null || true; done
 }
 $keep || trap stop_all EXIT
 step() { printf '\n== %s\n' "$*"; }
-# Run a command that must print `expect` (a fixed string) within `seconds`.
+# Run a command until it prints `expect` (a fixed string), for at most `seconds`; give up early
+# when the process with PID $watch (if set) has died.
 wait_for() {
-  local seconds=$1 expect=$2
+  local seconds=$1 expect=$2 out
   shift 2
   for _ in $(seq 1 $((seconds * 5))); do
-    if "$@" 2>/dev/null | grep -qF -- "$expect"; then return 0; fi
+    out=$("$@" 2>/dev/null || true)
+    if [[ $out == *"$expect"* ]]; then return 0; fi
+    if [ -n "${watch:-}" ] && ! kill -0 "$watch" 2>/dev/null; then
+      echo "the process $watch ($(cat "$watch_log" 2>/dev/null | tail -n 5)) has stopped" >&2
+      return 1
+    fi
     sleep 0.2
   done
   echo "gave up after ${seconds}s waiting for \`$*\` to print $expect" >&2
@@ -51,25 +58,31 @@ mkdir -p "$work" && cd "$work"
 
 step "the node (its state lives in memory: stopping it loses every account)"
 if [ "${BULWARK_DEMO_NODE:-}" != "use" ]; then
+  # A fresh node: what an earlier run left here belongs to a node that is gone.
+  rm -rf keys ./*.json env.sh ./*.log ./*.pid
   # README: bulwark-localnet
   bulwark-localnet >localnet.log 2>&1 &
   started+=($!)
   echo $! >localnet.pid
-  wait_for 120 listening cat localnet.log
+  watch=$! watch_log=localnet.log wait_for 120 listening cat localnet.log
   head -n 1 localnet.log
+  if [ "${BULWARK_LOCALNET_PORT:-}" = 0 ]; then
+    BULWARK_RPC_URL=$(head -n 1 localnet.log | grep -o 'http://[^ ]*')
+    export BULWARK_RPC_URL
+  fi
 fi
 
 step "the deployer: a keypair, then the migrations (mint, feeds, clearinghouse, BTC-PERP)"
 # README: mkdir -p demo && cp migrations/localnet.toml demo/ && cd demo
 cp "$repo/migrations/localnet.toml" .
-bulwark keygen --outfile admin.json --force
+bulwark keygen --outfile admin.json
 bulwark-migrate localnet.toml --keypair admin.json --airdrop 100 --out deployment.json --env-out env.sh
 . ./env.sh
 
 step "two users and a keeper, each with SOL for fees; collateral from the mint authority"
-bulwark keygen --outfile maker.json --force
-bulwark keygen --outfile trader.json --force
-bulwark keygen --outfile keeper.json --force
+bulwark keygen --outfile maker.json
+bulwark keygen --outfile trader.json
+bulwark keygen --outfile keeper.json
 bulwark airdrop 5 --keypair maker.json
 bulwark airdrop 5 --keypair trader.json
 bulwark airdrop 5 --keypair keeper.json
@@ -79,16 +92,16 @@ bulwark deposit 20000 --keypair maker.json
 bulwark deposit 1000 --keypair trader.json
 
 step "the maker quotes: an ask at 100,000 and the bid a liquidation will sell into at 93,000"
-bulwark order place --market 0 --side sell --lots 90 --price 100000 --type post-only --keypair maker.json
-bulwark order place --market 0 --side buy --lots 80 --price 93000 --type post-only --keypair maker.json
-bulwark book --market 0
+bulwark order place --market BTC-PERP --side sell --lots 90 --price 100000 --type post-only --keypair maker.json
+bulwark order place --market BTC-PERP --side buy --lots 80 --price 93000 --type post-only --keypair maker.json
+bulwark book --market BTC-PERP
 
 step "the trader buys 90 lots (0.09 BTC, 9,000 of exposure on 1,000 of collateral)"
-bulwark order place --market 0 --side buy --lots 90 --price 100000 --type ioc --keypair trader.json
+bulwark order place --market BTC-PERP --side buy --lots 90 --price 100000 --type ioc --keypair trader.json
 bulwark positions --keypair trader.json
 
 step "BTC falls to 93,500: the trader's equity is under maintenance"
-bulwark feed publish "$BULWARK_FEED_BTC_USD" --price 93500 --keypair admin.json
+bulwark feed publish btc-usd --price 93500 --keypair admin.json
 bulwark positions --keypair trader.json
 
 step "the keeper: it liquidates the trader into the maker's bid"
@@ -96,9 +109,10 @@ step "the keeper: it liquidates the trader into the maker's bid"
 bulwark-keeper --keypair keeper.json >keeper.log 2>&1 &
 started+=($!)
 echo $! >keeper.pid
-wait_for 90 '"liquidatable": false' bulwark positions --keypair trader.json --json
+watch=$! watch_log=keeper.log wait_for 90 '"liquidatable": false' bulwark positions --keypair trader.json --json
+grep -m 1 "crank landed" keeper.log || true
 bulwark positions --keypair trader.json
-bulwark book --market 0
+bulwark book --market BTC-PERP
 bulwark markets
 
 step "done"

@@ -9,7 +9,8 @@
 //      the liquidation in the live event feed;
 //   4. trade through the page's panel with a browser keypair (airdrop, deposit, an order that
 //      the CLI then finds resting in the book, a refused withdrawal shown by its error's name);
-//   5. save screenshots.
+//   5. stop the node: the page says so in a sentence and keeps its last read;
+//   6. save screenshots.
 // Exits non-zero on the first mismatch. Run by cli/tests/dashboard.rs; by hand:
 //   BULWARK_BIN_DIR=<dir with bulwark, bulwark-localnet, bulwark-migrate, bulwark-keeper> \
 //   node app/e2e/dashboard.mjs
@@ -73,6 +74,12 @@ function stopAll() {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
 }
 process.on('exit', stopAll);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+        stopAll();
+        process.exit(1);
+    });
+}
 
 async function until(what, probe, timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;
@@ -115,18 +122,29 @@ function deploymentEnv() {
     return env;
 }
 
+/** Screenshot an element; panels are re-rendered when accounts change, so retry a detached one. */
+async function shot(locator, path) {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await locator.screenshot({ path, timeout: 5_000 });
+        } catch (e) {
+            if (attempt >= 5) throw e;
+            await new Promise((r) => setTimeout(r, 300));
+        }
+    }
+}
+
 /** Digits, dot and sign of a rendered number ("93,500" → "93500"). */
 const plain = (text) => (text ?? '').replace(/[^0-9.\-]/g, '');
 
 // ---- 1. node, app server, page
-const rpcPort = await freePort();
-const wsPort = await freePort();
-const appPort = await freePort();
-const rpcUrl = `http://127.0.0.1:${rpcPort}`;
 const program = process.env.BULWARK_SO ? ['--program', process.env.BULWARK_SO] : ['--native'];
-startProcess('localnet', 'bulwark-localnet', ['--port', String(rpcPort), '--ws-port', String(wsPort), ...program], {});
+// Free ports chosen by the node itself, read back from its first line.
+startProcess('localnet', 'bulwark-localnet', ['--port', '0', ...program], {});
 await until('the node', () => logTail('localnet').includes('listening'), 120_000);
+const rpcUrl = /http:\/\/[^ ]+/.exec(logTail('localnet'))[0];
 log(`node: ${rpcUrl}`);
+const appPort = await freePort();
 if (!existsSync(join(app, 'dist/index.html'))) fail('app/dist is missing: npm --prefix app run build');
 startProcess('preview', process.execPath, [join(app, 'node_modules/vite/bin/vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(appPort), '--strictPort'], { BULWARK_RPC_PROXY: rpcUrl }, app);
 const pageUrl = `http://127.0.0.1:${appPort}/?rpc=/rpc`;
@@ -199,8 +217,8 @@ check(plain(await text(byTestId('insurance-balance'))) === plain(vault), `insura
 check((await text(byTestId('collateral-mode'))).length > 0, `collateral oracle: ${await text(byTestId('collateral-mode'))} / ${await text(byTestId('redemption-mode'))}`);
 
 await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
-await byTestId('feed-list').screenshot({ path: join(shots, 'feed.png') });
-await byTestId('risk-panel').screenshot({ path: join(shots, 'accounts-at-risk.png') });
+await shot(byTestId('feed-list'), join(shots, 'feed.png'));
+await shot(byTestId('risk-panel'), join(shots, 'accounts-at-risk.png'));
 
 // ---- 4. trading through the panel with a browser keypair
 await byTestId('localnet-switch').check();
@@ -232,9 +250,15 @@ await byTestId('withdraw-amount').fill('100000');
 await byTestId('withdraw-submit').click();
 await until('the refusal', async () => (await text(result)).includes('InsufficientCollateral'), 30_000);
 check(true, `a refused withdrawal is named: ${(await text(result)).split('\n')[0].slice(0, 120)}`);
-await byTestId('trading-panel').screenshot({ path: join(shots, 'trade.png') });
+await shot(byTestId('trading-panel'), join(shots, 'trade.png'));
 
 check(pageErrors.length === 0, `no uncaught page errors${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);
+
+// ---- the node goes away: a sentence, and the last good read stays on screen
+children[0].kill('SIGTERM');
+await until('the node-down message', async () => /RPC node/.test(await text(byTestId('error-banner'))), 45_000);
+check(true, `node stopped: ${await text(byTestId('error-banner'))}`);
+check((await byTestId('market-row').count()) === 1, 'the panels keep the last successful read');
 await browser.close();
 stopAll();
 log(`dashboard: all checks passed; screenshots in ${shots}`);

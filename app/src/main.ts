@@ -55,7 +55,8 @@ const state = {
     stopFeed: null as (() => void) | null,
     timer: undefined as ReturnType<typeof setTimeout> | undefined,
     generation: 0,
-    reading: false,
+    /** The connection (generation) whose read is in flight, if any. */
+    reading: null as number | null,
     readAgain: false,
 };
 
@@ -258,16 +259,18 @@ function scheduleRefresh(delayMs: number): void {
 
 async function refresh(generation: number): Promise<void> {
     if (!state.rpc || generation !== state.generation) return;
-    // One read at a time: a change heard during a read is picked up by one more read after it.
-    if (state.reading) {
+    // One read at a time per connection: a change heard during a read is picked up by one more
+    // read after it. A read of an earlier connection does not hold this one up.
+    if (state.reading === generation) {
         state.readAgain = true;
         return;
     }
-    state.reading = true;
+    state.reading = generation;
+    state.readAgain = false;
     try {
         await readAndRender(state.rpc, generation);
     } finally {
-        state.reading = false;
+        if (state.reading === generation) state.reading = null;
     }
     if (generation !== state.generation) return;
     renderStatus();

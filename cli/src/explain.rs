@@ -232,7 +232,7 @@ pub fn no_sol(signer: Option<&Pubkey>) -> String {
 
 /// The node could not be reached or answered nonsense.
 pub fn transport(url: &str, detail: &str) -> String {
-    const UNREACHABLE: [&str; 8] = [
+    const UNREACHABLE: [&str; 7] = [
         "Connection refused",
         "tcp connect error",
         "error sending request",
@@ -240,15 +240,23 @@ pub fn transport(url: &str, detail: &str) -> String {
         "No route to host",
         "Connection reset",
         "connection closed",
-        "builder error",
     ];
-    if UNREACHABLE.iter().any(|marker| detail.contains(marker)) {
+    // The HTTP client refuses to build a request for a URL it cannot use (no scheme, bad host).
+    if detail.contains("builder error") || detail.contains("relative URL without a base") {
+        format!(
+            "{url:?} is not a usable RPC URL: give one like http://127.0.0.1:8899 (--url, BULWARK_RPC_URL or \
+             `bulwark config set --set-url`)"
+        )
+    } else if UNREACHABLE.iter().any(|marker| detail.contains(marker)) {
         format!(
             "cannot reach {url}: is bulwark-localnet (or a validator) running? set the URL with --url or `bulwark \
              config set --set-url`"
         )
     } else {
-        format!("the node at {url} gave an answer the CLI cannot use ({detail}): check that --url is a Solana JSON-RPC node")
+        format!(
+            "the node at {url} gave an answer the CLI cannot use ({detail}): check that --url is a Solana JSON-RPC \
+             node"
+        )
     }
 }
 
@@ -401,7 +409,8 @@ mod tests {
         // Without logs, the failing instruction's program decides.
         let mint = ChainError::Transaction { err: custom(1, 4), logs: vec![] };
         let text = chain_error(&mint, &[ASSOCIATED_TOKEN_PROGRAM, TOKEN_PROGRAM], &situation(&signer));
-        assert!(text.starts_with("the transaction failed with SPL Token error OwnerMismatch (4: owner does not match)"));
+        let wanted = "the transaction failed with SPL Token error OwnerMismatch (4: owner does not match)";
+        assert!(text.starts_with(wanted), "{text}");
         assert!(text.contains("minting needs the mint authority"), "{text}");
         assert!(!text.contains("0x4"));
     }

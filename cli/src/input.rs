@@ -15,6 +15,11 @@ fn unreadable(what: &str, text: &str, error: UnitsError, decimals: u32) -> anyho
     }
 }
 
+/// Any decimal with at most `decimals` places as an integer, refused in a sentence.
+pub fn decimal(what: &str, text: &str, decimals: u32) -> Result<i128> {
+    parse_decimal(text, decimals).map_err(|e| unreadable(what, text, e, decimals))
+}
+
 /// A positive amount with `decimals` places as an integer (`"1.5", 6` → 1_500_000).
 pub fn positive_amount(what: &str, text: &str, decimals: u32) -> Result<u64> {
     let value = parse_decimal(text, decimals).map_err(|e| unreadable(what, text, e, decimals))?;

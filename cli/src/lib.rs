@@ -37,7 +37,16 @@ impl CliConfig {
     /// The file's settings, or none when it does not exist yet.
     pub fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),
+            Ok(text) => toml::from_str(&text).map_err(|e| {
+                let line =
+                    e.span().and_then(|span| text.get(..span.start)).map(|before| before.matches('\n').count() + 1);
+                anyhow::anyhow!(
+                    "the config file {} is not valid{}: {} — fix it, or rewrite it with `bulwark config set`",
+                    path.display(),
+                    line.map(|l| format!(" (line {l})")).unwrap_or_default(),
+                    e.message().trim()
+                )
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -129,8 +138,16 @@ mod tests {
         assert_eq!(with_file.clearinghouse().unwrap(), ch);
         with_file.save(&path).unwrap();
         assert_eq!(CliConfig::load(&path).unwrap().deployment, Some(deployment));
-        std::fs::write(&path, "urll = \"x\"").unwrap();
-        assert!(CliConfig::load(&path).is_err());
+        std::fs::write(&path, "url = \"x\"\nurll = \"x\"").unwrap();
+        let error = CliConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "the config file {} is not valid (line 2): unknown field `urll`",
+                path.display()
+            )),
+            "{error}"
+        );
+        assert_eq!(error.lines().count(), 1);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

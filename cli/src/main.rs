@@ -24,7 +24,7 @@ use bulwark_sdk::chain::rpc::RpcChain;
 use bulwark_sdk::chain::{self, Chain, ChainError, ConfirmOptions, Landed, Signature};
 use bulwark_sdk::ix::{self, ClearinghouseKeys, MarketKeys};
 use bulwark_sdk::snapshot::{MarketView, Snapshot};
-use bulwark_sdk::units::{format_decimal, format_price, parse_decimal, ticks_to_price, PRICE_DECIMALS};
+use bulwark_sdk::units::{format_decimal, format_price, ticks_to_price, PRICE_DECIMALS};
 use bulwark_sdk::{adl, book, insurance, pda, token};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
@@ -61,6 +61,7 @@ struct Cli {
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Global options")]
 struct Global {
     /// Config file [default: ~/.config/bulwark/cli.toml].
     #[arg(long, global = true, env = "BULWARK_CONFIG", value_name = "FILE")]
@@ -386,11 +387,27 @@ impl Ctx {
     }
 
     async fn send(&self, signer: &Keypair, instructions: &[Instruction]) -> Result<Landed> {
+        self.send_with_hint(signer, instructions, |_| None).await
+    }
+
+    /// `send`, with `hint` adding what the command knows to a program error.
+    async fn send_with_hint(
+        &self,
+        signer: &Keypair,
+        instructions: &[Instruction],
+        hint: impl Fn(&explain::ProgramFailure) -> Option<String>,
+    ) -> Result<Landed> {
         let key = signer.pubkey();
         let programs: Vec<Pubkey> = instructions.iter().map(|i| i.program_id).collect();
-        chain::send_and_confirm(&self.chain, instructions, signer, &[], ConfirmOptions::default())
-            .await
-            .map_err(|e| anyhow!(explain::chain_error(&e, &programs, &self.situation(Some(&key)))))
+        chain::send_and_confirm(&self.chain, instructions, signer, &[], ConfirmOptions::default()).await.map_err(|e| {
+            let mut text = explain::chain_error(&e, &programs, &self.situation(Some(&key)));
+            if let ChainError::Transaction { err, logs } = &e {
+                if let Some(extra) = explain::program_failure(err, logs, &programs).as_ref().and_then(hint) {
+                    text = format!("{text}: {extra}");
+                }
+            }
+            anyhow!(text)
+        })
     }
 
     async fn clearinghouse(&self) -> Result<(Pubkey, Clearinghouse)> {
@@ -423,8 +440,17 @@ impl Ctx {
     }
 
     /// The names in force for `clearinghouse`.
+    /// Names from the deployment file. An unreadable file does not stop commands that need no
+    /// names: they show indexes and addresses, with a warning; naming a market or feed then
+    /// fails with the resolver's own hint.
     fn names(&self, clearinghouse: &Pubkey) -> Result<Names> {
-        Ok(Names::new(self.config.deployment()?, Some(clearinghouse)))
+        match self.config.deployment() {
+            Ok(deployment) => Ok(Names::new(deployment, Some(clearinghouse))),
+            Err(e) => {
+                eprintln!("warning: {e}: markets and feeds are shown by index and address");
+                Ok(Names::new(None, Some(clearinghouse)))
+            }
+        }
     }
 
     async fn exists(&self, key: &Pubkey) -> Result<bool> {
@@ -453,7 +479,10 @@ impl Ctx {
             ),
             Some(held) if held < atoms => {
                 let held = format_decimal(held as i128, decimals);
-                bail!("your wallet holds {held} collateral; {verb} at most {held}, or `bulwark mint-collateral` on a test cluster")
+                bail!(
+                    "your wallet holds {held} collateral; {verb} at most {held}, or `bulwark mint-collateral` on a \
+                     test cluster"
+                )
             }
             Some(_) => Ok(()),
         }
@@ -505,10 +534,14 @@ fn market_view<'s>(snapshot: &'s Snapshot, names: &Names, text: &str) -> Result<
     Ok((view, label))
 }
 
+/// `who`: "you" (the signer) or anyone else.
 fn no_margin_account(owner: &Pubkey, sub_account: u16, who: &str) -> anyhow::Error {
+    if who != "you" {
+        return anyhow!("{owner} has no margin account {sub_account} in this clearinghouse");
+    }
     anyhow!(
-        "{who} ({owner}) {} no margin account {sub_account} in this clearinghouse: `bulwark deposit <AMOUNT>{}` creates it",
-        if who == "you" { "have" } else { "has" },
+        "you ({owner}) have no margin account {sub_account} in this clearinghouse: `bulwark deposit <AMOUNT>{}` \
+         creates it",
         if sub_account == 0 { String::new() } else { format!(" --sub-account {sub_account}") }
     )
 }
@@ -650,20 +683,24 @@ async fn run(cli: Cli) -> Result<Output> {
             let (_, ch) = ctx.clearinghouse().await?;
             let decimals = ch.collateral_decimals as u32;
             let atoms = input::positive_amount("amount", &amount, decimals)?;
-            ctx.check_fees(&signer).await?;
             let mint = ch.collateral_mint;
             let account = ctx.chain.accounts(&[mint]).await.map_err(|e| ctx.read_error(e))?.pop().flatten();
             let authority = account.and_then(|a| token::mint_info(&a.data)).map(|(_, authority)| authority);
             match authority {
                 None => bail!("the collateral mint {mint} is missing or not a token mint on {}", ctx.url),
-                Some(None) => bail!("the collateral mint {mint} has no mint authority: nobody can mint it (acquire the collateral instead)"),
+                Some(None) => bail!(
+                    "the collateral mint {mint} has no mint authority: nobody can mint it (acquire the collateral \
+                     instead)"
+                ),
                 Some(Some(authority)) if authority != signer.pubkey() => bail!(
                     "the signer {} is not the mint authority of the collateral mint {mint} (its authority is \
-                     {authority}): only that keypair can mint — on bulwark-localnet, the keypair that ran bulwark-migrate",
+                     {authority}): only that keypair can mint — on bulwark-localnet, the keypair that ran \
+                     bulwark-migrate",
                     signer.pubkey()
                 ),
                 Some(Some(_)) => {}
             }
+            ctx.check_fees(&signer).await?;
             let owner = to.unwrap_or(signer.pubkey());
             let wallet = token::associated_token_address(&owner, &mint);
             let landed = ctx
@@ -738,7 +775,11 @@ async fn run(cli: Cli) -> Result<Output> {
             let landed = ctx.send(&signer, &ixs).await?;
             let amount = format_decimal(atoms as i128, decimals);
             Ok(Output::new(
-                json!({ "withdrew": amount, "margin_account": margin.to_string(), "signature": landed.signature.to_string() }),
+                json!({
+                    "withdrew": amount,
+                    "margin_account": margin.to_string(),
+                    "signature": landed.signature.to_string(),
+                }),
                 format!("withdrew {amount} from margin account {margin}: {}", landed.signature),
             ))
         }
@@ -772,7 +813,8 @@ async fn run(cli: Cli) -> Result<Output> {
                 match all.clone().find(|o| o.order_id == id) {
                     None => bail!("no open order {id} in {label}: `bulwark positions` lists your orders and their ids"),
                     Some(o) if o.maker != margin => bail!(
-                        "order {id} in {label} is not yours (it belongs to margin account {}): `bulwark positions` lists yours",
+                        "order {id} in {label} is not yours (it belongs to margin account {}): `bulwark positions` \
+                         lists yours",
                         o.maker
                     ),
                     Some(_) => {}
@@ -826,14 +868,26 @@ async fn balance(ctx: &Ctx) -> Result<Output> {
     let sol = format_decimal(lamports as i128, 9);
     let mut text = format!("SOL            {sol}\n");
     let mut collateral = None;
+    let mut note = None;
     if ctx.config.clearinghouse.is_some() || ctx.config.deployment.is_some() {
-        let (_, ch) = ctx.clearinghouse().await?;
-        let atoms = ctx.wallet_collateral(&owner, &ch).await?.unwrap_or(0);
-        let amount = format_decimal(atoms as i128, ch.collateral_decimals as u32);
-        writeln!(text, "collateral     {amount}")?;
-        collateral = Some(amount);
+        // SOL is shown whatever happens to the clearinghouse (e.g. a localnet restarted).
+        match ctx.clearinghouse().await {
+            Ok((_, ch)) => {
+                let atoms = ctx.wallet_collateral(&owner, &ch).await?.unwrap_or(0);
+                let amount = format_decimal(atoms as i128, ch.collateral_decimals as u32);
+                writeln!(text, "collateral     {amount}")?;
+                collateral = Some(amount);
+            }
+            Err(e) => {
+                writeln!(text, "collateral     unknown: {e}")?;
+                note = Some(e.to_string());
+            }
+        }
     }
-    Ok(Output::new(json!({ "address": owner.to_string(), "sol": sol, "collateral": collateral }), text))
+    Ok(Output::new(
+        json!({ "address": owner.to_string(), "sol": sol, "collateral": collateral, "collateral_unknown": note }),
+        text,
+    ))
 }
 
 /// `requestAirdrop` sent as is: the client library replaces every refusal by a guess about rate
@@ -940,7 +994,29 @@ async fn place_order(ctx: &Ctx, a: PlaceArgs) -> Result<Output> {
     };
     let ixs = ix::fit_makers(&makers, 0, &owner, build)
         .context("the order's other markets cannot be priced, or it does not fit one transaction")?;
-    let landed = ctx.send(&signer, &ixs).await?;
+    // The band resting orders must keep to, for when the program refuses one outside it.
+    let band = view.price.and_then(|p| {
+        let deviation = snapshot.clearinghouse.waterfall.max_fill_deviation_bps;
+        let (low, high) = book::resting_band_ticks(p.price, params.tick_size, deviation)?;
+        Some(format!(
+            "orders rest only between {} and {} now (the oracle {} ± {}%)",
+            ticks_to_price(low, params),
+            ticks_to_price(high, params),
+            format_price(p.price),
+            format_decimal(
+                (deviation.saturating_mul(bulwark::constants::RESTING_BAND_FILL_BANDS))
+                    .min(bulwark::constants::MAX_RESTING_DEVIATION_BPS) as i128,
+                2
+            )
+        ))
+    });
+    let landed = ctx
+        .send_with_hint(&signer, &ixs, |failure| {
+            (failure.program == bulwark::ID && failure.name.as_deref() == Some("OrderPriceOutOfBand"))
+                .then(|| band.clone())
+                .flatten()
+        })
+        .await?;
 
     let price = ticks_to_price(price_ticks, params);
     let decimals = snapshot.clearinghouse.collateral_decimals as u32;
@@ -989,6 +1065,9 @@ async fn place_order(ctx: &Ctx, a: PlaceArgs) -> Result<Output> {
         "cancelled_lots": result.cancelled.map_or(0, |(lots, _)| lots),
         "cancel_reason": result.cancelled.map(|(_, reason)| outcome::cancel_reason(reason)),
         "own_orders_removed": result.own_orders_removed,
+        "own_orders_cancelled": result.own_orders_cancelled.iter()
+            .map(|(id, reason)| serde_json::json!({ "order_id": id, "reason": outcome::cancel_reason(*reason) }))
+            .collect::<Vec<_>>(),
         "events_seen": result.events_seen,
         "signature": landed.signature.to_string(),
     });
@@ -1202,14 +1281,18 @@ async fn order_book(ctx: &Ctx, market: &str, depth: usize) -> Result<Output> {
                     .filter(|o| o.price_ticks == l.price_ticks && !o.is_expired(now))
                     .map(|o| o.order_id)
                     .collect();
-                json!({ "price": ticks_to_price(l.price_ticks, &view.market.params), "lots": l.base_lots, "order_ids": ids })
+                json!({
+                    "price": ticks_to_price(l.price_ticks, &view.market.params),
+                    "lots": l.base_lots,
+                    "order_ids": ids,
+                })
             })
             .collect()
     };
     let (bids, asks) = (side(SIDE_BID), side(SIDE_ASK));
     let mut text = String::new();
     writeln!(text, "{label} order book")?;
-    writeln!(text, "{:<5} {:>14} {:>10}  {}", "", "price", "lots", "order ids")?;
+    writeln!(text, "{:<5} {:>14} {:>10}  order ids", "", "price", "lots")?;
     let ids = |l: &Value| -> String {
         l["order_ids"].as_array().into_iter().flatten().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
     };
@@ -1232,7 +1315,11 @@ async fn order_book(ctx: &Ctx, market: &str, depth: usize) -> Result<Output> {
 async fn feed(ctx: &Ctx, command: FeedCommand) -> Result<Output> {
     // Names need the clearinghouse only to check that the deployment file describes it.
     let clearinghouse = ctx.config.clearinghouse().ok();
-    let names = Names::new(ctx.config.deployment()?, clearinghouse.as_ref());
+    let deployment = ctx.config.deployment().unwrap_or_else(|e| {
+        eprintln!("warning: {e}: feeds are taken by address only");
+        None
+    });
+    let names = Names::new(deployment, clearinghouse.as_ref());
     let load = |text: &str| {
         let key = names.feed(text);
         async move {
@@ -1252,8 +1339,8 @@ async fn feed(ctx: &Ctx, command: FeedCommand) -> Result<Output> {
             let (key, current) = load(&feed).await?;
             let decimals =
                 u32::try_from(-current.exponent).context("feeds with a positive exponent are not supported")?;
-            let price_value = parse_decimal(&price, decimals).map_err(|e| anyhow!("--price {price}: {e}"))?;
-            let conf_value = parse_decimal(&conf, decimals).map_err(|e| anyhow!("--conf {conf}: {e}"))?;
+            let price_value = input::decimal("--price", &price, decimals)?;
+            let conf_value = input::decimal("--conf", &conf, decimals)?;
             if conf_value < 0 {
                 bail!("--conf must not be negative: got {conf}");
             }
@@ -1270,10 +1357,8 @@ async fn feed(ctx: &Ctx, command: FeedCommand) -> Result<Output> {
                 conf: u64::try_from(conf_value).context("--conf is too large")?,
                 redemption_enabled: !redemption_suspended,
                 reserve_ratio: match reserve_ratio {
-                    Some(r) => i64::try_from(
-                        parse_decimal(&r, PRICE_DECIMALS).map_err(|e| anyhow!("--reserve-ratio {r}: {e}"))?,
-                    )
-                    .context("--reserve-ratio is too large")?,
+                    Some(r) => i64::try_from(input::decimal("--reserve-ratio", &r, PRICE_DECIMALS)?)
+                        .context("--reserve-ratio is too large")?,
                     None => current.reserve_ratio,
                 },
             };
@@ -1281,7 +1366,12 @@ async fn feed(ctx: &Ctx, command: FeedCommand) -> Result<Output> {
             let shown = format_decimal(price_value, decimals);
             let name = names.feed_name(&key).map(|n| format!("{n} ({key})")).unwrap_or_else(|| key.to_string());
             Ok(Output::new(
-                json!({ "feed": key.to_string(), "name": names.feed_name(&key), "price": shown, "signature": landed.signature.to_string() }),
+                json!({
+                    "feed": key.to_string(),
+                    "name": names.feed_name(&key),
+                    "price": shown,
+                    "signature": landed.signature.to_string(),
+                }),
                 format!("published {shown} to {name}: {}", landed.signature),
             ))
         }

@@ -25,6 +25,9 @@ pub struct OrderOutcome {
     pub cancelled: Option<(u64, u8)>,
     /// The signer's own resting orders the order removed (self-trade prevention), by id.
     pub own_orders_removed: Vec<u64>,
+    /// The signer's other orders the transaction cancelled, by id and `CANCEL_REASON_*` (e.g.
+    /// pushed off a full book by this one).
+    pub own_orders_cancelled: Vec<(u64, u8)>,
     /// Any of the order's events were in the logs (none: the node did not return them).
     pub events_seen: bool,
 }
@@ -58,8 +61,10 @@ impl OrderOutcome {
             outcome.events_seen = true;
             if c.order_id == u64::MAX {
                 outcome.cancelled = Some((c.base_lots, c.reason));
-            } else {
+            } else if c.reason == CANCEL_REASON_SELF_TRADE {
                 outcome.own_orders_removed.push(c.order_id);
+            } else {
+                outcome.own_orders_cancelled.push((c.order_id, c.reason));
             }
         }
         outcome
@@ -169,6 +174,9 @@ pub fn describe(outcome: &OrderOutcome, asked: &OrderAsked) -> String {
         let ids: Vec<String> = outcome.own_orders_removed.iter().map(u64::to_string).collect();
         parts.push(format!("your own order(s) {} in its way were cancelled (no self-trades)", ids.join(", ")));
     }
+    for (id, reason) in &outcome.own_orders_cancelled {
+        parts.push(format!("your order {id} was cancelled: {}", cancel_reason(*reason)));
+    }
     parts.join("; ")
 }
 
@@ -244,5 +252,20 @@ mod tests {
         let theirs = OrderOutcome::from_logs(&ioc, &market, &maker);
         assert!(!theirs.events_seen);
         assert!(describe(&theirs, &asked(false, 5, &price_text)).contains("no events"));
+
+        // Own orders cancelled on the way: a self-trade removal and an eviction are told apart.
+        let own = |order_id, reason| {
+            log(OrderCancelledV1 { market, margin_account: me, order_id, side: 1, base_lots: 3, reason })
+        };
+        let logs = vec![own(4, CANCEL_REASON_SELF_TRADE), own(5, CANCEL_REASON_EVICTED)];
+        let outcome = OrderOutcome::from_logs(&logs, &market, &me);
+        assert_eq!(outcome.own_orders_removed, vec![4]);
+        assert_eq!(outcome.own_orders_cancelled, vec![(5, CANCEL_REASON_EVICTED)]);
+        let told = describe(&outcome, &asked(true, 5, &price_text));
+        assert!(told.contains("your own order(s) 4 in its way were cancelled (no self-trades)"), "{told}");
+        assert!(
+            told.contains("your order 5 was cancelled: a better-priced order took its place on a full book"),
+            "{told}"
+        );
     }
 }

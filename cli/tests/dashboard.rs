@@ -6,6 +6,7 @@
 //! refreshes the committed screenshots.
 
 use std::io::Read as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +19,15 @@ fn chromium() -> Option<PathBuf> {
     std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .into_iter()
-        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from))
+        .chain(
+            [
+                "/usr/bin/chromium",
+                "/usr/bin/chromium-browser",
+                "/usr/bin/google-chrome",
+                "/usr/bin/google-chrome-stable",
+            ]
+            .map(PathBuf::from),
+        )
         .find(|p| p.exists())
 }
 
@@ -47,10 +56,13 @@ fn the_dashboard_shows_the_walkthrough_live_and_trades_through_its_panel() {
     let bin = Path::new(env!("CARGO_BIN_EXE_bulwark")).parent().unwrap().to_path_buf();
     let scratch = std::env::temp_dir().join(format!("bulwark-dashboard-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
+    // A relative BULWARK_SCREENSHOTS is the workspace's (tests run in cli/).
     let screenshots = std::env::var_os("BULWARK_SCREENSHOTS")
-        .map(|p| std::path::absolute(PathBuf::from(p)).unwrap())
+        .map(|p| workspace().join(p))
         .unwrap_or_else(|| scratch.join("screenshots"));
     let mut child = Command::new("node")
+        // Its own process group: on a timeout the node, app server and browser go too.
+        .process_group(0)
         .arg(app.join("e2e/dashboard.mjs"))
         .env("BULWARK_BIN_DIR", &bin)
         .env("BULWARK_E2E_DIR", &scratch)
@@ -59,6 +71,7 @@ fn the_dashboard_shows_the_walkthrough_live_and_trades_through_its_panel() {
         .env_remove("BULWARK_CLEARINGHOUSE")
         .env_remove("BULWARK_KEYPAIR")
         .env_remove("BULWARK_RPC_URL")
+        .env_remove("BULWARK_DEPLOYMENT")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -76,14 +89,15 @@ fn the_dashboard_shows_the_walkthrough_live_and_trades_through_its_panel() {
         let _ = stderr.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(600);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the browser test ran past 300 s");
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+            let _ = child.wait();
+            panic!("the browser test ran past 600 s");
         }
         std::thread::sleep(Duration::from_millis(100));
     };

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use anchor_lang::prelude::Pubkey;
-
 /// The workspace's other binaries, built beside this one.
 fn binary(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_bulwark")).parent().expect("target dir").to_path_buf();
@@ -143,7 +141,8 @@ impl Newcomer {
                 command.env_remove(key);
             }
         }
-        let out = finish(command.args(args).args(&self.extra).env("HOME", &self.home).env("BULWARK_RPC_URL", &self.url));
+        let out =
+            finish(command.args(args).args(&self.extra).env("HOME", &self.home).env("BULWARK_RPC_URL", &self.url));
         Run {
             ok: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -189,7 +188,12 @@ impl Failures {
             wrong.push("printed to stdout".into());
         }
         if !wrong.is_empty() {
-            self.0.push(format!("{case} ({args:?}): {}\n  stderr: {}  stdout: {}", wrong.join("; "), run.stderr, run.stdout));
+            self.0.push(format!(
+                "{case} ({args:?}): {}\n  stderr: {}  stdout: {}",
+                wrong.join("; "),
+                run.stderr,
+                run.stdout
+            ));
         }
         run.stderr.trim().strip_prefix("error: ").unwrap_or_default().to_string()
     }
@@ -271,7 +275,7 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
     let admin = named.with(&["--keypair", admin_key.to_str().unwrap()]);
 
     // A clearinghouse that is not there (the node restarted: its state was in memory).
-    let gone = Pubkey::new_unique().to_string();
+    let gone = solana_signer::Signer::pubkey(&solana_keypair::Keypair::new()).to_string();
     failures.error(
         &alice,
         "clearinghouse not found",
@@ -303,13 +307,19 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
         &by_address,
         "deposit without a token account",
         &["deposit", "5"],
-        &["your wallet has no token account for the collateral mint", "`bulwark mint-collateral <AMOUNT>` on a test cluster"],
+        &[
+            "your wallet has no token account for the collateral mint",
+            "`bulwark mint-collateral <AMOUNT>` on a test cluster",
+        ],
     );
     failures.error(
         &by_address,
         "mint as a non-authority",
         &["mint-collateral", "5"],
-        &[&format!("the signer {address} is not the mint authority of the collateral mint"), "only that keypair can mint"],
+        &[
+            &format!("the signer {address} is not the mint authority of the collateral mint"),
+            "only that keypair can mint",
+        ],
     );
     admin.ok(&["mint-collateral", "5", "--to", &address]);
     failures.exact(
@@ -320,7 +330,9 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
     );
     // --json: the same sentence as {"error": …} on stderr, nothing on stdout.
     let run = by_address.run(&["deposit", "6", "--json"]);
-    let error = serde_json::from_str::<serde_json::Value>(run.stderr.trim()).ok().and_then(|v| v["error"].as_str().map(str::to_string));
+    let error = serde_json::from_str::<serde_json::Value>(run.stderr.trim())
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string));
     failures.check(
         "--json error",
         !run.ok && run.stdout.is_empty() && error.is_some_and(|e| e.starts_with("your wallet holds 5 collateral")),
@@ -362,12 +374,20 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
         "positions list open orders with their ids",
         positions.lines().any(|l| {
             let cells: Vec<&str> = l.split_whitespace().collect();
-            cells.len() == 6 && cells[0] == id.to_string() && cells[1] == "BTC-PERP" && cells[2] == "buy" && cells[5] == "42"
+            cells.len() == 6
+                && cells[0] == id.to_string()
+                && cells[1] == "BTC-PERP"
+                && cells[2] == "buy"
+                && cells[5] == "42"
         }),
         &positions,
     );
     let book: serde_json::Value = serde_json::from_str(&named.ok(&["book", "--market", "BTC-PERP", "--json"])).unwrap();
-    failures.check("the book shows order ids", book["bids"][0]["order_ids"] == serde_json::json!([id]), &book.to_string());
+    failures.check(
+        "the book shows order ids",
+        book["bids"][0]["order_ids"] == serde_json::json!([id]),
+        &book.to_string(),
+    );
     let markets = named.ok(&["markets"]);
     let row: Vec<&str> =
         markets.lines().find(|l| l.trim_start().starts_with("0 ")).unwrap_or_default().split_whitespace().collect();
@@ -388,7 +408,11 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
     // ---- feeds by name
     let published = admin.ok(&["feed", "publish", "btc-usd", "--price", "100000"]);
     let btc = deployment["feeds"]["btc-usd"].as_str().unwrap();
-    failures.check("publish by feed name", published.starts_with(&format!("published 100000 to btc-usd ({btc})")), &published);
+    failures.check(
+        "publish by feed name",
+        published.starts_with(&format!("published 100000 to btc-usd ({btc})")),
+        &published,
+    );
     failures.error(&named, "an unknown feed name", &["feed", "show", "eth-usd"], &["unknown feed \"eth-usd\""]);
 
     assert!(failures.0.is_empty(), "{} case(s) wrong:\n{}", failures.0.len(), failures.0.join("\n"));

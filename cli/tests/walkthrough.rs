@@ -4,6 +4,7 @@
 //! in the same order.
 
 use std::io::Read as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,8 +26,9 @@ fn bin_dir() -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// SIGKILL a process group (`kill -KILL -PGID`): bash's own clean-up does not run on a timeout.
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
 }
 
 /// The commands of the README's walkthrough block: comments dropped, one command per line.
@@ -64,15 +66,18 @@ fn the_readme_walkthrough_ends_in_a_liquidation_by_the_keeper() {
     let dir = std::env::temp_dir().join(format!("bulwark-walkthrough-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
     let path = format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default());
     let mut child = Command::new("bash")
+        // Its own process group: on a timeout the node and keeper it started are stopped too.
+        .process_group(0)
         .arg(workspace().join("scripts/localnet-demo.sh"))
         .env("PATH", path)
         .env("BULWARK_DEMO_DIR", &dir)
-        .env("BULWARK_RPC_URL", format!("http://127.0.0.1:{port}"))
-        .env("BULWARK_LOCALNET_PORT", port.to_string())
-        .env("BULWARK_LOCALNET_WS_PORT", free_port().to_string())
+        // Free ports, read back from the node's first line.
+        .env("BULWARK_LOCALNET_PORT", "0")
+        .env_remove("BULWARK_RPC_URL")
+        .env_remove("BULWARK_LOCALNET_WS_PORT")
+        .env_remove("BULWARK_DEPLOYMENT")
         .env("BULWARK_CONFIG", dir.join("cli.toml"))
         .env_remove("BULWARK_CLEARINGHOUSE")
         .env_remove("BULWARK_KEYPAIR")
@@ -99,7 +104,8 @@ fn the_readme_walkthrough_ends_in_a_liquidation_by_the_keeper() {
             break status;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
+            kill_group(child.id());
+            let _ = child.wait();
             panic!("the walkthrough ran past 300 s");
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -196,6 +196,10 @@ pub struct Cli {
     #[arg(long, env = "BULWARK_KEEPER_MARKET_SYMBOLS", value_name = "INDEX=SYMBOL", value_delimiter = ',',
           value_parser = parse_market_symbol)]
     pub market_symbols: Option<Vec<(u16, String)>>,
+    /// A deployment file `bulwark-migrate --out` wrote: market symbols for logs come from it
+    /// when --market-symbols is not given [default: none].
+    #[arg(long, env = "BULWARK_DEPLOYMENT", value_name = "PATH")]
+    pub deployment: Option<PathBuf>,
     /// Log format: `text`, one line per event with key=value fields (coloured only when standard
     /// output is a terminal and NO_COLOR is unset), or `json`, one object per line with the
     /// fields at the top level. Logs go to standard output [default: text].
@@ -227,6 +231,44 @@ fn parse_market_symbol(text: &str) -> Result<(u16, String), String> {
         return Err(format!("{text:?}: empty symbol"));
     }
     Ok((index, symbol.to_string()))
+}
+
+/// `url` fit for logs: scheme, host and port only. Hosted RPC URLs often carry an API key in
+/// the path, the query or the user part.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "<rpc url>".into() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let hidden = authority.contains('@') || rest.len() > authority.len() && rest[authority.len()..] != *"/";
+    format!("{scheme}://{host}{}", if hidden { "/…" } else { "" })
+}
+
+/// `text` with every spelling of `url` in it replaced by `redacted_url(url)`.
+pub fn redact(text: &str, url: &str) -> String {
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return text.to_string();
+    }
+    text.replace(&format!("{trimmed}/"), &redacted_url(url)).replace(trimmed, &redacted_url(url))
+}
+
+/// Market symbols from a deployment JSON (`markets: [{ "index": 0, "name": "BTC-PERP" }, …]`).
+fn deployment_symbols(path: &std::path::Path) -> anyhow::Result<Vec<(u16, String)>> {
+    #[derive(serde::Deserialize)]
+    struct Deployment {
+        markets: Vec<Listed>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        index: u16,
+        name: String,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!("--deployment {}: {e} (the JSON `bulwark-migrate --out` writes)", path.display())
+    })?;
+    let deployment: Deployment = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("--deployment {}: not a deployment file: {e}", path.display()))?;
+    Ok(deployment.markets.into_iter().map(|m| (m.index, m.name)).collect())
 }
 
 /// The TOML file: the same settings, all optional.
@@ -310,7 +352,14 @@ impl Cli {
                 .map(|s| parse_market_symbol(s))
                 .collect::<Result<_, _>>()
                 .map_err(|e| anyhow::anyhow!("market_symbols: {e}"))?,
-            (None, None) => Vec::new(),
+            // Symbols only label logs: an unreadable deployment file is not worth refusing to crank.
+            (None, None) => match &self.deployment {
+                Some(path) => deployment_symbols(path).unwrap_or_else(|e| {
+                    eprintln!("warning: {e}; markets are logged as #INDEX");
+                    Vec::new()
+                }),
+                None => Vec::new(),
+            },
         };
         c.market_symbols = symbols.into_iter().collect();
         anyhow::ensure!(c.unhealthy_after_scans >= 1, "unhealthy_after_scans must be at least 1");
@@ -351,6 +400,41 @@ mod tests {
         let cli = Cli::try_parse_from(["bulwark-keeper", "--config", path.to_str().unwrap()]).unwrap();
         assert!(cli.resolve().unwrap_err().to_string().contains("unknown field"));
         assert!(Cli::default().resolve().unwrap_err().to_string().contains("--clearinghouse"));
+    }
+
+    #[test]
+    fn rpc_urls_are_logged_without_keys() {
+        assert_eq!(redacted_url("http://127.0.0.1:8899"), "http://127.0.0.1:8899");
+        assert_eq!(redacted_url("http://127.0.0.1:8899/"), "http://127.0.0.1:8899");
+        assert_eq!(redacted_url("https://x.example.pro/SECRET/"), "https://x.example.pro/…");
+        assert_eq!(redacted_url("https://rpc.example.com/?api-key=SECRET"), "https://rpc.example.com/…");
+        assert_eq!(redacted_url("https://user:SECRET@rpc.example.com"), "https://rpc.example.com/…");
+        let text = "error sending request for url (https://x.example.pro/SECRET/)";
+        assert_eq!(
+            redact(text, "https://x.example.pro/SECRET"),
+            "error sending request for url (https://x.example.pro/…)"
+        );
+        assert!(!redact(text, "https://x.example.pro/SECRET/").contains("SECRET"));
+    }
+
+    #[test]
+    fn market_symbols_come_from_a_deployment_file_unless_given() {
+        let dir = std::env::temp_dir().join(format!("bulwark-keeper-deployment-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("deployment.json");
+        std::fs::write(
+            &path,
+            r#"{"clearinghouse": "x", "markets": [{"index": 0, "name": "BTC-PERP", "active": true}]}"#,
+        )
+        .unwrap();
+        assert_eq!(deployment_symbols(&path).unwrap(), vec![(0, "BTC-PERP".to_string())]);
+        std::fs::write(&path, "{}").unwrap();
+        assert!(deployment_symbols(&path).unwrap_err().to_string().contains("not a deployment file"));
+        assert!(deployment_symbols(&dir.join("absent.json"))
+            .unwrap_err()
+            .to_string()
+            .contains("bulwark-migrate --out"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

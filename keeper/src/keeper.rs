@@ -501,7 +501,7 @@ impl<C: Chain> Keeper<C> {
                     "keeper SOL balance low: it pays every crank's fee and ~0.01 SOL of rent per ADL round it \
                      opens, and fails every crank once dry; fund it, e.g. `solana transfer --allow-unfunded-recipient \
                      {me} 0.5 --url {}`",
-                    self.config.rpc_url
+                    crate::config::redacted_url(&self.config.rpc_url)
                 );
                 *warned = Some(Instant::now());
             }
@@ -842,7 +842,7 @@ impl<C: Chain> Keeper<C> {
                             &subject,
                             error = %error,
                             %reason,
-                            detail = %e.describe(),
+                            detail = %crate::config::redact(&e.describe(), &self.config.rpc_url),
                             hint,
                             signature,
                             "crank failed"
@@ -853,7 +853,7 @@ impl<C: Chain> Keeper<C> {
                         tracing::Level::INFO,
                         &subject,
                         error = %error,
-                        detail = %e.describe(),
+                        detail = %crate::config::redact(&e.describe(), &self.config.rpc_url),
                         attempt,
                         signature,
                         "crank attempt failed; retrying"
@@ -865,7 +865,9 @@ impl<C: Chain> Keeper<C> {
         }
         let signature = sent.last().map(|s| tracing::field::display(s.signature));
         let error = last_error.as_ref().map(|e| tracing::field::display(error_name(e)));
-        let detail = last_error.as_ref().map(|e| tracing::field::display(e.describe()));
+        let detail = last_error
+            .as_ref()
+            .map(|e| tracing::field::display(crate::config::redact(&e.describe(), &self.config.rpc_url)));
         let attempts = self.config.max_retries + 1;
         if last_unknown {
             crank_event!(
@@ -1031,7 +1033,10 @@ impl<C: Chain> Keeper<C> {
                     fallbacks = report.fallbacks,
                     "cycle"
                 ),
-                Err(e) => tracing::error!(error = %e.describe(), "scan failed after its retries"),
+                Err(e) => tracing::error!(
+                    error = %crate::config::redact(&e.describe(), &self.config.rpc_url),
+                    "scan failed after its retries"
+                ),
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.config.scan_interval) => {}

@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     bulwark_keeper::logging::init(config.log_format);
     let authority = bulwark_sdk::keypair::read_keypair_file(&config.keypair_path)?;
     tracing::info!(
-        rpc = %config.rpc_url,
+        rpc = %bulwark_keeper::config::redacted_url(&config.rpc_url),
         clearinghouse = %config.clearinghouse,
         keeper = %authority.pubkey(),
         margin_account = %bulwark_sdk::pda::margin_account(&config.clearinghouse, &authority.pubkey(), config.sub_account_id),

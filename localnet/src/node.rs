@@ -100,8 +100,9 @@ pub struct Committed {
     pub written: Vec<(Pubkey, Option<Account>)>,
 }
 
-/// Events buffered per subscriber; a subscriber further behind than this is told it lagged.
-pub const EVENT_BUFFER: usize = 16_384;
+/// Events the node keeps for subscribers that have not read them yet; one further behind than
+/// this is told it lagged.
+pub const EVENT_BUFFER: usize = 4_096;
 
 /// What a simulation saw.
 #[derive(Clone, Debug, Default)]
@@ -287,26 +288,24 @@ async fn execute(
         }
     }
     let err = reply.result.err();
-    let message = &transaction.message;
-    let committed = Committed {
-        slot,
-        signature,
-        err: err.clone(),
-        logs: metadata.log_messages.clone(),
-        mentioned: keys.clone(),
-        written: keys
-            .iter()
-            .zip(&after)
-            .enumerate()
-            .filter(|(i, _)| message.is_maybe_writable(*i, None))
-            .map(|(_, (key, account))| (*key, account.clone()))
-            .collect(),
-    };
-    {
-        let mut s = state.borrow_mut();
-        s.transaction_count += 1;
-        let _ = s.events.send(NodeEvent::Committed(Arc::new(committed)));
-    }
+    // Built only when someone listens: it copies every written account.
+    let committed = (state.borrow().events.receiver_count() > 0).then(|| {
+        let message = &transaction.message;
+        Committed {
+            slot,
+            signature,
+            err: err.clone(),
+            logs: metadata.log_messages.clone(),
+            mentioned: keys.clone(),
+            written: keys
+                .iter()
+                .zip(&after)
+                .enumerate()
+                .filter(|(i, _)| message.is_maybe_writable(*i, None))
+                .map(|(_, (key, account))| (*key, account.clone()))
+                .collect(),
+        }
+    });
     let record = Landed {
         slot,
         block_time,
@@ -318,14 +317,23 @@ async fn execute(
         pre_balances: pre,
         post_balances: after.iter().map(|a| a.as_ref().map_or(0, |a| a.lamports)).collect(),
     };
-    let mut landed = landed.lock().unwrap();
-    landed.insert(signature, record);
-    if landed.len() > MAX_LANDED {
-        // Forget the older half: statuses and transactions of a long-running node stay bounded.
-        let mut slots: Vec<u64> = landed.values().map(|l| l.slot).collect();
-        slots.sort_unstable();
-        let cutoff = slots[slots.len() / 2];
-        landed.retain(|_, l| l.slot >= cutoff);
+    {
+        let mut landed = landed.lock().unwrap();
+        landed.insert(signature, record);
+        if landed.len() > MAX_LANDED {
+            // Forget the older half: statuses and transactions of a long-running node stay bounded.
+            let mut slots: Vec<u64> = landed.values().map(|l| l.slot).collect();
+            slots.sort_unstable();
+            let cutoff = slots[slots.len() / 2];
+            landed.retain(|_, l| l.slot >= cutoff);
+        }
+    }
+    // Recorded first, broadcast second: a signature subscriber that starts in between finds the
+    // record when it looks back, and one that started before hears the event.
+    let mut s = state.borrow_mut();
+    s.transaction_count += 1;
+    if let Some(committed) = committed {
+        let _ = s.events.send(NodeEvent::Committed(Arc::new(committed)));
     }
     Ok(())
 }

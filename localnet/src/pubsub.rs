@@ -8,6 +8,7 @@
 //! commitment level is notified at commit, and a slot's root is its parent.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
 use jsonrpsee::core::server::{PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
@@ -219,10 +220,19 @@ fn ui_account(account: &Account, encoding: UiAccountEncoding, slice: Option<UiDa
     }
 }
 
+/// A client that has not read its socket for this long is dropped: its notifications would
+/// otherwise pile up in the node.
+pub const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Send one notification; false when the client is gone or too slow (then the subscription ends).
 async fn notify(sink: &SubscriptionSink, value: serde_json::Value) -> bool {
-    match serde_json::value::to_raw_value(&value) {
-        Ok(raw) => sink.send(SubscriptionMessage::from(raw)).await.is_ok(),
-        Err(_) => false,
+    let Ok(raw) = serde_json::value::to_raw_value(&value) else { return false };
+    match sink.send_timeout(SubscriptionMessage::from(raw), SLOW_CLIENT_TIMEOUT).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("ending subscription {:?}: {e}", sink.subscription_id());
+            false
+        }
     }
 }
 
@@ -274,9 +284,10 @@ async fn serve(method: &'static str, params: Params<'static>, pending: PendingSu
 }
 
 /// What a subscriber that was not listening must still hear: a signature that already landed
-/// (then the subscription is over) and, after falling behind (`lagged`), an account's current
-/// state. At subscribe time an account is not sent: Agave sends nothing until it changes.
-/// Returns whether to keep serving.
+/// (then the subscription is over) and, after falling behind (`lagged`), the current state of
+/// what it watches (an account, or every account of the program its filters take). At
+/// subscribe time an account is not sent: Agave sends nothing until it changes. Logs and slots
+/// missed while behind are not replayed. Returns whether to keep serving.
 async fn catch_up(subscription: &Subscription, node: &Node, sink: &SubscriptionSink, lagged: bool) -> bool {
     match subscription {
         Subscription::Signature { signature, .. } => match node.landed(signature) {
@@ -291,6 +302,19 @@ async fn catch_up(subscription: &Subscription, node: &Node, sink: &SubscriptionS
             let account = account.unwrap_or_default();
             notify(sink, json(Response { context: context(slot), value: ui_account(&account, *encoding, *slice) }))
                 .await
+        }
+        Subscription::Program { program, encoding, slice, filters } if lagged => {
+            let (Ok(slot), Ok(accounts)) = (node.slot().await, node.program_accounts(program).await) else {
+                return true;
+            };
+            for (key, account) in accounts.iter().filter(|(_, a)| filters_match(filters, &a.data)) {
+                let value =
+                    RpcKeyedAccount { pubkey: key.to_string(), account: ui_account(account, *encoding, *slice) };
+                if !notify(sink, json(Response { context: context(slot), value })).await {
+                    return false;
+                }
+            }
+            true
         }
         _ => true,
     }

@@ -45,23 +45,27 @@ fn env_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 
-/// The deployment as `export NAME=value` lines (values are addresses and a URL: no quoting
-/// needed beyond single quotes).
+/// A value in single quotes for a POSIX shell (a quote inside becomes `'\''`).
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+/// The deployment as `export NAME='value'` lines.
 fn env_file(url: &str, deployment: &bulwark_migrations::Deployment, json: Option<&std::path::Path>) -> String {
     let mut lines = vec![
-        format!("export BULWARK_RPC_URL='{url}'"),
-        format!("export BULWARK_CLEARINGHOUSE='{}'", deployment.clearinghouse),
-        format!("export BULWARK_COLLATERAL_MINT='{}'", deployment.collateral_mint),
+        format!("export BULWARK_RPC_URL={}", quoted(url)),
+        format!("export BULWARK_CLEARINGHOUSE={}", quoted(&deployment.clearinghouse)),
+        format!("export BULWARK_COLLATERAL_MINT={}", quoted(&deployment.collateral_mint)),
     ];
     // The CLI reads market and feed names from the JSON file.
     if let Some(json) = json {
-        lines.push(format!("export BULWARK_DEPLOYMENT='{}'", json.display()));
+        lines.push(format!("export BULWARK_DEPLOYMENT={}", quoted(&json.display().to_string())));
     }
     for (name, key) in &deployment.feeds {
-        lines.push(format!("export BULWARK_FEED_{}='{key}'", env_name(name)));
+        lines.push(format!("export BULWARK_FEED_{}={}", env_name(name), quoted(key)));
     }
     for m in &deployment.markets {
-        lines.push(format!("export BULWARK_MARKET_{}='{}'", env_name(&m.name), m.index));
+        lines.push(format!("export BULWARK_MARKET_{}={}", env_name(&m.name), quoted(&m.index.to_string())));
     }
     lines.join("\n") + "\n"
 }
@@ -138,5 +142,7 @@ mod tests {
         assert_eq!(env_name("btc-usd"), "BTC_USD");
         assert_eq!(env_name("BTC-PERP"), "BTC_PERP");
         assert_eq!(env_name("usde.health 2"), "USDE_HEALTH_2");
+        assert_eq!(quoted("http://h:1/?a=b"), "'http://h:1/?a=b'");
+        assert_eq!(quoted("it's"), "'it'\\''s'");
     }
 }

@@ -115,7 +115,8 @@ export function startFeed(rpc: PollRpc, wsUrl: string, program: Address, sink: F
 }
 
 /**
- * Call `changed` (at most once per `quietMs`) whenever an account the program owns changes,
+ * Call `changed` (at most once per `quietMs`: a busy cluster changes accounts constantly, and
+ * each call re-reads them all) whenever an account the program owns changes,
  * over `programSubscribe` (only the fact of a change is used: the panels re-read everything
  * together, so they never mix states). Returns a function that stops the watch; `failed` hears why it could not start or
  * why it ended, and the caller keeps polling.
@@ -125,7 +126,7 @@ export function watchProgramAccounts(
     program: Address,
     changed: () => void,
     failed: (reason: string) => void,
-    quietMs = 250,
+    quietMs = 1_000,
 ): () => void {
     const abort = new AbortController();
     let pending: ReturnType<typeof setTimeout> | undefined;
