@@ -231,7 +231,8 @@ await until('the airdrop', async () => (await text(result)).includes('Airdropped
 cli(['mint-collateral', '1000', '--to', me, '--keypair', join(demo, 'admin.json')]);
 await byTestId('deposit-amount').fill('500');
 await byTestId('deposit-submit').click();
-await until('the deposit', async () => (await text(result)).startsWith('Confirmed'), 30_000);
+// Each wait names its own instruction: the result line still shows the previous action's.
+await until('the deposit', async () => /^Confirmed: .*Deposit/.test(await text(result)), 30_000);
 check(true, `deposit through the page: ${(await text(result)).slice(0, 60)}…`);
 
 await byTestId('order-market').selectOption('0');
@@ -240,7 +241,7 @@ await byTestId('order-type').selectOption('1'); // post-only
 await byTestId('order-price').fill('92000');
 await byTestId('order-lots').fill('5');
 await byTestId('order-submit').click();
-await until('the order', async () => (await text(result)).startsWith('Confirmed'), 30_000);
+await until('the order', async () => /^Confirmed: .*PlaceOrder/.test(await text(result)), 30_000);
 const after = cli(['book', '--market', '0'], { json: true });
 check(after.bids.some((l) => plain(l.price) === '92000' && l.lots === 5), 'the CLI finds the page\'s order resting: 5 lots bid at 92000');
 await until('the order in "your resting orders"', async () => (await byTestId('my-order').count()) === 1);
