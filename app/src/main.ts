@@ -36,6 +36,8 @@ const PROGRAM = address(IDL_PROGRAM_ADDRESS);
 const MAX_FEED_ITEMS = 200;
 /** Between full reads; shorter while no subscription tells us when something happened. */
 const POLL_MS = { subscribed: 15_000, polling: 4_000 };
+/** A read still unanswered after this is abandoned (the next one starts afresh). */
+const READ_TIMEOUT_MS = 20_000;
 
 // Every method a node may offer (airdrops included: the node refuses those it does not serve).
 type Rpc = KitRpc<SolanaRpcApi>;
@@ -268,7 +270,11 @@ async function refresh(generation: number): Promise<void> {
     state.reading = generation;
     state.readAgain = false;
     try {
-        await readAndRender(state.rpc, generation);
+        // A node that stops answering must not hold the guard forever: give up on the read.
+        await Promise.race([
+            readAndRender(state.rpc, generation),
+            new Promise<void>((resolve) => setTimeout(resolve, READ_TIMEOUT_MS)),
+        ]);
     } finally {
         if (state.reading === generation) state.reading = null;
     }

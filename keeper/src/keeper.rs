@@ -612,7 +612,6 @@ impl<C: Chain> Keeper<C> {
         self.takeover_refused.retain(|_, since| since.elapsed() < ttl);
         let mut avoid = self.avoid();
         let mut snapshot = self.scan().await?;
-        self.check_sol_balance().await;
         let planning = Instant::now();
         let actions = plan_with(&snapshot, &self.plan_options(), &avoid);
         if let Some(journal) = &self.journal {
@@ -744,6 +743,8 @@ impl<C: Chain> Keeper<C> {
                 }
             }
         }
+        // After the cranks: the balance read never delays a liquidation.
+        self.check_sol_balance().await;
         Ok(report)
     }
 

@@ -61,11 +61,20 @@ fn env_file(url: &str, deployment: &bulwark_migrations::Deployment, json: Option
     if let Some(json) = json {
         lines.push(format!("export BULWARK_DEPLOYMENT={}", quoted(&json.display().to_string())));
     }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut export = |lines: &mut Vec<String>, variable: String, value: String| {
+        // `btc-usd` and `btc.usd` are one variable: the first keeps it, the other is said.
+        if seen.insert(variable.clone()) {
+            lines.push(format!("export {variable}={}", quoted(&value)));
+        } else {
+            eprintln!("warning: {variable} names two entries; the env file keeps the first");
+        }
+    };
     for (name, key) in &deployment.feeds {
-        lines.push(format!("export BULWARK_FEED_{}={}", env_name(name), quoted(key)));
+        export(&mut lines, format!("BULWARK_FEED_{}", env_name(name)), key.clone());
     }
     for m in &deployment.markets {
-        lines.push(format!("export BULWARK_MARKET_{}={}", env_name(&m.name), quoted(&m.index.to_string())));
+        export(&mut lines, format!("BULWARK_MARKET_{}", env_name(&m.name)), m.index.to_string());
     }
     lines.join("\n") + "\n"
 }
