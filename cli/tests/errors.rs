@@ -288,6 +288,32 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
         ],
     );
 
+    // The SOL balance shows even when the clearinghouse is gone.
+    let run = alice.run(&["balance", "--clearinghouse", &gone]);
+    failures.check(
+        "balance without the clearinghouse",
+        run.ok
+            && run.stdout.starts_with("SOL            0\n")
+            && run.stdout.contains("collateral     unknown: no clearinghouse at"),
+        &format!("{}{}", run.stdout, run.stderr),
+    );
+    // A URL the HTTP client cannot use is named as such, not as a node that is down.
+    failures.error(
+        &alice,
+        "URL without a scheme",
+        &["balance", "--url", "127.0.0.1:8899"],
+        &["\"127.0.0.1:8899\" is not a usable RPC URL: give one like http://127.0.0.1:8899"],
+    );
+    // A deployment file that went away does not stop commands that need no names.
+    let run = by_address.run(&["markets", "--deployment", dir.join("gone.json").to_str().unwrap()]);
+    failures.check(
+        "an unreadable deployment file only warns",
+        run.ok
+            && run.stderr.starts_with("warning: ")
+            && run.stderr.contains("markets and feeds are shown by index and address"),
+        &format!("{}{}", run.stdout, run.stderr),
+    );
+
     // ---- money: no SOL, the faucet's cap, no token account, not the mint authority, too little
     failures.exact(
         &by_address,
