@@ -13,7 +13,8 @@
 #   BULWARK_LOCALNET_PORT   the port the node started here listens on [8899; 0: a free one, and
 #                           the URL is read from the node's first line]
 #   BULWARK_DEMO_NODE=use   use a node already running at BULWARK_RPC_URL instead of starting one
-#                           (BULWARK_RPC_URL: the node's URL [http://127.0.0.1:8899])
+#                           (BULWARK_RPC_URL: the node's URL [http://127.0.0.1:8899]), from a
+#                           fresh BULWARK_DEMO_DIR
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,18 +59,20 @@ mkdir -p "$work" && cd "$work"
 
 step "the node (its state lives in memory: stopping it loses every account)"
 if [ "${BULWARK_DEMO_NODE:-}" != "use" ]; then
-  # A fresh node: what an earlier run left here belongs to a node that is gone.
-  rm -rf keys ./*.json env.sh ./*.log ./*.pid
+  # A fresh node: what an earlier run of this script left here belongs to a node that is gone.
+  rm -rf admin.json maker.json trader.json keeper.json deployment.json env.sh localnet.toml \
+    localnet.log keeper.log localnet.pid keeper.pid keys/localnet-collateral-mint.json
   # README: bulwark-localnet
   bulwark-localnet >localnet.log 2>&1 &
   started+=($!)
   echo $! >localnet.pid
   watch=$! watch_log=localnet.log wait_for 120 listening cat localnet.log
-  head -n 1 localnet.log
-  if [ "${BULWARK_LOCALNET_PORT:-}" = 0 ]; then
-    BULWARK_RPC_URL=$(head -n 1 localnet.log | grep -o 'http://[^ ]*')
-    export BULWARK_RPC_URL
-  fi
+  banner=$(grep -m 1 listening localnet.log)
+  echo "$banner"
+  # The URL it listens on (a free port when BULWARK_LOCALNET_PORT=0).
+  BULWARK_RPC_URL=$(grep -o 'http://[^ ]*' <<<"$banner" || true)
+  [ -n "$BULWARK_RPC_URL" ] || { echo "no URL in the node's line: $banner" >&2; exit 1; }
+  export BULWARK_RPC_URL
 fi
 
 step "the deployer: a keypair, then the migrations (mint, feeds, clearinghouse, BTC-PERP)"

@@ -60,6 +60,8 @@ const state = {
     /** The connection (generation) whose read is in flight, if any. */
     reading: null as number | null,
     readAgain: false,
+    /** Every read is numbered; only the latest one renders. */
+    readSeq: 0,
 };
 
 // ---- layout ------------------------------------------------------------------------------------
@@ -269,13 +271,22 @@ async function refresh(generation: number): Promise<void> {
     }
     state.reading = generation;
     state.readAgain = false;
+    const seq = ++state.readSeq;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-        // A node that stops answering must not hold the guard forever: give up on the read.
+        // A node that stops answering must not hold the guard forever: give up on the read (it
+        // is then never rendered: only the latest read may draw).
         await Promise.race([
-            readAndRender(state.rpc, generation),
-            new Promise<void>((resolve) => setTimeout(resolve, READ_TIMEOUT_MS)),
+            readAndRender(state.rpc, generation, seq),
+            new Promise<void>((resolve) => {
+                timer = setTimeout(() => {
+                    if (state.readSeq === seq) showError(`The node at ${state.settings.rpcUrl} did not answer within ${READ_TIMEOUT_MS / 1000} s.`);
+                    resolve();
+                }, READ_TIMEOUT_MS);
+            }),
         ]);
     } finally {
+        clearTimeout(timer);
         if (state.reading === generation) state.reading = null;
     }
     if (generation !== state.generation) return;
@@ -285,10 +296,12 @@ async function refresh(generation: number): Promise<void> {
     scheduleRefresh(again ? 0 : state.feedMode === 'subscription' ? POLL_MS.subscribed : POLL_MS.polling);
 }
 
-async function readAndRender(rpc: Rpc, generation: number): Promise<void> {
+async function readAndRender(rpc: Rpc, generation: number, seq: number): Promise<void> {
+    // A read overtaken by a later one (or by another connection) draws nothing.
+    const stale = () => generation !== state.generation || seq !== state.readSeq;
     try {
         const raw = await fetchRaw(rpc, PROGRAM, state.settings.clearinghouse);
-        if (generation !== state.generation) return;
+        if (stale()) return;
         state.view = buildView(raw);
         render();
         showError(
@@ -299,7 +312,7 @@ async function readAndRender(rpc: Rpc, generation: number): Promise<void> {
                   : null,
         );
     } catch (e) {
-        if (generation !== state.generation) return;
+        if (stale()) return;
         showError(
             `${describeError(e, { rpcUrl: state.settings.rpcUrl, programAddress: PROGRAM }).message}${state.view ? ' The panels show the last successful read.' : ''}`,
         );

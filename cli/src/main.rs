@@ -347,6 +347,8 @@ struct Ctx {
     config: CliConfig,
     url: String,
     chain: RpcChain,
+    /// Output is JSON: nothing but the one object goes to each stream.
+    json: bool,
 }
 
 impl Ctx {
@@ -441,16 +443,18 @@ impl Ctx {
 
     /// The names in force for `clearinghouse`.
     /// Names from the deployment file. An unreadable file does not stop commands that need no
-    /// names: they show indexes and addresses, with a warning; naming a market or feed then
-    /// fails with the resolver's own hint.
+    /// names (they show indexes and addresses, with a warning unless --json); naming a market
+    /// or feed then fails saying why.
     fn names(&self, clearinghouse: &Pubkey) -> Result<Names> {
-        match self.config.deployment() {
-            Ok(deployment) => Ok(Names::new(deployment, Some(clearinghouse))),
+        Ok(match self.config.deployment() {
+            Ok(deployment) => Names::new(deployment, Some(clearinghouse)),
             Err(e) => {
-                eprintln!("warning: {e}: markets and feeds are shown by index and address");
-                Ok(Names::new(None, Some(clearinghouse)))
+                if !self.json {
+                    eprintln!("warning: {e}: markets and feeds are shown by index and address");
+                }
+                Names::unreadable(e.to_string())
             }
-        }
+        })
     }
 
     async fn exists(&self, key: &Pubkey) -> Result<bool> {
@@ -602,7 +606,7 @@ async fn run(cli: Cli) -> Result<Output> {
     let config = file.merged(&overrides);
     let url = config.url();
     let chain = RpcChain::new(url.clone(), CommitmentConfig::confirmed());
-    let ctx = Ctx { config, url, chain };
+    let ctx = Ctx { config, url, chain, json: cli.global.json };
 
     match cli.command {
         Command::Config(ConfigCommand::Show) => {
@@ -1315,11 +1319,10 @@ async fn order_book(ctx: &Ctx, market: &str, depth: usize) -> Result<Output> {
 async fn feed(ctx: &Ctx, command: FeedCommand) -> Result<Output> {
     // Names need the clearinghouse only to check that the deployment file describes it.
     let clearinghouse = ctx.config.clearinghouse().ok();
-    let deployment = ctx.config.deployment().unwrap_or_else(|e| {
-        eprintln!("warning: {e}: feeds are taken by address only");
-        None
-    });
-    let names = Names::new(deployment, clearinghouse.as_ref());
+    let names = match ctx.config.deployment() {
+        Ok(deployment) => Names::new(deployment, clearinghouse.as_ref()),
+        Err(e) => Names::unreadable(e.to_string()),
+    };
     let load = |text: &str| {
         let key = names.feed(text);
         async move {

@@ -95,16 +95,24 @@ pub struct Names {
     deployment: Option<Deployment>,
     /// A deployment was given but describes another clearinghouse.
     mismatch: Option<(PathBuf, Pubkey)>,
+    /// A deployment was named but could not be read: why.
+    unreadable: Option<String>,
 }
 
 impl Names {
     pub fn new(deployment: Option<Deployment>, clearinghouse: Option<&Pubkey>) -> Self {
         match (deployment, clearinghouse) {
             (Some(d), Some(ch)) if d.clearinghouse != *ch => {
-                Self { deployment: None, mismatch: Some((d.path.clone(), d.clearinghouse)) }
+                Self { deployment: None, mismatch: Some((d.path.clone(), d.clearinghouse)), unreadable: None }
             }
-            (deployment, _) => Self { deployment, mismatch: None },
+            (deployment, _) => Self { deployment, mismatch: None, unreadable: None },
         }
+    }
+
+    /// No names, because the deployment file named could not be read (`why`): commands that
+    /// need no names go on; naming a market or feed says why there are none.
+    pub fn unreadable(why: String) -> Self {
+        Self { deployment: None, mismatch: None, unreadable: Some(why) }
     }
 
     fn why_none(&self) -> String {
@@ -114,7 +122,10 @@ impl Names {
                  --deployment, or drop --clearinghouse to use the file's",
                 path.display()
             ),
-            None => format!("none is set: {HOW_TO_NAME}"),
+            None => match &self.unreadable {
+                Some(why) => why.clone(),
+                None => format!("none is set: {HOW_TO_NAME}"),
+            },
         }
     }
 

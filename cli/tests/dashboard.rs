@@ -61,7 +61,8 @@ fn the_dashboard_shows_the_walkthrough_live_and_trades_through_its_panel() {
         .map(|p| workspace().join(p))
         .unwrap_or_else(|| scratch.join("screenshots"));
     let mut child = Command::new("node")
-        // Its own process group: on a timeout the node, app server and browser go too.
+        // Its own process group: on a timeout the node and app server go too (the browser,
+        // in a group of its own, exits when its control pipe to node closes).
         .process_group(0)
         .arg(app.join("e2e/dashboard.mjs"))
         .env("BULWARK_BIN_DIR", &bin)

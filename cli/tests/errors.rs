@@ -288,6 +288,23 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
         ],
     );
 
+    // The keeper on a clearinghouse that is not there: a sentence, not the program error of
+    // creating its margin account.
+    let keeper = finish(
+        Command::new(binary("bulwark-keeper"))
+            .args(["--rpc-url", &url, "--clearinghouse", &gone, "--keypair"])
+            .arg(&admin_key)
+            .env("RUST_BACKTRACE", "0"),
+    );
+    let said = String::from_utf8_lossy(&keeper.stderr).to_string() + &String::from_utf8_lossy(&keeper.stdout);
+    failures.check(
+        "keeper on an unknown clearinghouse",
+        !keeper.status.success()
+            && said.contains(&format!("no clearinghouse at {gone} on {url}: check --clearinghouse"))
+            && !said.contains("0xbbf"),
+        &said,
+    );
+
     // The SOL balance shows even when the clearinghouse is gone.
     let run = alice.run(&["balance", "--clearinghouse", &gone]);
     failures.check(

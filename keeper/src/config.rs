@@ -243,13 +243,27 @@ pub fn redacted_url(url: &str) -> String {
     format!("{scheme}://{host}{}", if hidden { "/…" } else { "" })
 }
 
-/// `text` with every spelling of `url` in it replaced by `redacted_url(url)`.
+/// `text` with the secret-bearing parts of `url` (its user part, and its path and query when
+/// they are more than `/`) replaced by `…`, wherever they appear and however the HTTP client
+/// re-spelled the URL around them (an added `/`, a dropped port).
 pub fn redact(text: &str, url: &str) -> String {
-    let trimmed = url.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return text.to_string();
+    let Some((_, rest)) = url.split_once("://") else { return text.to_string() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let mut secrets: Vec<String> = Vec::new();
+    if let Some((user, _)) = authority.rsplit_once('@') {
+        secrets.push(format!("{user}@"));
     }
-    text.replace(&format!("{trimmed}/"), &redacted_url(url)).replace(trimmed, &redacted_url(url))
+    let tail = &rest[authority.len()..];
+    let tail = tail.strip_prefix('/').unwrap_or(tail);
+    let tail = tail.trim_end_matches('/');
+    if !tail.is_empty() {
+        secrets.push(tail.to_string());
+    }
+    let mut out = text.to_string();
+    for secret in secrets {
+        out = out.replace(&secret, "…");
+    }
+    out
 }
 
 /// Market symbols from a deployment JSON (`markets: [{ "index": 0, "name": "BTC-PERP" }, …]`).
@@ -412,9 +426,17 @@ mod tests {
         let text = "error sending request for url (https://x.example.pro/SECRET/)";
         assert_eq!(
             redact(text, "https://x.example.pro/SECRET"),
-            "error sending request for url (https://x.example.pro/…)"
+            "error sending request for url (https://x.example.pro/…/)"
         );
         assert!(!redact(text, "https://x.example.pro/SECRET/").contains("SECRET"));
+        // The client's own spelling: a `/` before the query, the default port dropped.
+        let text = "error sending request for url (https://rpc.example.com/?api-key=SECRET)";
+        assert!(!redact(text, "https://rpc.example.com:443?api-key=SECRET").contains("SECRET"));
+        let clean = "error sending request for url (https://rpc.example.com/)";
+        assert_eq!(redact(clean, "https://user:SECRET@rpc.example.com"), clean);
+        let with_user = "https://user:SECRET@rpc.example.com";
+        assert!(!redact(with_user, with_user).contains("SECRET"));
+        assert_eq!(redact("nothing to hide", "http://127.0.0.1:8899"), "nothing to hide");
     }
 
     #[test]

@@ -485,7 +485,11 @@ impl<C: Chain> Keeper<C> {
         let lamports = match self.chain.accounts(&[me]).await {
             Ok(mut accounts) => accounts.pop().flatten().map_or(0, |a| a.lamports),
             Err(e) => {
-                tracing::debug!(keeper = %me, error = %e, "reading the keeper's SOL balance failed");
+                tracing::debug!(
+                    keeper = %me,
+                    error = %crate::config::redact(&e.to_string(), &self.config.rpc_url),
+                    "reading the keeper's SOL balance failed"
+                );
                 return None;
             }
         };
@@ -545,7 +549,10 @@ impl<C: Chain> Keeper<C> {
         }
         if let Err(e) = &result {
             self.metrics.scan_failures.inc();
-            tracing::warn!(error = %e, "re-reading what a crank wrote failed; scanning again");
+            tracing::warn!(
+                error = %crate::config::redact(&e.to_string(), &self.config.rpc_url),
+                "re-reading what a crank wrote failed; scanning again"
+            );
         }
         result.is_ok()
     }
@@ -571,7 +578,11 @@ impl<C: Chain> Keeper<C> {
                 Err(e) if e.is_retryable() && attempt < self.config.max_retries => {
                     self.metrics.scan_failures.inc();
                     self.metrics.retries.inc();
-                    tracing::warn!(error = %e, attempt, "scan failed; retrying");
+                    tracing::warn!(
+                        error = %crate::config::redact(&e.to_string(), &self.config.rpc_url),
+                        attempt,
+                        "scan failed; retrying"
+                    );
                     tokio::time::sleep(self.backoff(attempt)).await;
                     attempt += 1;
                 }

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use bulwark_keeper::config::Cli;
 use bulwark_keeper::{Keeper, Metrics};
 use bulwark_sdk::chain::rpc::RpcChain;
+use bulwark_sdk::chain::Chain as _;
 
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
@@ -63,10 +64,32 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let chain = RpcChain::new(config.rpc_url.clone(), CommitmentConfig::confirmed());
+    // A clearinghouse that is not there is said in a sentence, not as the program error of the
+    // margin account's creation.
+    let rpc = bulwark_keeper::config::redacted_url(&config.rpc_url);
+    match chain.load::<bulwark::state::Clearinghouse>(&config.clearinghouse).await {
+        Ok(Some(_)) => {}
+        Ok(None) => anyhow::bail!(
+            "no clearinghouse at {} on {rpc}: check --clearinghouse (or BULWARK_CLEARINGHOUSE); bulwark-localnet keeps \
+             state in memory, so after a restart rerun the migrations and use the clearinghouse they print",
+            config.clearinghouse
+        ),
+        Err(e) => anyhow::bail!(
+            "cannot read the clearinghouse {} on {rpc}: {}",
+            config.clearinghouse,
+            bulwark_keeper::config::redact(&e.describe(), &config.rpc_url)
+        ),
+    }
     let mut keeper = Keeper::new(chain, config, authority, metrics);
     // Before the first transaction: a wallet without SOL is named, with how to fund it.
     keeper.check_sol_balance().await;
-    keeper.ensure_margin_account().await.context("creating the keeper's margin account")?;
+    let url = keeper.config.rpc_url.clone();
+    keeper.ensure_margin_account().await.map_err(|e| {
+        anyhow::anyhow!(
+            "creating the keeper's margin account: {}",
+            bulwark_keeper::config::redact(&format!("{e:#}"), &url)
+        )
+    })?;
 
     tokio::spawn(async move {
         shutdown_signal().await;

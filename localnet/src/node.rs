@@ -288,24 +288,10 @@ async fn execute(
         }
     }
     let err = reply.result.err();
-    // Built only when someone listens: it copies every written account.
-    let committed = (state.borrow().events.receiver_count() > 0).then(|| {
-        let message = &transaction.message;
-        Committed {
-            slot,
-            signature,
-            err: err.clone(),
-            logs: metadata.log_messages.clone(),
-            mentioned: keys.clone(),
-            written: keys
-                .iter()
-                .zip(&after)
-                .enumerate()
-                .filter(|(i, _)| message.is_maybe_writable(*i, None))
-                .map(|(_, (key, account))| (*key, account.clone()))
-                .collect(),
-        }
-    });
+    // What subscriptions need, kept aside before the record takes the transaction.
+    let message = transaction.message.clone();
+    let logs = metadata.log_messages.clone();
+    let landed_err = err.clone();
     let record = Landed {
         slot,
         block_time,
@@ -329,10 +315,25 @@ async fn execute(
         }
     }
     // Recorded first, broadcast second: a signature subscriber that starts in between finds the
-    // record when it looks back, and one that started before hears the event.
+    // record when it looks back, and one that started before hears the event. The event copies
+    // every written account, so it is built only when someone listens.
     let mut s = state.borrow_mut();
     s.transaction_count += 1;
-    if let Some(committed) = committed {
+    if s.events.receiver_count() > 0 {
+        let committed = Committed {
+            slot,
+            signature,
+            err: landed_err,
+            logs,
+            mentioned: keys.clone(),
+            written: keys
+                .iter()
+                .zip(&after)
+                .enumerate()
+                .filter(|(i, _)| message.is_maybe_writable(*i, None))
+                .map(|(_, (key, account))| (*key, account.clone()))
+                .collect(),
+        };
         let _ = s.events.send(NodeEvent::Committed(Arc::new(committed)));
     }
     Ok(())

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
+use jsonrpsee::core::server::SendTimeoutError;
 use jsonrpsee::core::server::{PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
+use jsonrpsee::core::SubscriptionError;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
 use serde::Serialize;
@@ -224,61 +226,96 @@ fn ui_account(account: &Account, encoding: UiAccountEncoding, slice: Option<UiDa
 /// otherwise pile up in the node.
 pub const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Send one notification; false when the client is gone or too slow (then the subscription ends).
-async fn notify(sink: &SubscriptionSink, value: serde_json::Value) -> bool {
-    let Ok(raw) = serde_json::value::to_raw_value(&value) else { return false };
+/// Why a subscription stopped being served.
+enum Ended {
+    /// Unsubscribed, disconnected, or done (a signature notified).
+    Done,
+    /// The client left its socket unread past `SLOW_CLIENT_TIMEOUT`.
+    Slow,
+}
+
+/// Send one notification.
+async fn notify(sink: &SubscriptionSink, value: serde_json::Value) -> Result<(), Ended> {
+    let Ok(raw) = serde_json::value::to_raw_value(&value) else { return Err(Ended::Done) };
     match sink.send_timeout(SubscriptionMessage::from(raw), SLOW_CLIENT_TIMEOUT).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!("ending subscription {:?}: {e}", sink.subscription_id());
-            false
+        Ok(()) => Ok(()),
+        Err(SendTimeoutError::Timeout(_)) => {
+            tracing::warn!("ending subscription {:?}: its client stopped reading", sink.subscription_id());
+            Err(Ended::Slow)
         }
+        Err(SendTimeoutError::Closed(_)) => Err(Ended::Done),
     }
 }
 
 /// Serve one subscription until the client unsubscribes or disconnects (or, for a signature,
-/// until it is notified).
-async fn serve(method: &'static str, params: Params<'static>, pending: PendingSubscriptionSink, node: Arc<Arc<Node>>) {
+/// until it is notified). A client too slow to read is told, in a last notification with an
+/// `error`, that its subscription ended.
+async fn serve(
+    method: &'static str,
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    node: Arc<Arc<Node>>,
+) -> Result<(), SubscriptionError> {
     let subscription = match Subscription::parse(method, &params) {
         Ok(subscription) => subscription,
-        Err(e) => return pending.reject(e).await,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
     };
     // Listen before accepting and before looking back, so nothing committed in between is missed.
     let mut events = node.events();
-    let Ok(sink) = pending.accept().await else { return };
-    if !catch_up(&subscription, &node, &sink, false).await {
-        return;
+    let Ok(sink) = pending.accept().await else { return Ok(()) };
+    match listen(&subscription, &node, &sink, &mut events).await {
+        Ended::Done => Ok(()),
+        Ended::Slow => Err(format!(
+            "{method} ended: the client left its notifications unread for {} s",
+            SLOW_CLIENT_TIMEOUT.as_secs()
+        )
+        .into()),
+    }
+}
+
+async fn listen(
+    subscription: &Subscription,
+    node: &Node,
+    sink: &SubscriptionSink,
+    events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+) -> Ended {
+    if let Err(ended) = catch_up(subscription, node, sink, false).await {
+        return ended;
     }
     loop {
         let event = tokio::select! {
-            _ = sink.closed() => return,
+            _ = sink.closed() => return Ended::Done,
             event = events.recv() => event,
         };
-        match event {
+        let sent = match event {
             Ok(NodeEvent::Committed(committed)) => {
                 for value in subscription.on_commit(&committed) {
-                    if !notify(&sink, value).await {
-                        return;
+                    if let Err(ended) = notify(sink, value).await {
+                        return ended;
                     }
                 }
                 if subscription.is_done_after(&committed) {
-                    return;
+                    return Ended::Done;
                 }
+                Ok(())
             }
-            Ok(NodeEvent::Slot { slot, parent }) => {
-                if let Some(value) = subscription.on_slot(slot, parent) {
-                    if !notify(&sink, value).await {
-                        return;
-                    }
-                }
-            }
+            Ok(NodeEvent::Slot { slot, parent }) => match subscription.on_slot(slot, parent) {
+                Some(value) => notify(sink, value).await,
+                None => Ok(()),
+            },
             Err(RecvError::Lagged(missed)) => {
-                tracing::warn!("{method} subscription {:?} fell {missed} events behind", sink.subscription_id());
-                if !catch_up(&subscription, &node, &sink, true).await {
-                    return;
-                }
+                tracing::warn!("subscription {:?} fell {missed} events behind", sink.subscription_id());
+                // Skip what is still buffered: the catch-up sends the state after all of it.
+                *events = events.resubscribe();
+                catch_up(subscription, node, sink, true).await
             }
-            Err(RecvError::Closed) => return,
+            Err(RecvError::Closed) => return Ended::Done,
+        };
+        if let Err(ended) = sent {
+            return ended;
         }
     }
 }
@@ -287,36 +324,39 @@ async fn serve(method: &'static str, params: Params<'static>, pending: PendingSu
 /// (then the subscription is over) and, after falling behind (`lagged`), the current state of
 /// what it watches (an account, or every account of the program its filters take). At
 /// subscribe time an account is not sent: Agave sends nothing until it changes. Logs and slots
-/// missed while behind are not replayed. Returns whether to keep serving.
-async fn catch_up(subscription: &Subscription, node: &Node, sink: &SubscriptionSink, lagged: bool) -> bool {
+/// missed while behind are not replayed. An error says the subscription is over.
+async fn catch_up(
+    subscription: &Subscription,
+    node: &Node,
+    sink: &SubscriptionSink,
+    lagged: bool,
+) -> Result<(), Ended> {
     match subscription {
         Subscription::Signature { signature, .. } => match node.landed(signature) {
             Some(landed) => {
-                notify(sink, signature_result(landed.slot, landed.err)).await;
-                false
+                notify(sink, signature_result(landed.slot, landed.err)).await?;
+                Err(Ended::Done)
             }
-            None => true,
+            None => Ok(()),
         },
         Subscription::Account { key, encoding, slice } if lagged => {
-            let (Ok(slot), Ok(account)) = (node.slot().await, node.account(key).await) else { return true };
+            let (Ok(slot), Ok(account)) = (node.slot().await, node.account(key).await) else { return Ok(()) };
             let account = account.unwrap_or_default();
             notify(sink, json(Response { context: context(slot), value: ui_account(&account, *encoding, *slice) }))
                 .await
         }
         Subscription::Program { program, encoding, slice, filters } if lagged => {
             let (Ok(slot), Ok(accounts)) = (node.slot().await, node.program_accounts(program).await) else {
-                return true;
+                return Ok(());
             };
             for (key, account) in accounts.iter().filter(|(_, a)| filters_match(filters, &a.data)) {
                 let value =
                     RpcKeyedAccount { pubkey: key.to_string(), account: ui_account(account, *encoding, *slice) };
-                if !notify(sink, json(Response { context: context(slot), value })).await {
-                    return false;
-                }
+                notify(sink, json(Response { context: context(slot), value })).await?;
             }
-            true
+            Ok(())
         }
-        _ => true,
+        _ => Ok(()),
     }
 }
 
