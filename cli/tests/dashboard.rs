@@ -5,15 +5,13 @@
 //! skipped, unless `BULWARK_REQUIRE_BROWSER` is set (CI sets it). `BULWARK_SCREENSHOTS=docs/app`
 //! refreshes the committed screenshots.
 
-use std::io::Read as _;
-use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
-}
+mod support;
+
+use support::{binary, workspace, Finish as _};
 
 fn chromium() -> Option<PathBuf> {
     std::env::var_os("CHROMIUM")
@@ -53,17 +51,16 @@ fn the_dashboard_shows_the_walkthrough_live_and_trades_through_its_panel() {
         eprintln!("skipping the browser test; it needs: {}", missing.join(", "));
         return;
     }
-    let bin = Path::new(env!("CARGO_BIN_EXE_bulwark")).parent().unwrap().to_path_buf();
+    let bin = binary("bulwark").parent().unwrap().to_path_buf();
     let scratch = std::env::temp_dir().join(format!("bulwark-dashboard-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     // A relative BULWARK_SCREENSHOTS is the workspace's (tests run in cli/).
     let screenshots = std::env::var_os("BULWARK_SCREENSHOTS")
         .map(|p| workspace().join(p))
         .unwrap_or_else(|| scratch.join("screenshots"));
-    let mut child = Command::new("node")
-        // Its own process group: on a timeout the node and app server go too (the browser,
-        // in a group of its own, exits when its control pipe to node closes).
-        .process_group(0)
+    // In its own process group (`finish_within`): on a timeout the node and app server go too;
+    // the browser, in a group of its own, exits when its control pipe to node closes.
+    let run = Command::new("node")
         .arg(app.join("e2e/dashboard.mjs"))
         .env("BULWARK_BIN_DIR", &bin)
         .env("BULWARK_E2E_DIR", &scratch)
@@ -73,36 +70,12 @@ fn the_dashboard_shows_the_walkthrough_live_and_trades_through_its_panel() {
         .env_remove("BULWARK_KEYPAIR")
         .env_remove("BULWARK_RPC_URL")
         .env_remove("BULWARK_DEPLOYMENT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs the browser test");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
-            let _ = child.wait();
-            panic!("the browser test ran past 600 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+        .finish_within(Duration::from_secs(600));
+    let (status, stdout, stderr) = (
+        run.status,
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    );
     let logs = ["localnet", "preview", "walkthrough"]
         .iter()
         .map(|name| {

@@ -4,10 +4,10 @@
 //! RPC. Each process is stopped with SIGTERM and must exit cleanly; a guard kills whatever is
 //! left if the test fails midway.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anchor_lang::prelude::Pubkey;
@@ -17,136 +17,9 @@ use bulwark_sdk::chain::Chain;
 use bulwark_sdk::snapshot::Snapshot;
 use solana_commitment_config::CommitmentConfig;
 
-/// The workspace's other binaries, built beside this one by `cargo test --workspace`.
-fn binary(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_bulwark")).parent().expect("target dir").to_path_buf();
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run the workspace's tests (`cargo test --workspace`) or `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
-}
+mod support;
 
-/// Every short-lived command (CLI, migrations, kit client) must finish within this.
-const COMMAND_LIMIT: Duration = Duration::from_secs(120);
-
-trait Finish {
-    /// Run to completion with stdout and stderr captured; kill it and fail past `COMMAND_LIMIT`.
-    fn finish(&mut self) -> Output;
-}
-
-impl Finish for Command {
-    fn finish(&mut self) -> Output {
-        let mut child = self
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {self:?}: {e}"));
-        let drain = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                let _ = pipe.read_to_end(&mut bytes);
-                bytes
-            })
-        };
-        let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-        let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-        let deadline = Instant::now() + COMMAND_LIMIT;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{self:?} ran past {COMMAND_LIMIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Output { status, stdout: stdout.join().expect("stdout"), stderr: stderr.join().expect("stderr") }
-    }
-}
-
-/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
-struct Process {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    /// Start `command` with stderr (and stdout, unless `pipe_stdout`) in `<name>.log`.
-    fn spawn(name: &'static str, command: &mut Command, logs: &Path, pipe_stdout: bool) -> Self {
-        let log = logs.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let stdout = if pipe_stdout { Stdio::piped() } else { Stdio::from(file.try_clone().unwrap()) };
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        Self { name, child, log }
-    }
-
-    /// Ask the process to stop and wait for it (at most 20 s, then kill it).
-    fn terminate(&mut self) -> ExitStatus {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return status;
-        }
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        self.child.wait().expect("reaped")
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let status = self.terminate();
-        if std::thread::panicking() {
-            eprintln!(
-                "{} exited with {status}; its log:\n{}",
-                self.name,
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
-}
-
-/// The node runs exactly the build the rest of the suite runs: the bytecode `BULWARK_SO`
-/// names, or the native build (never a `target/deploy/bulwark.so` it happens to find).
-fn program_args() -> Vec<String> {
-    match std::env::var("BULWARK_SO") {
-        Ok(so) if !so.is_empty() => vec!["--program".into(), so],
-        _ => vec!["--native".into()],
-    }
-}
-
-/// Read stdout until the first line, then keep draining it (the node prints program output
-/// there) so the process never blocks on a full pipe.
-fn first_line(process: &mut Process) -> String {
-    let stdout = process.child.stdout.take().expect("piped");
-    let (send, receive) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        let _ = send.send(line);
-        let mut sink = Vec::new();
-        let _ = reader.read_to_end(&mut sink);
-    });
-    receive.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("{} printed nothing", process.name))
-}
+use support::{binary, url_in, Finish as _, Process};
 
 struct Cluster {
     url: String,
@@ -243,20 +116,8 @@ fn deploy_trade_move_the_feed_and_the_keeper_liquidates() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     // ---- the node
-    let mut node = Process::spawn(
-        "bulwark-localnet",
-        Command::new(binary("bulwark-localnet")).args(["--port", "0", "--slot-ms", "200"]).args(program_args()),
-        &dir,
-        true,
-    );
-    let banner = first_line(&mut node);
-    let url =
-        banner.split_whitespace().find(|w| w.starts_with("http://")).expect("the node prints its URL").to_string();
-    let ws_url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("ws://"))
-        .expect("the node prints its WebSocket URL")
-        .to_string();
+    let (mut node, banner) = Process::localnet(&dir, &["--slot-ms", "200"]);
+    let (url, ws_url) = (url_in(&banner, "http://"), url_in(&banner, "ws://"));
 
     // ---- deploy with the migrations
     let mut cluster = Cluster { url: url.clone(), dir: dir.clone(), clearinghouse: String::new() };

@@ -3,116 +3,13 @@
 //! non-zero exit; and trading reports what happened, with markets and feeds by name.
 //! One node and one migration serve every case; all failures are reported together.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
-/// The workspace's other binaries, built beside this one.
-fn binary(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_bulwark")).parent().expect("target dir").to_path_buf();
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p bulwark-localnet -p bulwark-migrations --bins` first",
-        path.display()
-    );
-    path
-}
+mod support;
 
-const COMMAND_LIMIT: Duration = Duration::from_secs(60);
-
-/// Run to completion with output captured; kill it and fail past `COMMAND_LIMIT`.
-fn finish(command: &mut Command) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-    let deadline = Instant::now() + COMMAND_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} ran past {COMMAND_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output { status, stdout: stdout.join().expect("stdout"), stderr: stderr.join().expect("stderr") }
-}
-
-/// The node, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Node {
-    child: Child,
-    log: PathBuf,
-    url: String,
-}
-
-/// The build the rest of the suite runs: `BULWARK_SO`'s bytecode, or the native build.
-fn program_args() -> Vec<String> {
-    match std::env::var("BULWARK_SO") {
-        Ok(so) if !so.is_empty() => vec!["--program".into(), so],
-        _ => vec!["--native".into()],
-    }
-}
-
-impl Node {
-    fn start(dir: &Path) -> Self {
-        let log = dir.join("bulwark-localnet.log");
-        let mut child = Command::new(binary("bulwark-localnet"))
-            .args(["--port", "0", "--slot-ms", "100"])
-            .args(program_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("starting bulwark-localnet");
-        // The first stdout line names the URL; the rest is drained so the node never blocks.
-        let stdout = child.stdout.take().expect("piped");
-        let (send, receive) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = send.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let banner = receive.recv_timeout(Duration::from_secs(60)).expect("bulwark-localnet printed nothing");
-        let url = banner.split_whitespace().find(|w| w.starts_with("http://")).expect("the node prints its URL");
-        Self { child, log, url: url.to_string() }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("node log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
-        }
-    }
-}
+use support::{binary, url_in, Finish as _, Process};
 
 struct Run {
     ok: bool,
@@ -142,7 +39,7 @@ impl Newcomer {
             }
         }
         let out =
-            finish(command.args(args).args(&self.extra).env("HOME", &self.home).env("BULWARK_RPC_URL", &self.url));
+            command.args(args).args(&self.extra).env("HOME", &self.home).env("BULWARK_RPC_URL", &self.url).finish();
         Run {
             ok: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -217,8 +114,8 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
     let dir = std::env::temp_dir().join(format!("bulwark-cli-errors-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let node = Node::start(&dir);
-    let url = node.url.clone();
+    let (node, banner) = Process::localnet(&dir, &["--slot-ms", "100"]);
+    let url = url_in(&banner, "http://");
     let mut failures = Failures::default();
     let alice = Newcomer { home: dir.join("alice"), url: url.clone(), extra: vec![] };
     std::fs::create_dir_all(&alice.home).unwrap();
@@ -257,14 +154,13 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
     std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/localnet.toml"), dir.join("localnet.toml"))
         .unwrap();
     let deployment_path = dir.join("deployment.json");
-    let migrate = finish(
-        Command::new(binary("bulwark-migrate"))
-            .arg(dir.join("localnet.toml"))
-            .args(["--url", &url, "--airdrop", "100", "--out"])
-            .arg(&deployment_path)
-            .arg("--keypair")
-            .arg(&admin_key),
-    );
+    let migrate = Command::new(binary("bulwark-migrate"))
+        .arg(dir.join("localnet.toml"))
+        .args(["--url", &url, "--airdrop", "100", "--out"])
+        .arg(&deployment_path)
+        .arg("--keypair")
+        .arg(&admin_key)
+        .finish();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let deployment: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&deployment_path).unwrap()).unwrap();
@@ -290,12 +186,11 @@ fn a_newcomer_gets_one_sentence_per_mistake_and_reports_of_what_happened() {
 
     // The keeper on a clearinghouse that is not there: a sentence, not the program error of
     // creating its margin account.
-    let keeper = finish(
-        Command::new(binary("bulwark-keeper"))
-            .args(["--rpc-url", &url, "--clearinghouse", &gone, "--keypair"])
-            .arg(&admin_key)
-            .env("RUST_BACKTRACE", "0"),
-    );
+    let keeper = Command::new(binary("bulwark-keeper"))
+        .args(["--rpc-url", &url, "--clearinghouse", &gone, "--keypair"])
+        .arg(&admin_key)
+        .env("RUST_BACKTRACE", "0")
+        .finish();
     let said = String::from_utf8_lossy(&keeper.stderr).to_string() + &String::from_utf8_lossy(&keeper.stdout);
     failures.check(
         "keeper on an unknown clearinghouse",

@@ -3,19 +3,17 @@
 //! section and the script must not drift apart: every command of the section is in the script,
 //! in the same order.
 
-use std::io::Read as _;
-use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
-}
+mod support;
+
+use support::{binary, workspace, Finish as _};
 
 /// The directory holding the workspace's binaries, built beside this test.
 fn bin_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_bulwark")).parent().expect("target dir").to_path_buf();
+    let dir = binary("bulwark").parent().expect("target dir").to_path_buf();
     for name in ["bulwark-localnet", "bulwark-migrate", "bulwark-keeper"] {
         assert!(
             dir.join(name).exists(),
@@ -24,11 +22,6 @@ fn bin_dir() -> PathBuf {
         );
     }
     dir
-}
-
-/// SIGKILL a process group (`kill -KILL -PGID`): bash's own clean-up does not run on a timeout.
-fn kill_group(pgid: u32) {
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
 }
 
 /// The commands of the README's walkthrough block: comments dropped, one command per line.
@@ -67,9 +60,7 @@ fn the_readme_walkthrough_ends_in_a_liquidation_by_the_keeper() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default());
-    let mut child = Command::new("bash")
-        // Its own process group: on a timeout the node and keeper it started are stopped too.
-        .process_group(0)
+    let run = Command::new("bash")
         .arg(workspace().join("scripts/localnet-demo.sh"))
         .env("PATH", path)
         .env("BULWARK_DEMO_DIR", &dir)
@@ -81,36 +72,12 @@ fn the_readme_walkthrough_ends_in_a_liquidation_by_the_keeper() {
         .env("BULWARK_CONFIG", dir.join("cli.toml"))
         .env_remove("BULWARK_CLEARINGHOUSE")
         .env_remove("BULWARK_KEYPAIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("bash runs the script");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            kill_group(child.id());
-            let _ = child.wait();
-            panic!("the walkthrough ran past 300 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+        .finish_within(Duration::from_secs(300));
+    let (status, stdout, stderr) = (
+        run.status,
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    );
     let keeper_log = std::fs::read_to_string(dir.join("keeper.log")).unwrap_or_default();
     assert!(status.success(), "the walkthrough failed:\n{stdout}\n{stderr}\nkeeper log:\n{keeper_log}");
     assert!(stdout.contains("the keeper liquidated the trader"), "{stdout}");

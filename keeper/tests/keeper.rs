@@ -39,25 +39,6 @@ async fn alice_underwater(desk: &mut Desk) -> User {
     alice
 }
 
-/// Alice longs 100 lots from Bob (60 at $100) and Carol (40 at $101) with $1,100; insurance
-/// holds $204.016. At $85 her deficit is $450.04 and the uncovered shortfall $246.024.
-async fn alice_bankrupt(desk: &mut Desk) -> (User, User, User) {
-    let staker = desk.user(0).await;
-    desk.env.stake_insurance(&desk.fx, &staker, 200 * USD).await.ok();
-    let bob = desk.user(2_000 * USD).await;
-    let carol = desk.user(2_000 * USD).await;
-    let alice = desk.user(1_100 * USD).await;
-    desk.env.place(&desk.fx, &bob, &desk.market, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 60), &[]).await.ok();
-    desk.env.place(&desk.fx, &carol, &desk.market, order(SIDE_ASK, ORDER_TYPE_LIMIT, 101, 40), &[]).await.ok();
-    let makers = [bob.margin_account, carol.margin_account];
-    let args = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 101, 100);
-    desk.env.place(&desk.fx, &alice, &desk.market, args, &makers).await.ok();
-    assert_eq!(desk.insurance().await, 204_016_000);
-    desk.set_price(85_000_000).await;
-    assert_eq!(desk.health(&alice).await.equity, -450_040_000);
-    (alice, bob, carol)
-}
-
 #[tokio::test]
 async fn keeper_liquidates_against_the_book_within_one_cycle() {
     let mut desk = Desk::new(simple_market_params()).await;
@@ -131,7 +112,7 @@ async fn keeper_takes_over_when_configured_and_flags_what_it_cannot_close() {
 async fn keeper_deleverages_to_flat_with_exactly_the_uncovered_shortfall() {
     let mut desk = Desk::new(simple_market_params()).await;
     let cranker = desk.user(0).await;
-    let (alice, bob, carol) = alice_bankrupt(&mut desk).await;
+    let (alice, bob, carol) = desk.alice_bankrupt().await;
 
     let mut k = keeper(desk.env.chain(), config(&desk.fx), &cranker);
     // The round opens with the keeper's nominations in one transaction, and a funding sample
@@ -192,7 +173,7 @@ async fn keeper_deleverages_to_flat_with_exactly_the_uncovered_shortfall() {
 async fn a_keeper_restarted_mid_adl_finishes_the_job_to_the_atom() {
     let mut desk = Desk::new(simple_market_params()).await;
     let cranker = desk.user(0).await;
-    let (alice, _bob, _carol) = alice_bankrupt(&mut desk).await;
+    let (alice, _bob, _carol) = desk.alice_bankrupt().await;
 
     // The first keeper opens the round and nominates, then "crashes".
     let mut first = keeper(desk.env.chain(), config(&desk.fx), &cranker);

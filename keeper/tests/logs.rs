@@ -216,28 +216,11 @@ async fn the_sol_balance_is_a_metric_and_a_low_one_is_warned_about_once_per_inte
     assert_eq!(KeeperConfig::new("", Default::default(), PathBuf::new()).min_sol_lamports, 50_000_000);
 }
 
-/// Alice longs 100 lots from Bob (60 at $100) and Carol (40 at $101) with $1,100; insurance
-/// holds $204.016. At $85 her deficit is $450.04 and the uncovered shortfall $246.024.
-async fn alice_bankrupt(desk: &mut Desk) -> (User, User, User) {
-    let staker = desk.user(0).await;
-    desk.env.stake_insurance(&desk.fx, &staker, 200 * USD).await.ok();
-    let bob = desk.user(2_000 * USD).await;
-    let carol = desk.user(2_000 * USD).await;
-    let alice = desk.user(1_100 * USD).await;
-    desk.env.place(&desk.fx, &bob, &desk.market, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 60), &[]).await.ok();
-    desk.env.place(&desk.fx, &carol, &desk.market, order(SIDE_ASK, ORDER_TYPE_LIMIT, 101, 40), &[]).await.ok();
-    let makers = [bob.margin_account, carol.margin_account];
-    let args = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 101, 100);
-    desk.env.place(&desk.fx, &alice, &desk.market, args, &makers).await.ok();
-    desk.set_price(85_000_000).await;
-    (alice, bob, carol)
-}
-
 #[tokio::test]
 async fn adl_and_funding_lines_name_the_target_the_market_and_what_was_filled() {
     let mut desk = Desk::new(simple_market_params()).await;
     let cranker = desk.user(0).await;
-    let (alice, bob, carol) = alice_bankrupt(&mut desk).await;
+    let (alice, bob, carol) = desk.alice_bankrupt().await;
     let mut k = Keeper::new(desk.env.chain(), config(&desk.fx), cranker.owner.insecure_clone(), Metrics::new(60));
     let log = Captured::default();
     let guard = log.install(LogFormat::Text, "bulwark_keeper=info");

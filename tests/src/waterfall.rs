@@ -209,3 +209,36 @@ impl Desk {
         out
     }
 }
+
+impl Desk {
+    /// Bob sells 60 lots at $100 and Carol 40 at $101 to Alice, who has $1,100 deposited; a
+    /// staker has put $200 into insurance. Fees: Alice pays $10.04, Bob and Carol earn $1.2 and
+    /// $0.808, insurance gets half the $8.032 net: $204.016 in all. Returns (Alice, Bob, Carol).
+    pub async fn two_shorts(&mut self) -> (User, User, User) {
+        use bulwark::controller::orders::{ORDER_TYPE_IMMEDIATE_OR_CANCEL, ORDER_TYPE_LIMIT};
+        use bulwark::state::{SIDE_ASK, SIDE_BID};
+        let staker = self.user(0).await;
+        self.env.stake_insurance(&self.fx, &staker, 200 * USD).await.ok();
+        let bob = self.user(2_000 * USD).await;
+        let carol = self.user(2_000 * USD).await;
+        let alice = self.user(1_100 * USD).await;
+        self.env.place(&self.fx, &bob, &self.market, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 60), &[]).await.ok();
+        self.env.place(&self.fx, &carol, &self.market, order(SIDE_ASK, ORDER_TYPE_LIMIT, 101, 40), &[]).await.ok();
+        let makers = [bob.margin_account, carol.margin_account];
+        let args = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 101, 100);
+        self.env.place(&self.fx, &alice, &self.market, args, &makers).await.ok();
+        self.check().await;
+        assert_eq!(self.balance(&alice).await, 1_089_960_000);
+        assert_eq!(self.insurance().await, 204_016_000);
+        (alice, bob, carol)
+    }
+
+    /// `two_shorts`, then the price falls to $85: Alice's deficit is $450.04 and the shortfall
+    /// insurance cannot cover $246.024.
+    pub async fn alice_bankrupt(&mut self) -> (User, User, User) {
+        let users = self.two_shorts().await;
+        self.set_price(85_000_000).await;
+        assert_eq!(self.health(&users.0).await.equity, -450_040_000);
+        users
+    }
+}

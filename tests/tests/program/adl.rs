@@ -8,26 +8,6 @@ use bulwark::math::perp::bankruptcy_price;
 use bulwark::state::*;
 use bulwark_tests::*;
 
-/// Bob sells 60 lots at $100 and Carol 40 at $101 to Alice, who has $1,100 deposited; a staker
-/// has put $200 into insurance. Fees: Alice pays $10.04, Bob and Carol earn $1.2 and $0.808,
-/// insurance gets half the $8.032 net: $204.016 in all.
-async fn two_shorts(desk: &mut Desk) -> (User, User, User) {
-    let staker = desk.user(0).await;
-    desk.env.stake_insurance(&desk.fx, &staker, 200 * USD).await.ok();
-    let bob = desk.user(2_000 * USD).await;
-    let carol = desk.user(2_000 * USD).await;
-    let alice = desk.user(1_100 * USD).await;
-    desk.env.place(&desk.fx, &bob, &desk.market, order(SIDE_ASK, ORDER_TYPE_LIMIT, 100, 60), &[]).await.ok();
-    desk.env.place(&desk.fx, &carol, &desk.market, order(SIDE_ASK, ORDER_TYPE_LIMIT, 101, 40), &[]).await.ok();
-    let makers = [bob.margin_account, carol.margin_account];
-    let args = order(SIDE_BID, ORDER_TYPE_IMMEDIATE_OR_CANCEL, 101, 100);
-    desk.env.place(&desk.fx, &alice, &desk.market, args, &makers).await.ok();
-    desk.check().await;
-    assert_eq!(desk.balance(&alice).await, 1_089_960_000);
-    assert_eq!(desk.insurance().await, 204_016_000);
-    (alice, bob, carol)
-}
-
 /// The score the program computes, by the SDK (which calls the program's math).
 async fn score(desk: &mut Desk, user: &User) -> u128 {
     let market = desk.env.market(&desk.market).await;
@@ -39,7 +19,7 @@ async fn score(desk: &mut Desk, user: &User) -> u128 {
 #[tokio::test]
 async fn adl_with_insurance_partly_short_cuts_exactly_the_uncovered_shortfall() {
     let mut desk = Desk::new(simple_market_params()).await;
-    let (alice, bob, carol) = two_shorts(&mut desk).await;
+    let (alice, bob, carol) = desk.two_shorts().await;
 
     // Healthy: no ADL.
     desk.adl(&alice, &[bob.margin_account], 0).await.expect_err(BulwarkError::AdlTargetHealthy);
@@ -149,7 +129,7 @@ async fn force_out_after_the_grace_slots_at_the_oracle_with_zero_haircut() {
 #[tokio::test]
 async fn adl_refuses_ineligible_counterparties() {
     let mut desk = Desk::new(simple_market_params()).await;
-    let (alice, bob, _carol) = two_shorts(&mut desk).await;
+    let (alice, bob, _carol) = desk.two_shorts().await;
     // Dan is long like Alice; Eve sells him 10 at $84 once the price is $85: her short loses.
     let mm = desk.user(100_000 * USD).await;
     let dan = desk.user(2_000 * USD).await;
